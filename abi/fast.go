@@ -1,0 +1,566 @@
+package abi
+
+import (
+	"math"
+	"unicode/utf8"
+)
+
+// Hand-written CBOR for the two records that carry messages (SinkBatch and PollResult), the hot path
+// of the boundary. The encoders produce exactly the bytes Marshal produces (core deterministic
+// encoding, nil slices as null, omitempty as declared on the types); the decoders read the canonical
+// form directly and fall back to Unmarshal for anything else (indefinite lengths, tags, duplicate or
+// non-integer keys, invalid UTF-8, truncated input), so they accept and reject exactly what Unmarshal
+// does and their errors are Unmarshal's. fast_test.go proves both against the golden vectors and
+// against Marshal/Unmarshal on random values.
+
+// AppendSinkBatch appends the CBOR encoding of b to dst (byte-identical to Marshal(b)).
+func AppendSinkBatch(dst []byte, b *SinkBatch) []byte {
+	dst = append(dst, 0xa6)
+	dst = append(dst, 0x01)
+	dst = appendText(dst, b.Stream)
+	dst = append(dst, 0x02)
+	dst = appendText(dst, b.Topic)
+	dst = append(dst, 0x03)
+	dst = appendUint(dst, 0x00, uint64(b.PartitionID))
+	dst = append(dst, 0x04)
+	dst = appendUint(dst, 0x00, b.CurrentOffset)
+	dst = append(dst, 0x05)
+	dst = appendText(dst, string(b.Schema))
+	dst = append(dst, 0x06)
+	if b.Messages == nil {
+		return append(dst, 0xf6)
+	}
+	dst = appendUint(dst, 0x80, uint64(len(b.Messages)))
+	for i := range b.Messages {
+		m := &b.Messages[i]
+		if len(m.Headers) > 0 {
+			dst = append(dst, 0xa7)
+		} else {
+			dst = append(dst, 0xa6)
+		}
+		dst = append(dst, 0x01, 0x50)
+		dst = append(dst, m.ID[:]...)
+		dst = append(dst, 0x02)
+		dst = appendUint(dst, 0x00, m.Offset)
+		dst = append(dst, 0x03)
+		dst = appendUint(dst, 0x00, m.Checksum)
+		dst = append(dst, 0x04)
+		dst = appendUint(dst, 0x00, m.Timestamp)
+		dst = append(dst, 0x05)
+		dst = appendUint(dst, 0x00, m.OriginTimestamp)
+		if len(m.Headers) > 0 {
+			dst = append(dst, 0x06)
+			dst = appendHeaders(dst, m.Headers)
+		}
+		dst = append(dst, 0x07)
+		dst = appendBytes(dst, m.Payload)
+	}
+	return dst
+}
+
+// AppendPollResult appends the CBOR encoding of r to dst (byte-identical to Marshal(r)).
+func AppendPollResult(dst []byte, r *PollResult) []byte {
+	n := 2
+	if len(r.Messages) > 0 {
+		n++
+	}
+	if len(r.State) > 0 {
+		n++
+	}
+	if r.WaitHintMs != 0 {
+		n++
+	}
+	dst = append(dst, 0xa0|byte(n))
+	dst = append(dst, 0x01)
+	dst = appendUint(dst, 0x00, r.BatchID)
+	dst = append(dst, 0x02)
+	dst = appendText(dst, string(r.Schema))
+	if len(r.Messages) > 0 {
+		dst = append(dst, 0x03)
+		dst = appendUint(dst, 0x80, uint64(len(r.Messages)))
+		for i := range r.Messages {
+			m := &r.Messages[i]
+			n := 1
+			if m.ID != nil {
+				n++
+			}
+			if len(m.Headers) > 0 {
+				n++
+			}
+			if m.OriginTimestamp != 0 {
+				n++
+			}
+			if len(m.Key) > 0 {
+				n++
+			}
+			dst = append(dst, 0xa0|byte(n))
+			if m.ID != nil {
+				dst = append(dst, 0x01, 0x50)
+				dst = append(dst, m.ID[:]...)
+			}
+			if len(m.Headers) > 0 {
+				dst = append(dst, 0x02)
+				dst = appendHeaders(dst, m.Headers)
+			}
+			dst = append(dst, 0x03)
+			dst = appendBytes(dst, m.Payload)
+			if m.OriginTimestamp != 0 {
+				dst = append(dst, 0x04)
+				dst = appendUint(dst, 0x00, m.OriginTimestamp)
+			}
+			if len(m.Key) > 0 {
+				dst = append(dst, 0x05)
+				dst = appendBytes(dst, m.Key)
+			}
+		}
+	}
+	if len(r.State) > 0 {
+		dst = append(dst, 0x04)
+		dst = appendBytes(dst, r.State)
+	}
+	if r.WaitHintMs != 0 {
+		dst = append(dst, 0x05)
+		dst = appendUint(dst, 0x00, r.WaitHintMs)
+	}
+	return dst
+}
+
+func appendHeaders(dst []byte, hs []Header) []byte {
+	dst = appendUint(dst, 0x80, uint64(len(hs)))
+	for i := range hs {
+		h := &hs[i]
+		dst = append(dst, 0x84)
+		dst = appendUint(dst, 0x00, uint64(h.KeyKind))
+		dst = appendBytes(dst, h.Key)
+		dst = appendUint(dst, 0x00, uint64(h.ValueKind))
+		dst = appendBytes(dst, h.Value)
+	}
+	return dst
+}
+
+func appendUint(dst []byte, major byte, v uint64) []byte {
+	switch {
+	case v < 24:
+		return append(dst, major|byte(v))
+	case v <= math.MaxUint8:
+		return append(dst, major|24, byte(v))
+	case v <= math.MaxUint16:
+		return append(dst, major|25, byte(v>>8), byte(v))
+	case v <= math.MaxUint32:
+		return append(dst, major|26, byte(v>>24), byte(v>>16), byte(v>>8), byte(v))
+	}
+	return append(dst, major|27, byte(v>>56), byte(v>>48), byte(v>>40), byte(v>>32), byte(v>>24), byte(v>>16), byte(v>>8), byte(v))
+}
+
+func appendText(dst []byte, s string) []byte {
+	dst = appendUint(dst, 0x60, uint64(len(s)))
+	return append(dst, s...)
+}
+
+func appendBytes(dst []byte, b []byte) []byte {
+	if b == nil {
+		return append(dst, 0xf6)
+	}
+	dst = appendUint(dst, 0x40, uint64(len(b)))
+	return append(dst, b...)
+}
+
+// DecodeSinkBatch decodes a SinkBatch. Payloads, keys and header bytes of the result alias data, so
+// data must not be modified while the batch is in use (copy data first if it is borrowed).
+func DecodeSinkBatch(data []byte) (*SinkBatch, error) {
+	var b SinkBatch
+	d := fastDecoder{buf: data}
+	if d.sinkBatch(&b) && d.off == len(d.buf) {
+		return &b, nil
+	}
+	b = SinkBatch{}
+	if err := Unmarshal(data, &b); err != nil {
+		return nil, err
+	}
+	return &b, nil
+}
+
+// DecodePollResult decodes a PollResult. Payloads, keys, header bytes and state of the result alias
+// data, so data must not be modified while the result is in use.
+func DecodePollResult(data []byte) (*PollResult, error) {
+	var r PollResult
+	d := fastDecoder{buf: data}
+	if d.pollResult(&r) && d.off == len(d.buf) {
+		return &r, nil
+	}
+	r = PollResult{}
+	if err := Unmarshal(data, &r); err != nil {
+		return nil, err
+	}
+	return &r, nil
+}
+
+// fastDecoder reads definite-length CBOR. Every method returns false when the input is anything it
+// does not handle; the caller then falls back to Unmarshal.
+type fastDecoder struct {
+	buf []byte
+	off int
+}
+
+// head reads an item head: major type and argument. Indefinite lengths and reserved values fail.
+func (d *fastDecoder) head() (major byte, arg uint64, ok bool) {
+	if d.off >= len(d.buf) {
+		return 0, 0, false
+	}
+	b := d.buf[d.off]
+	d.off++
+	major, info := b>>5, b&0x1f
+	switch {
+	case info < 24:
+		return major, uint64(info), true
+	case info == 24:
+		if d.off+1 > len(d.buf) {
+			return 0, 0, false
+		}
+		v := uint64(d.buf[d.off])
+		d.off++
+		return major, v, true
+	case info == 25:
+		if d.off+2 > len(d.buf) {
+			return 0, 0, false
+		}
+		v := uint64(d.buf[d.off])<<8 | uint64(d.buf[d.off+1])
+		d.off += 2
+		return major, v, true
+	case info == 26:
+		if d.off+4 > len(d.buf) {
+			return 0, 0, false
+		}
+		p := d.buf[d.off:]
+		v := uint64(p[0])<<24 | uint64(p[1])<<16 | uint64(p[2])<<8 | uint64(p[3])
+		d.off += 4
+		return major, v, true
+	case info == 27:
+		if d.off+8 > len(d.buf) {
+			return 0, 0, false
+		}
+		p := d.buf[d.off:]
+		v := uint64(p[0])<<56 | uint64(p[1])<<48 | uint64(p[2])<<40 | uint64(p[3])<<32 |
+			uint64(p[4])<<24 | uint64(p[5])<<16 | uint64(p[6])<<8 | uint64(p[7])
+		d.off += 8
+		return major, v, true
+	}
+	return 0, 0, false
+}
+
+func (d *fastDecoder) isNull() bool {
+	if d.off < len(d.buf) && d.buf[d.off] == 0xf6 {
+		d.off++
+		return true
+	}
+	return false
+}
+
+func (d *fastDecoder) uint() (uint64, bool) {
+	m, v, ok := d.head()
+	return v, ok && m == 0
+}
+
+func (d *fastDecoder) length(major byte) (int, bool) {
+	m, v, ok := d.head()
+	if !ok || m != major || v > uint64(len(d.buf)) {
+		return 0, false
+	}
+	return int(v), true
+}
+
+func (d *fastDecoder) rawBytes(major byte) ([]byte, bool) {
+	n, ok := d.length(major)
+	if !ok || d.off+n > len(d.buf) {
+		return nil, false
+	}
+	b := d.buf[d.off : d.off+n : d.off+n]
+	d.off += n
+	return b, true
+}
+
+// bytes reads a byte string (or null, giving nil), aliasing the buffer.
+func (d *fastDecoder) bytes() ([]byte, bool) {
+	if d.isNull() {
+		return nil, true
+	}
+	return d.rawBytes(2)
+}
+
+func (d *fastDecoder) text() (string, bool) {
+	if d.isNull() {
+		return "", true
+	}
+	b, ok := d.rawBytes(3)
+	if !ok || !utf8.Valid(b) {
+		return "", false
+	}
+	return string(b), true
+}
+
+func (d *fastDecoder) id(dst *ID) bool {
+	b, ok := d.rawBytes(2)
+	if !ok || len(b) != len(dst) {
+		return false
+	}
+	copy(dst[:], b)
+	return true
+}
+
+// mapKey reads the next key of a map with integer keys and checks it was not seen before.
+func (d *fastDecoder) mapKey(seen *uint64) (uint64, bool) {
+	k, ok := d.uint()
+	if !ok {
+		return 0, false
+	}
+	if k >= 64 || *seen&(1<<k) != 0 {
+		return 0, false // duplicate (an error) or a key too large to track: let Unmarshal decide
+	}
+	*seen |= 1 << k
+	return k, true
+}
+
+// skip steps over one item whose key is unknown; only plain definite items are handled.
+func (d *fastDecoder) skip(depth int) bool {
+	if depth > 16 {
+		return false
+	}
+	m, v, ok := d.head()
+	if !ok {
+		return false
+	}
+	switch m {
+	case 0, 1:
+		return true
+	case 2, 3:
+		if v > uint64(len(d.buf)-d.off) {
+			return false
+		}
+		if m == 3 && !utf8.Valid(d.buf[d.off:d.off+int(v)]) {
+			return false
+		}
+		d.off += int(v)
+		return true
+	case 4:
+		for i := uint64(0); i < v; i++ {
+			if !d.skip(depth + 1) {
+				return false
+			}
+		}
+		return true
+	case 5:
+		for i := uint64(0); i < 2*v; i++ {
+			if !d.skip(depth + 1) {
+				return false
+			}
+		}
+		return true
+	case 7:
+		return v == 20 || v == 21 || v == 22 // false, true, null
+	}
+	return false
+}
+
+func (d *fastDecoder) headers() ([]Header, bool) {
+	if d.isNull() {
+		return nil, true
+	}
+	n, ok := d.length(4)
+	if !ok {
+		return nil, false
+	}
+	hs := make([]Header, n)
+	for i := range hs {
+		h := &hs[i]
+		if l, ok := d.length(4); !ok || l != 4 {
+			return nil, false
+		}
+		kk, ok1 := d.uint()
+		h.Key, ok = d.bytes()
+		vk, ok2 := d.uint()
+		if !ok || !ok1 || !ok2 || kk > math.MaxUint8 || vk > math.MaxUint8 {
+			return nil, false
+		}
+		if h.Value, ok = d.bytes(); !ok {
+			return nil, false
+		}
+		h.KeyKind, h.ValueKind = HeaderKind(kk), HeaderKind(vk)
+	}
+	return hs, true
+}
+
+func (d *fastDecoder) sinkBatch(b *SinkBatch) bool {
+	n, ok := d.length(5)
+	if !ok {
+		return false
+	}
+	var seen uint64
+	for range n {
+		k, ok := d.mapKey(&seen)
+		if !ok {
+			return false
+		}
+		switch k {
+		case 1:
+			b.Stream, ok = d.text()
+		case 2:
+			b.Topic, ok = d.text()
+		case 3:
+			var v uint64
+			v, ok = d.uint()
+			ok = ok && v <= math.MaxUint32
+			b.PartitionID = uint32(v)
+		case 4:
+			b.CurrentOffset, ok = d.uint()
+		case 5:
+			var s string
+			s, ok = d.text()
+			b.Schema = Schema(s)
+		case 6:
+			ok = d.messages(&b.Messages)
+		default:
+			ok = d.skip(0)
+		}
+		if !ok {
+			return false
+		}
+	}
+	return true
+}
+
+func (d *fastDecoder) messages(dst *[]Message) bool {
+	if d.isNull() {
+		*dst = nil
+		return true
+	}
+	n, ok := d.length(4)
+	if !ok {
+		return false
+	}
+	ms := make([]Message, n)
+	for i := range ms {
+		m := &ms[i]
+		c, ok := d.length(5)
+		if !ok {
+			return false
+		}
+		var seen uint64
+		for range c {
+			k, ok := d.mapKey(&seen)
+			if !ok {
+				return false
+			}
+			switch k {
+			case 1:
+				ok = d.id(&m.ID)
+			case 2:
+				m.Offset, ok = d.uint()
+			case 3:
+				m.Checksum, ok = d.uint()
+			case 4:
+				m.Timestamp, ok = d.uint()
+			case 5:
+				m.OriginTimestamp, ok = d.uint()
+			case 6:
+				m.Headers, ok = d.headers()
+			case 7:
+				m.Payload, ok = d.bytes()
+			default:
+				ok = d.skip(0)
+			}
+			if !ok {
+				return false
+			}
+		}
+	}
+	*dst = ms
+	return true
+}
+
+func (d *fastDecoder) pollResult(r *PollResult) bool {
+	n, ok := d.length(5)
+	if !ok {
+		return false
+	}
+	var seen uint64
+	for range n {
+		k, ok := d.mapKey(&seen)
+		if !ok {
+			return false
+		}
+		switch k {
+		case 1:
+			r.BatchID, ok = d.uint()
+		case 2:
+			var s string
+			s, ok = d.text()
+			r.Schema = Schema(s)
+		case 3:
+			ok = d.sourceMessages(&r.Messages)
+		case 4:
+			r.State, ok = d.bytes()
+		case 5:
+			r.WaitHintMs, ok = d.uint()
+		default:
+			ok = d.skip(0)
+		}
+		if !ok {
+			return false
+		}
+	}
+	return true
+}
+
+func (d *fastDecoder) sourceMessages(dst *[]SourceMessage) bool {
+	if d.isNull() {
+		*dst = nil
+		return true
+	}
+	n, ok := d.length(4)
+	if !ok {
+		return false
+	}
+	ms := make([]SourceMessage, n)
+	var ids []ID // one allocation for every id of the batch
+	for i := range ms {
+		m := &ms[i]
+		c, ok := d.length(5)
+		if !ok {
+			return false
+		}
+		var seen uint64
+		for range c {
+			k, ok := d.mapKey(&seen)
+			if !ok {
+				return false
+			}
+			switch k {
+			case 1:
+				if d.isNull() {
+					m.ID = nil
+					break
+				}
+				if ids == nil {
+					ids = make([]ID, n)
+				}
+				m.ID = &ids[i]
+				ok = d.id(m.ID)
+			case 2:
+				m.Headers, ok = d.headers()
+			case 3:
+				m.Payload, ok = d.bytes()
+			case 4:
+				m.OriginTimestamp, ok = d.uint()
+			case 5:
+				m.Key, ok = d.bytes()
+			default:
+				ok = d.skip(0)
+			}
+			if !ok {
+				return false
+			}
+		}
+	}
+	*dst = ms
+	return true
+}
