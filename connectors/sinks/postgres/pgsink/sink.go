@@ -1,0 +1,353 @@
+// Package pgsink is the PostgreSQL sink: it writes Iggy messages into a table, one row per message,
+// idempotently, so that a batch the runtime offers again after a crash adds no duplicate rows.
+//
+// # Writing
+//
+// Consume converts every message to a row in Go first (payload checks per payload_format); a message
+// that cannot be stored is reported as a per-message sdk.Failure and the others are written. Valid rows
+// are written in rounds of at most batch_size rows; each round is one transaction: COPY (binary) into a
+// per-connection temporary staging table, then
+//
+//	INSERT INTO target (cols) SELECT cols FROM staging ON CONFLICT DO NOTHING
+//
+// so a replayed message that is already in the table is skipped. Idempotency needs a unique index on
+// the message identity: auto_create_table makes UNIQUE (iggy_stream, iggy_topic, iggy_partition_id,
+// iggy_offset); with include_metadata = false there are no identity columns and it makes a partial
+// unique index on id WHERE id <> 0 instead, so messages with producer-set ids are deduplicated by id
+// while messages with id 0 (no id set) are always inserted (a replay of them duplicates). For a table
+// created by hand, Open warns when no such unique index exists. ON CONFLICT has no conflict target, so
+// a conflict on any unique index of the table counts as "already written".
+//
+// If the server still rejects a round with a data error (SQLSTATE class 22 or 23, e.g. a JSON value
+// that Go accepts but jsonb does not, such as "\u0000"), the round is bisected until the bad rows are
+// alone; they become per-message failures and every other row is written.
+//
+// # Errors
+//
+// Transient errors (connection loss, I/O, SQLSTATE 08xxx, 40001, 40P01, 53300, 57P01-57P03) are
+// retried inside Consume up to max_retries attempts with retry_delay × attempt between them, each on
+// a fresh pooled connection, then returned marked sdk.Retryable so the runtime backs off and offers the
+// batch again (rounds already committed are then no-ops). Any other server error (missing table,
+// permission, type mismatch) is returned marked sdk.Permanent.
+package pgsink
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"strings"
+	"time"
+
+	"github.com/iggy-go/connectors/sdk"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// Plugin declares the sink for the export shim (connectors/sinks/postgres main package).
+var Plugin = sdk.NewSink(sdk.Info{
+	Name:        "postgres",
+	Version:     "0.1.0",
+	Description: "Writes Iggy messages to a PostgreSQL table, idempotently keyed by stream/topic/partition/offset",
+}, New)
+
+// stagingTable is the per-connection temporary table rounds are COPYed into.
+const stagingTable = "iggy_sink_stage"
+
+// roundTimeout bounds one write attempt (COPY + INSERT + COMMIT of at most batch_size rows).
+const roundTimeout = 60 * time.Second
+
+// Sink is one sink instance. The runtime serialises Open, Consume and Close.
+type Sink struct {
+	cfg    *Config
+	log    *slog.Logger
+	cols   columns
+	table  []string // parsed target_table
+	quoted string   // quoted target_table
+	insert string   // INSERT ... SELECT ... ON CONFLICT DO NOTHING
+	pool   *pgxpool.Pool
+	sleep  func(ctx context.Context, d time.Duration) error
+}
+
+// New builds a sink from a validated config; it does not connect (Open does).
+func New(cfg *Config, env sdk.Env) (sdk.Sink, error) {
+	return newSink(cfg, env.Logger)
+}
+
+func newSink(cfg *Config, log *slog.Logger) (*Sink, error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	table, err := ParseQualifiedName(cfg.TargetTable)
+	if err != nil {
+		return nil, sdk.FieldErrorf("target_table", "%v", err)
+	}
+	s := &Sink{cfg: cfg, log: log, cols: newColumns(cfg), table: table, quoted: QuoteQualified(table), sleep: sleepCtx}
+	quotedCols := make([]string, len(s.cols.names))
+	for i, n := range s.cols.names {
+		quotedCols[i] = QuoteIdent(n)
+	}
+	list := strings.Join(quotedCols, ", ")
+	s.insert = fmt.Sprintf("INSERT INTO %s (%s) SELECT %s FROM %s ON CONFLICT DO NOTHING", s.quoted, list, list, stagingTable)
+	return s, nil
+}
+
+// CreateTableSQL returns the statements auto_create_table runs: the table with the original's
+// columns (id DECIMAL(39,0) is not a key: ids repeat when producers do not set them) plus the
+// idempotency index.
+func (s *Sink) CreateTableSQL() []string {
+	var stmts []string
+	if len(s.table) == 2 {
+		stmts = append(stmts, "CREATE SCHEMA IF NOT EXISTS "+QuoteIdent(s.table[0]))
+	}
+	var defs []string
+	for i, t := range s.cols.sqlTypes() {
+		n := s.cols.names[i]
+		d := QuoteIdent(n) + " " + t
+		if n == "id" || n == "iggy_offset" || n == "iggy_stream" || n == "iggy_topic" || n == "iggy_partition_id" {
+			d += " NOT NULL"
+		}
+		defs = append(defs, d)
+	}
+	defs = append(defs, "created_at TIMESTAMPTZ NOT NULL DEFAULT NOW()")
+	if s.cols.metadata {
+		defs = append(defs, "UNIQUE (iggy_stream, iggy_topic, iggy_partition_id, iggy_offset)")
+	}
+	stmts = append(stmts, fmt.Sprintf("CREATE TABLE IF NOT EXISTS %s (\n  %s\n)", s.quoted, strings.Join(defs, ",\n  ")))
+	if !s.cols.metadata {
+		idx := s.table[len(s.table)-1] + "_iggy_id_key"
+		if len(idx) > 63 {
+			idx = idx[len(idx)-63:]
+		}
+		stmts = append(stmts, fmt.Sprintf("CREATE UNIQUE INDEX IF NOT EXISTS %s ON %s (id) WHERE id <> 0", QuoteIdent(idx), s.quoted))
+	}
+	return stmts
+}
+
+func (s *Sink) stagingSQL() string {
+	var defs []string
+	for i, t := range s.cols.sqlTypes() {
+		defs = append(defs, QuoteIdent(s.cols.names[i])+" "+t)
+	}
+	return fmt.Sprintf("CREATE TEMP TABLE IF NOT EXISTS %s (%s) ON COMMIT DELETE ROWS", stagingTable, strings.Join(defs, ", "))
+}
+
+// Open connects (max_connections pooled connections, each with its staging table), checks the
+// connection with SELECT 1, creates the table when auto_create_table is set, and checks that the
+// table exists. A missing table or a bad connection string is permanent; a failed connection is
+// transient.
+func (s *Sink) Open(ctx context.Context) error {
+	pcfg, err := pgxpool.ParseConfig(s.cfg.ConnectionString.Reveal())
+	if err != nil {
+		return sdk.FieldErrorf("connection_string", "cannot parse: %v", err)
+	}
+	pcfg.MaxConns = int32(min(s.cfg.MaxConnections, math.MaxInt32))
+	if pcfg.ConnConfig.ConnectTimeout == 0 {
+		pcfg.ConnConfig.ConnectTimeout = 10 * time.Second
+	}
+	staging := s.stagingSQL()
+	pcfg.AfterConnect = func(ctx context.Context, c *pgx.Conn) error {
+		_, err := c.Exec(ctx, staging)
+		return err
+	}
+	octx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	pool, err := pgxpool.NewWithConfig(octx, pcfg)
+	if err != nil {
+		return fmt.Errorf("postgres sink: connect: %w", err)
+	}
+	if _, err := pool.Exec(octx, "SELECT 1"); err != nil {
+		pool.Close()
+		return s.classify("connect", err)
+	}
+	if s.cfg.AutoCreateTable {
+		for _, stmt := range s.CreateTableSQL() {
+			if _, err := pool.Exec(octx, stmt); err != nil {
+				pool.Close()
+				return s.classify("auto_create_table", err)
+			}
+		}
+	}
+	var exists bool
+	if err := pool.QueryRow(octx, "SELECT to_regclass($1) IS NOT NULL", s.quoted).Scan(&exists); err != nil {
+		pool.Close()
+		return s.classify("check table", err)
+	}
+	if !exists {
+		pool.Close()
+		return sdk.FieldErrorf("target_table", "table %s does not exist (set auto_create_table = true to create it)", s.quoted)
+	}
+	s.pool = pool
+	s.warnWithoutUniqueKey(octx)
+	s.log.Info("postgres sink opened", "table", s.quoted, "payload_format", s.cfg.PayloadFormat,
+		"columns", strings.Join(s.cols.names, ","), "max_connections", pcfg.MaxConns)
+	return nil
+}
+
+// warnWithoutUniqueKey logs a warning when no unique index of the table is made only of the
+// identity columns, because replays would then duplicate rows.
+func (s *Sink) warnWithoutUniqueKey(ctx context.Context) {
+	identity := []string{"iggy_stream", "iggy_topic", "iggy_partition_id", "iggy_offset"}
+	if !s.cols.metadata {
+		identity = []string{"id"}
+	}
+	const q = `SELECT count(*) FROM pg_index i
+		WHERE i.indrelid = to_regclass($1) AND i.indisunique AND NOT EXISTS (
+			SELECT 1 FROM unnest(i.indkey) k JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k
+			WHERE NOT (a.attname = ANY($2)))`
+	var n int
+	if err := s.pool.QueryRow(ctx, q, s.quoted, identity).Scan(&n); err != nil {
+		s.log.Warn("cannot inspect the table's unique indexes", "table", s.quoted, "error", err)
+		return
+	}
+	if n == 0 {
+		s.log.Warn("table has no unique index on the message identity; a replayed batch will insert duplicate rows",
+			"table", s.quoted, "identity", strings.Join(identity, ","))
+	}
+}
+
+// Consume writes the batch; see the package documentation for the contract.
+func (s *Sink) Consume(ctx context.Context, batch *sdk.SinkBatch) (sdk.Result, error) {
+	if s.pool == nil {
+		return sdk.Result{}, sdk.Permanent(errors.New("postgres sink: Consume before Open"))
+	}
+	if batch.PartitionID > math.MaxInt32 {
+		return sdk.Result{}, sdk.Permanent(fmt.Errorf("postgres sink: partition id %d does not fit iggy_partition_id INTEGER", batch.PartitionID))
+	}
+	start := time.Now()
+	var res sdk.Result
+	rows := make([]row, 0, len(batch.Messages))
+	for i := range batch.Messages {
+		r, err := s.cols.convert(i, &batch.Messages[i])
+		if err != nil {
+			res.Failures = append(res.Failures, sdk.Failure{Index: i, Err: err})
+			continue
+		}
+		rows = append(rows, r)
+	}
+	invalid := len(res.Failures)
+	src := rowSource{cols: s.cols, stream: batch.Stream, topic: batch.Topic, partition: int32(batch.PartitionID),
+		vals: make([]any, 0, len(s.cols.names))}
+	var inserted int64
+	for lo := 0; lo < len(rows); lo += s.cfg.BatchSize {
+		hi := min(lo+s.cfg.BatchSize, len(rows))
+		n, err := s.writeIsolating(ctx, &src, rows[lo:hi], &res)
+		inserted += n
+		if err != nil {
+			return sdk.Result{}, err
+		}
+	}
+	lvl := slog.LevelDebug
+	if s.cfg.VerboseLogging {
+		lvl = slog.LevelInfo
+	}
+	s.log.Log(ctx, lvl, "postgres sink wrote batch", "stream", batch.Stream, "topic", batch.Topic,
+		"partition", batch.PartitionID, "messages", len(batch.Messages), "inserted", inserted,
+		"already_present", int64(len(rows)-(len(res.Failures)-invalid))-inserted, "failed", len(res.Failures),
+		"elapsed", time.Since(start))
+	return res, nil
+}
+
+// writeIsolating writes rows; when the server rejects them with a data error it bisects until the
+// offending rows are alone and records them as failures. It returns the number of rows inserted
+// and a non-nil error only for a failure of the whole call (transient after retries, or permanent).
+func (s *Sink) writeIsolating(ctx context.Context, src *rowSource, rows []row, res *sdk.Result) (int64, error) {
+	n, err := s.writeWithRetry(ctx, src, rows)
+	if err == nil {
+		return n, nil
+	}
+	if !IsDataError(err) {
+		return 0, err
+	}
+	if len(rows) == 1 {
+		res.Failures = append(res.Failures, sdk.Failure{Index: rows[0].index,
+			Err: sdk.Permanent(fmt.Errorf("offset %d rejected by PostgreSQL: %w", rows[0].offset, err))})
+		return 0, nil
+	}
+	mid := len(rows) / 2
+	n1, err := s.writeIsolating(ctx, src, rows[:mid], res)
+	if err != nil {
+		return n1, err
+	}
+	n2, err := s.writeIsolating(ctx, src, rows[mid:], res)
+	return n1 + n2, err
+}
+
+// writeWithRetry runs one round, retrying transient failures; the returned error is already
+// classified (sdk.Retryable / sdk.Permanent) except for data errors, which are returned raw.
+func (s *Sink) writeWithRetry(ctx context.Context, src *rowSource, rows []row) (int64, error) {
+	attempts := max(1, s.cfg.MaxRetries)
+	for a := 1; ; a++ {
+		n, err := s.writeRound(ctx, src, rows)
+		if err == nil {
+			return n, nil
+		}
+		if IsDataError(err) {
+			return 0, err
+		}
+		if !IsTransient(err) || a >= attempts || ctx.Err() != nil {
+			return 0, s.classify(fmt.Sprintf("write %d rows (attempt %d of %d)", len(rows), a, attempts), err)
+		}
+		delay := s.cfg.RetryDelay.D() * time.Duration(a)
+		s.log.Warn("postgres sink: transient error, retrying", "table", s.quoted, "attempt", a,
+			"max_retries", attempts, "delay", delay, "error", err)
+		if err := s.sleep(ctx, delay); err != nil {
+			return 0, sdk.Retryable(err)
+		}
+	}
+}
+
+// writeRound is one transaction: COPY rows into the staging table, move them into the target.
+func (s *Sink) writeRound(ctx context.Context, src *rowSource, rows []row) (int64, error) {
+	ctx, cancel := context.WithTimeout(ctx, roundTimeout)
+	defer cancel()
+	tx, err := s.pool.Begin(ctx)
+	if err != nil {
+		return 0, err
+	}
+	defer func() { _ = tx.Rollback(ctx) }()
+	src.rows, src.i = rows, 0
+	if _, err := tx.CopyFrom(ctx, pgx.Identifier{stagingTable}, s.cols.names, src); err != nil {
+		return 0, err
+	}
+	tag, err := tx.Exec(ctx, s.insert)
+	if err != nil {
+		return 0, err
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return 0, err
+	}
+	return tag.RowsAffected(), nil
+}
+
+func (s *Sink) classify(what string, err error) error {
+	err = fmt.Errorf("postgres sink %s: table %s: %w", what, s.quoted, err)
+	if IsTransient(err) {
+		return sdk.Retryable(err)
+	}
+	return sdk.Permanent(err)
+}
+
+// Close releases the pool. Safe to call when Open failed.
+func (s *Sink) Close(context.Context) error {
+	if s.pool != nil {
+		s.pool.Close()
+		s.pool = nil
+	}
+	return nil
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return ctx.Err()
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
