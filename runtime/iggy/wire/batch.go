@@ -1,0 +1,368 @@
+package wire
+
+import (
+	"encoding/binary"
+	"fmt"
+	"math"
+
+	"github.com/zeebo/xxh3"
+)
+
+// Batch record layout (spec 3.1).
+const (
+	BatchHeaderSize = 256
+	FrameHeaderSize = 48
+
+	bPartitionID     = 0
+	bBaseOffset      = 8
+	bBaseTimestamp   = 16
+	bOriginTimestamp = 24
+	bBatchLength     = 32
+	bBatchChecksum   = 40
+	bMessageCount    = 48
+
+	fChecksum       = 0
+	fID             = 8
+	fOffsetDelta    = 24
+	fTimestampDelta = 28
+	fHeadersLen     = 32
+	fPayloadLen     = 36
+	fReserved       = 40
+
+	// MaxPayload is the largest payload the SDKs accept.
+	MaxPayload = 64_000_000
+	// MaxHeadersLen bounds the user headers of one message.
+	MaxHeadersLen = 100_000
+)
+
+// Message is one Iggy message. ID is the u128 id as 16 big-endian bytes (the abi.ID convention;
+// on the wire it is little-endian). On send only ID, OriginTimestamp (µs; the client fills 0
+// with the current time), Headers and Payload are used. Decoded messages alias the reply buffer.
+type Message struct {
+	ID              [16]byte
+	Offset          uint64
+	Timestamp       uint64 // broker timestamp, µs
+	OriginTimestamp uint64 // producer timestamp, µs
+	Checksum        uint64
+	Headers         []Header
+	Payload         []byte
+}
+
+// IDFromUint64 returns a message id holding v.
+func IDFromUint64(v uint64) [16]byte {
+	var id [16]byte
+	binary.BigEndian.PutUint64(id[8:], v)
+	return id
+}
+
+func putID(dst []byte, id *[16]byte) {
+	for i := 0; i < 16; i++ {
+		dst[i] = id[15-i]
+	}
+}
+
+func getID(src []byte) (id [16]byte) {
+	for i := 0; i < 16; i++ {
+		id[i] = src[15-i]
+	}
+	return id
+}
+
+// BatchLen returns the encoded size of a batch record holding msgs.
+func BatchLen(msgs []Message) int {
+	n := BatchHeaderSize
+	for i := range msgs {
+		n += FrameHeaderSize + len(msgs[i].Payload) + HeadersLen(msgs[i].Headers)
+	}
+	return n
+}
+
+// AppendBatch appends a producer batch record for msgs (spec 3.1 producer rules): partition,
+// base offset and base timestamp 0, origin timestamp the minimum of the messages', deltas
+// relative to it, offset deltas 0..n-1, message and batch checksums. It fails with a message
+// naming the culprit (message index) for an empty batch, an empty or too large payload, bad
+// headers, or origin timestamps more than a u32 of microseconds apart.
+func AppendBatch(dst []byte, msgs []Message) ([]byte, error) {
+	if len(msgs) == 0 {
+		return dst, fmt.Errorf("iggy wire: empty message batch")
+	}
+	minTS := uint64(math.MaxUint64)
+	for i := range msgs {
+		m := &msgs[i]
+		if len(m.Payload) == 0 || len(m.Payload) > MaxPayload {
+			return dst, fmt.Errorf("iggy wire: message %d: payload must be 1..%d bytes, got %d", i, MaxPayload, len(m.Payload))
+		}
+		for j := range m.Headers {
+			if err := m.Headers[j].Validate(); err != nil {
+				return dst, fmt.Errorf("message %d header %d: %w", i, j, err)
+			}
+		}
+		if hl := HeadersLen(m.Headers); hl > MaxHeadersLen {
+			return dst, fmt.Errorf("iggy wire: message %d: user headers take %d bytes, limit %d", i, hl, MaxHeadersLen)
+		}
+		minTS = min(minTS, m.OriginTimestamp)
+	}
+	start := len(dst)
+	total := BatchLen(msgs)
+	dst = grow(dst, total)
+	b := dst[start : start+total]
+	clear(b[:BatchHeaderSize])
+	binary.LittleEndian.PutUint64(b[bOriginTimestamp:], minTS)
+	binary.LittleEndian.PutUint64(b[bBatchLength:], uint64(total))
+	binary.LittleEndian.PutUint32(b[bMessageCount:], uint32(len(msgs)))
+	p := BatchHeaderSize
+	for i := range msgs {
+		m := &msgs[i]
+		delta := m.OriginTimestamp - minTS
+		if delta > math.MaxUint32 {
+			return dst[:start], fmt.Errorf("iggy wire: message %d: origin timestamp %d is %d µs after the batch minimum, more than a u32 (code %d)", i, m.OriginTimestamp, delta, ErrCodeInvalidMessageTimestampDelta)
+		}
+		f := b[p:]
+		putID(f[fID:], &m.ID)
+		binary.LittleEndian.PutUint32(f[fOffsetDelta:], uint32(i))
+		binary.LittleEndian.PutUint32(f[fTimestampDelta:], uint32(delta))
+		hl := HeadersLen(m.Headers)
+		binary.LittleEndian.PutUint32(f[fHeadersLen:], uint32(hl))
+		binary.LittleEndian.PutUint32(f[fPayloadLen:], uint32(len(m.Payload)))
+		binary.LittleEndian.PutUint64(f[fReserved:], 0)
+		n := copy(f[FrameHeaderSize:], m.Payload)
+		AppendHeaders(f[FrameHeaderSize+n:FrameHeaderSize+n], m.Headers)
+		flen := FrameHeaderSize + n + hl
+		binary.LittleEndian.PutUint64(f[fChecksum:], xxh3.Hash(f[8:flen]))
+		p += flen
+	}
+	binary.LittleEndian.PutUint64(b[bBatchChecksum:], BatchChecksum(b))
+	return dst, nil
+}
+
+func grow(b []byte, n int) []byte {
+	if cap(b)-len(b) >= n {
+		return b[:len(b)+n]
+	}
+	nb := make([]byte, len(b)+n, len(b)+n+len(b)/4)
+	copy(nb, b)
+	return nb
+}
+
+// BatchChecksum computes the batch checksum of a well-formed record (header fields, then every
+// frame's checksum). The record must have passed ValidateBatch or come from AppendBatch.
+func BatchChecksum(rec []byte) uint64 {
+	var scratch [44 + 8*64]byte
+	buf := scratch[:0]
+	buf = append(buf, rec[:bBatchChecksum]...)
+	buf = append(buf, rec[bMessageCount:bMessageCount+4]...)
+	var h *xxh3.Hasher
+	p := BatchHeaderSize
+	for p < len(rec) {
+		if len(buf)+8 > cap(buf) {
+			if h == nil {
+				h = xxh3.New()
+			}
+			h.Write(buf)
+			buf = buf[:0]
+		}
+		buf = append(buf, rec[p:p+8]...)
+		p += FrameHeaderSize + int(binary.LittleEndian.Uint32(rec[p+fPayloadLen:])) + int(binary.LittleEndian.Uint32(rec[p+fHeadersLen:]))
+	}
+	if h == nil {
+		return xxh3.Hash(buf)
+	}
+	h.Write(buf)
+	return h.Sum64()
+}
+
+// CodeError is a validation failure that maps to an Iggy error code.
+type CodeError struct {
+	Code   uint32
+	Reason string
+}
+
+func (e *CodeError) Error() string {
+	return fmt.Sprintf("iggy wire: %s (code %d %s)", e.Reason, e.Code, ErrorName(e.Code))
+}
+
+// ValidateBatch checks a received producer record: the header length and count, zero reserved
+// bytes, frames that tile batch_length exactly and number count, offset deltas 0..n-1, zero frame
+// reserved fields, payload sizes, well-formed user headers, and both checksums. Errors are
+// *CodeError with the code the server answers (4 InvalidFormat, 4027, 4039).
+func ValidateBatch(rec []byte, count uint32) error {
+	bad := func(format string, a ...any) error {
+		return &CodeError{Code: ErrCodeInvalidFormat, Reason: fmt.Sprintf(format, a...)}
+	}
+	if len(rec) < BatchHeaderSize {
+		return bad("batch record of %d bytes is shorter than its 256-byte header", len(rec))
+	}
+	if bl := binary.LittleEndian.Uint64(rec[bBatchLength:]); bl != uint64(len(rec)) {
+		return bad("batch_length %d but the record has %d bytes", bl, len(rec))
+	}
+	if mc := binary.LittleEndian.Uint32(rec[bMessageCount:]); mc != count {
+		return bad("batch message_count %d but messages_count %d", mc, count)
+	}
+	if count == 0 {
+		return bad("empty batch")
+	}
+	for i := bMessageCount + 4; i < BatchHeaderSize; i++ {
+		if rec[i] != 0 {
+			return bad("batch header reserved byte %d is not zero", i)
+		}
+	}
+	p := BatchHeaderSize
+	var hdrs [8]Header
+	for i := uint32(0); i < count; i++ {
+		if len(rec)-p < FrameHeaderSize {
+			return bad("message %d: frame header truncated at byte %d", i, p)
+		}
+		f := rec[p:]
+		pl := binary.LittleEndian.Uint32(f[fPayloadLen:])
+		hl := binary.LittleEndian.Uint32(f[fHeadersLen:])
+		if pl == 0 || pl > MaxPayload {
+			return bad("message %d: payload length %d not in 1..%d", i, pl, MaxPayload)
+		}
+		if hl > MaxHeadersLen {
+			return bad("message %d: user headers length %d exceeds %d", i, hl, MaxHeadersLen)
+		}
+		flen := uint64(FrameHeaderSize) + uint64(pl) + uint64(hl)
+		if flen > uint64(len(f)) {
+			return bad("message %d: frame of %d bytes overruns the record at byte %d", i, flen, p)
+		}
+		if d := binary.LittleEndian.Uint32(f[fOffsetDelta:]); d != i {
+			return bad("message %d: offset_delta %d, want %d", i, d, i)
+		}
+		if binary.LittleEndian.Uint64(f[fReserved:]) != 0 {
+			return bad("message %d: reserved frame field is not zero", i)
+		}
+		if hl > 0 {
+			start := FrameHeaderSize + int(pl)
+			if _, err := DecodeHeaders(f[start:start+int(hl)], hdrs[:0]); err != nil {
+				return bad("message %d: user headers: %v", i, err)
+			}
+		}
+		if sum := xxh3.Hash(f[8:flen]); sum != binary.LittleEndian.Uint64(f[fChecksum:]) {
+			return &CodeError{Code: ErrCodeInvalidMessageChecksum, Reason: fmt.Sprintf("message %d: checksum %016x, computed %016x", i, binary.LittleEndian.Uint64(f[fChecksum:]), sum)}
+		}
+		p += int(flen)
+	}
+	if p != len(rec) {
+		return bad("%d bytes after the last of %d frames", len(rec)-p, count)
+	}
+	if sum, got := BatchChecksum(rec), binary.LittleEndian.Uint64(rec[bBatchChecksum:]); sum != got {
+		return &CodeError{Code: ErrCodeInvalidBatchChecksum, Reason: fmt.Sprintf("batch checksum %016x, computed %016x", got, sum)}
+	}
+	return nil
+}
+
+// StampBatch sets the server fields of a validated record (partition, base offset, base
+// timestamp) and recomputes the batch checksum.
+func StampBatch(rec []byte, partitionID uint32, baseOffset, baseTimestamp uint64) {
+	binary.LittleEndian.PutUint64(rec[bPartitionID:], uint64(partitionID))
+	binary.LittleEndian.PutUint64(rec[bBaseOffset:], baseOffset)
+	binary.LittleEndian.PutUint64(rec[bBaseTimestamp:], baseTimestamp)
+	binary.LittleEndian.PutUint64(rec[bBatchChecksum:], BatchChecksum(rec))
+}
+
+// BatchInfo is the header of a batch record.
+type BatchInfo struct {
+	PartitionID     uint64
+	BaseOffset      uint64
+	BaseTimestamp   uint64
+	OriginTimestamp uint64
+	BatchLength     uint64
+	Checksum        uint64
+	MessageCount    uint32
+}
+
+// ReadBatchInfo decodes the first 256 bytes of a record.
+func ReadBatchInfo(rec []byte) (BatchInfo, error) {
+	if len(rec) < BatchHeaderSize {
+		return BatchInfo{}, &DecodeError{Field: "batch header", Reason: fmt.Sprintf("need 256 bytes, have %d", len(rec))}
+	}
+	return BatchInfo{
+		PartitionID:     binary.LittleEndian.Uint64(rec[bPartitionID:]),
+		BaseOffset:      binary.LittleEndian.Uint64(rec[bBaseOffset:]),
+		BaseTimestamp:   binary.LittleEndian.Uint64(rec[bBaseTimestamp:]),
+		OriginTimestamp: binary.LittleEndian.Uint64(rec[bOriginTimestamp:]),
+		BatchLength:     binary.LittleEndian.Uint64(rec[bBatchLength:]),
+		Checksum:        binary.LittleEndian.Uint64(rec[bBatchChecksum:]),
+		MessageCount:    binary.LittleEndian.Uint32(rec[bMessageCount:]),
+	}, nil
+}
+
+// FrameSpans returns the byte offsets within rec where each frame starts (and, last, the record
+// end). rec must be a validated record.
+func FrameSpans(rec []byte, dst []int) []int {
+	dst = dst[:0]
+	p := BatchHeaderSize
+	for p+FrameHeaderSize <= len(rec) {
+		dst = append(dst, p)
+		p += FrameHeaderSize + int(binary.LittleEndian.Uint32(rec[p+fPayloadLen:])) + int(binary.LittleEndian.Uint32(rec[p+fHeadersLen:]))
+	}
+	return append(dst, p)
+}
+
+// AppendRecordSlice appends a record made of a stored record's header and the contiguous frames
+// frames (a sub-range of that record holding count messages), with batch_length, message_count and
+// batch_checksum rewritten and every other header field kept (spec 3.3).
+func AppendRecordSlice(dst []byte, storedHeader []byte, frames []byte, count uint32) []byte {
+	start := len(dst)
+	dst = append(dst, storedHeader[:BatchHeaderSize]...)
+	dst = append(dst, frames...)
+	rec := dst[start:]
+	binary.LittleEndian.PutUint64(rec[bBatchLength:], uint64(len(rec)))
+	binary.LittleEndian.PutUint32(rec[bMessageCount:], count)
+	binary.LittleEndian.PutUint64(rec[bBatchChecksum:], BatchChecksum(rec))
+	return dst
+}
+
+// DecodeRecords decodes consecutive batch records (a poll reply tail, or a log file) into
+// messages appended to dst, walking records by batch_length and frames by their lengths
+// (message_count is not relied on). Payloads and headers alias b.
+func DecodeRecords(b []byte, dst []Message) ([]Message, error) {
+	r := Reader{b: b}
+	for r.Len() > 0 {
+		recStart := r.off
+		hdr := r.Bytes(BatchHeaderSize, "batch header")
+		if r.err != nil {
+			return dst, r.err
+		}
+		info, _ := ReadBatchInfo(hdr)
+		if info.BatchLength < BatchHeaderSize || info.BatchLength > uint64(len(b)-recStart) {
+			r.off = recStart + bBatchLength
+			r.Fail("batch_length", "%d not in 256..%d", info.BatchLength, len(b)-recStart)
+			return dst, r.err
+		}
+		end := recStart + int(info.BatchLength)
+		for r.off < end {
+			if end-r.off < FrameHeaderSize {
+				r.Fail("message frame", "truncated frame header: %d bytes left in the record", end-r.off)
+				return dst, r.err
+			}
+			f := b[r.off:end]
+			pl := binary.LittleEndian.Uint32(f[fPayloadLen:])
+			hl := binary.LittleEndian.Uint32(f[fHeadersLen:])
+			flen := uint64(FrameHeaderSize) + uint64(pl) + uint64(hl)
+			if flen > uint64(len(f)) {
+				r.Fail("message frame", "frame of %d bytes overruns its record (%d bytes left)", flen, len(f))
+				return dst, r.err
+			}
+			m := Message{
+				ID:              getID(f[fID:]),
+				Offset:          info.BaseOffset + uint64(binary.LittleEndian.Uint32(f[fOffsetDelta:])),
+				Timestamp:       info.BaseTimestamp,
+				OriginTimestamp: info.OriginTimestamp + uint64(binary.LittleEndian.Uint32(f[fTimestampDelta:])),
+				Checksum:        binary.LittleEndian.Uint64(f[fChecksum:]),
+				Payload:         f[FrameHeaderSize : FrameHeaderSize+int(pl) : FrameHeaderSize+int(pl)],
+			}
+			if hl > 0 {
+				hs, err := DecodeHeaders(f[FrameHeaderSize+int(pl):flen], nil)
+				if err != nil {
+					r.Fail("message user headers", "%v", err)
+					return dst, r.err
+				}
+				m.Headers = hs
+			}
+			dst = append(dst, m)
+			r.off += int(flen)
+		}
+	}
+	return dst, nil
+}
