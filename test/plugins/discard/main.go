@@ -1,0 +1,70 @@
+// Command discard is a test-only sink plugin that drops every message. With verify it checks each
+// payload against the pattern the tests generate (8-byte little-endian offset, then byte(offset+i)
+// filler) and reports a permanent "mismatch" failure for every message that differs, so a test can
+// prove that no byte was lost or changed at the boundary. gc_every forces a garbage collection of the
+// plugin's Go runtime every N batches.
+//
+//	go build -buildmode=c-shared -o libiggy_connector_discard_sink.so .
+package main
+
+import (
+	"context"
+	"encoding/binary"
+	"fmt"
+	"runtime"
+
+	"github.com/iggy-go/connectors/sdk"
+	"github.com/iggy-go/connectors/sdk/export"
+)
+
+// Config of the discard sink.
+type Config struct {
+	Verify  bool `json:"verify" default:"false" desc:"check every payload against the test pattern"`
+	GCEvery int  `json:"gc_every" default:"0" desc:"run runtime.GC every N batches (0 = never)"`
+}
+
+type sink struct {
+	cfg     Config
+	batches int
+}
+
+func (s *sink) Open(context.Context) error  { return nil }
+func (s *sink) Close(context.Context) error { return nil }
+
+func (s *sink) Consume(_ context.Context, b *sdk.SinkBatch) (sdk.Result, error) {
+	s.batches++
+	if s.cfg.GCEvery > 0 && s.batches%s.cfg.GCEvery == 0 {
+		runtime.GC()
+	}
+	if !s.cfg.Verify {
+		return sdk.Result{}, nil
+	}
+	var res sdk.Result
+	for i := range b.Messages {
+		if err := Check(&b.Messages[i]); err != nil {
+			res.Failures = append(res.Failures, sdk.Failure{Index: i, Err: err})
+		}
+	}
+	return res, nil
+}
+
+// Check verifies one message against the test pattern.
+func Check(m *sdk.Message) error {
+	p := m.Payload
+	if len(p) < 8 || binary.LittleEndian.Uint64(p) != m.Offset {
+		return fmt.Errorf("mismatch: payload does not start with offset %d", m.Offset)
+	}
+	for i := 8; i < len(p); i++ {
+		if p[i] != byte(m.Offset+uint64(i)) {
+			return fmt.Errorf("mismatch: offset %d byte %d is %#x", m.Offset, i, p[i])
+		}
+	}
+	return nil
+}
+
+func init() {
+	export.Register(sdk.NewSink(sdk.Info{Name: "discard", Version: "0.1.0", Description: "Test sink that drops (and optionally verifies) messages"},
+		func(cfg *Config, _ sdk.Env) (sdk.Sink, error) { return &sink{cfg: *cfg}, nil }))
+}
+
+func main() {}
