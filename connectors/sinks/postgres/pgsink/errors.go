@@ -40,3 +40,8 @@ func IsDataError(err error) bool {
 	}
 	return false
 }
+
+func isUniqueViolation(err error) bool {
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && pe.Code == "23505"
+}

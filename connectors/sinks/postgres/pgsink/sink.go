@@ -5,12 +5,18 @@
 //
 // Consume converts every message to a row in Go first (payload checks per payload_format); a message
 // that cannot be stored is reported as a per-message sdk.Failure and the others are written. Valid rows
-// are written in rounds of at most batch_size rows; each round is one transaction: COPY (binary) into a
-// per-connection temporary staging table, then
+// are written in rounds of at most batch_size rows, each atomic. The idempotent path is COPY (binary)
+// into a per-connection temporary staging table, then
 //
 //	INSERT INTO target (cols) SELECT cols FROM staging ON CONFLICT DO NOTHING
 //
-// so a replayed message that is already in the table is skipped. Idempotency needs a unique index on
+// The fast path, used when the table's column types are exactly those the sink creates, COPYs the
+// round straight into the table (as fast as a plain CopyFrom); if that hits a unique conflict
+// (SQLSTATE 23505: part of the round is already there, i.e. a replay) the aborted COPY wrote nothing
+// and the round is redone through the idempotent path, which later rounds keep using until one finds
+// no duplicate. Either way a replayed message that is already in the table is skipped.
+//
+// Idempotency needs a unique index on
 // the message identity: auto_create_table makes UNIQUE (iggy_stream, iggy_topic, iggy_partition_id,
 // iggy_offset); with include_metadata = false there are no identity columns and it makes a partial
 // unique index on id WHERE id <> 0 instead, so messages with producer-set ids are deduplicated by id
@@ -65,9 +71,23 @@ type Sink struct {
 	cols   columns
 	table  []string // parsed target_table
 	quoted string   // quoted target_table
-	insert string   // INSERT ... SELECT ... ON CONFLICT DO NOTHING
+	ident  pgx.Identifier
+	insert string // INSERT ... SELECT ... ON CONFLICT DO NOTHING
 	pool   *pgxpool.Pool
 	sleep  func(ctx context.Context, d time.Duration) error
+	// direct is set at Open when the table's columns have exactly the types the sink writes, so rows
+	// can be COPYed straight into it (the fast path). replaying is set after a round hit a unique
+	// conflict and cleared after a round found no duplicate: while set, rounds take the idempotent
+	// staging path without trying the fast one first.
+	direct, replaying bool
+	stats             Stats
+}
+
+// Stats counts how rounds were written; for tests and logs.
+type Stats struct {
+	DirectRounds int // rounds COPYed straight into the table
+	StagedRounds int // rounds written through the staging table with ON CONFLICT DO NOTHING
+	Conflicts    int // direct rounds that hit a unique conflict and were redone through staging
 }
 
 // New builds a sink from a validated config; it does not connect (Open does).
@@ -83,7 +103,7 @@ func newSink(cfg *Config, log *slog.Logger) (*Sink, error) {
 	if err != nil {
 		return nil, sdk.FieldErrorf("target_table", "%v", err)
 	}
-	s := &Sink{cfg: cfg, log: log, cols: newColumns(cfg), table: table, quoted: QuoteQualified(table), sleep: sleepCtx}
+	s := &Sink{cfg: cfg, log: log, cols: newColumns(cfg), table: table, quoted: QuoteQualified(table), ident: pgx.Identifier(table), sleep: sleepCtx}
 	quotedCols := make([]string, len(s.cols.names))
 	for i, n := range s.cols.names {
 		quotedCols[i] = QuoteIdent(n)
@@ -180,6 +200,7 @@ func (s *Sink) Open(ctx context.Context) error {
 	}
 	s.pool = pool
 	s.warnWithoutUniqueKey(octx)
+	s.direct = s.columnsMatch(octx)
 	s.log.Info("postgres sink opened", "table", s.quoted, "payload_format", s.cfg.PayloadFormat,
 		"columns", strings.Join(s.cols.names, ","), "max_connections", pcfg.MaxConns)
 	return nil
@@ -206,6 +227,45 @@ func (s *Sink) warnWithoutUniqueKey(ctx context.Context) {
 			"table", s.quoted, "identity", strings.Join(identity, ","))
 	}
 }
+
+// columnsMatch reports whether the table has every written column with exactly the type the sink
+// would create, which is what the fast path (binary COPY straight into the table) needs. Any other
+// table is written through the staging table, where PostgreSQL applies its assignment casts.
+func (s *Sink) columnsMatch(ctx context.Context) bool {
+	const q = `SELECT a.attname, format_type(a.atttypid, NULL) FROM pg_attribute a
+		WHERE a.attrelid = to_regclass($1) AND a.attnum > 0 AND NOT a.attisdropped`
+	rows, err := s.pool.Query(ctx, q, s.quoted)
+	if err != nil {
+		return false
+	}
+	types, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) ([2]string, error) {
+		var kv [2]string
+		err := r.Scan(&kv[0], &kv[1])
+		return kv, err
+	})
+	if err != nil {
+		return false
+	}
+	have := map[string]string{}
+	for _, kv := range types {
+		have[kv[0]] = kv[1]
+	}
+	want := map[string]string{"id": "numeric", "iggy_offset": "bigint", "iggy_checksum": "bigint",
+		"iggy_timestamp": "timestamp with time zone", "iggy_origin_timestamp": "timestamp with time zone",
+		"iggy_stream": "text", "iggy_topic": "text", "iggy_partition_id": "integer",
+		"payload": strings.ToLower(s.cols.format.SQLType())}
+	for _, n := range s.cols.names {
+		if have[n] != want[n] {
+			s.log.Debug("postgres sink: column type differs from the sink's, using the staging path",
+				"column", n, "table_type", have[n], "sink_type", want[n])
+			return false
+		}
+	}
+	return true
+}
+
+// Stats returns how rounds were written so far.
+func (s *Sink) Stats() Stats { return s.stats }
 
 // Consume writes the batch; see the package documentation for the contract.
 func (s *Sink) Consume(ctx context.Context, batch *sdk.SinkBatch) (sdk.Result, error) {
@@ -298,10 +358,41 @@ func (s *Sink) writeWithRetry(ctx context.Context, src *rowSource, rows []row) (
 	}
 }
 
-// writeRound is one transaction: COPY rows into the staging table, move them into the target.
+// writeRound writes rows in one transaction. Fast path (direct, not replaying): COPY straight into
+// the table; if that hits a unique conflict (23505: some rows are already there, i.e. a replay),
+// nothing of it was written and the round is redone through the staging path. Staging path: COPY
+// into the temporary staging table, then INSERT ... SELECT ... ON CONFLICT DO NOTHING.
 func (s *Sink) writeRound(ctx context.Context, src *rowSource, rows []row) (int64, error) {
 	ctx, cancel := context.WithTimeout(ctx, roundTimeout)
 	defer cancel()
+	if s.direct && !s.replaying {
+		n, err := s.copyDirect(ctx, src, rows)
+		if !isUniqueViolation(err) {
+			if err == nil {
+				s.stats.DirectRounds++
+			}
+			return n, err
+		}
+		s.stats.Conflicts++
+		s.replaying = true
+	}
+	n, err := s.copyStaged(ctx, src, rows)
+	if err == nil {
+		s.stats.StagedRounds++
+		if n == int64(len(rows)) {
+			s.replaying = false // no duplicate left: back to the fast path
+		}
+	}
+	return n, err
+}
+
+func (s *Sink) copyDirect(ctx context.Context, src *rowSource, rows []row) (int64, error) {
+	src.rows, src.i = rows, 0
+	// CopyFrom outside a transaction is atomic: one COPY statement.
+	return s.pool.CopyFrom(ctx, s.ident, s.cols.names, src)
+}
+
+func (s *Sink) copyStaged(ctx context.Context, src *rowSource, rows []row) (int64, error) {
 	tx, err := s.pool.Begin(ctx)
 	if err != nil {
 		return 0, err

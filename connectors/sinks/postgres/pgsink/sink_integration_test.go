@@ -203,6 +203,11 @@ func TestSinkReplayInsertsNothingNew(t *testing.T) {
 	if n := db.count(t, "t"); n != 10 {
 		t.Fatalf("after replay: %d rows, want 10", n)
 	}
+	// 4 rounds of ≤3 rows each: first pass direct; the replay conflicts once, then stays on the
+	// staging path while rounds keep finding duplicates.
+	if st := s.Stats(); st.DirectRounds != 4 || st.Conflicts != 1 || st.StagedRounds != 4 {
+		t.Fatalf("stats after replay: %+v", st)
+	}
 	// overlapping batch 5..14 and another partition with the same offsets
 	if _, err := s.Consume(context.Background(), batchOf(5, jsonPayloads(10)...)); err != nil {
 		t.Fatal(err)
@@ -214,6 +219,10 @@ func TestSinkReplayInsertsNothingNew(t *testing.T) {
 	}
 	if n := db.count(t, "t"); n != 19 {
 		t.Fatalf("rows %d, want 15 of partition 3 + 4 of partition 4", n)
+	}
+	// a round without duplicates (offsets 12..14 of the overlapping batch) returned to the fast path
+	if st := s.Stats(); st.DirectRounds < 5 {
+		t.Fatalf("sink never went back to the direct path: %+v", st)
 	}
 	// a second instance (the runtime restarted) replaying is a no-op as well
 	s2 := openSink(t, sinkConfig(t, db.url, map[string]any{"target_table": db.table("t"), "auto_create_table": true}))
@@ -275,6 +284,34 @@ func TestSinkMetadataSwitches(t *testing.T) {
 	}
 	if n := db.count(t, "m"); n != 2 {
 		t.Fatal(n)
+	}
+}
+
+// A hand-made table whose column types differ from the sink's (TEXT id, JSON instead of JSONB,
+// extra columns) is written through the staging path, where PostgreSQL casts the values; replays
+// are no-ops through its own unique key.
+func TestSinkHandMadeTableWithOtherTypes(t *testing.T) {
+	db := newTestDB(t)
+	db.exec(t, fmt.Sprintf(`CREATE TABLE %q.custom (pk BIGSERIAL PRIMARY KEY, id TEXT, iggy_offset NUMERIC, iggy_timestamp TIMESTAMP,
+		iggy_stream VARCHAR(50), iggy_topic VARCHAR(50), iggy_partition_id BIGINT, payload JSON, note TEXT DEFAULT 'x',
+		UNIQUE (iggy_stream, iggy_topic, iggy_partition_id, iggy_offset))`, db.schema))
+	s := openSink(t, sinkConfig(t, db.url, map[string]any{"target_table": db.table("custom"), "payload_format": "json",
+		"include_checksum": false, "include_origin_timestamp": false}))
+	for i := 0; i < 2; i++ {
+		if res, err := s.Consume(context.Background(), batchOf(0, jsonPayloads(5)...)); err != nil || len(res.Failures) != 0 {
+			t.Fatal(err, res.Failures)
+		}
+	}
+	if st := s.Stats(); st.DirectRounds != 0 || st.StagedRounds != 2 {
+		t.Fatalf("stats %+v: a table of other types must use the staging path", st)
+	}
+	var n int
+	var name string
+	if err := db.pool.QueryRow(context.Background(), fmt.Sprintf(`SELECT count(*), max(payload->>'name') FROM %q.custom`, db.schema)).Scan(&n, &name); err != nil {
+		t.Fatal(err)
+	}
+	if n != 5 || name != "user-4" {
+		t.Fatalf("rows %d max name %q", n, name)
 	}
 }
 

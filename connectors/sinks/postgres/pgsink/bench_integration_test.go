@@ -1,0 +1,99 @@
+//go:build integration
+
+package pgsink
+
+import (
+	"context"
+	"fmt"
+	"math/big"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
+)
+
+// BenchmarkSinkVsCopyFrom writes 100k messages of ~200-byte JSON through the sink (batches of 1000
+// messages, the runtime's default batch_length, batch_size 1000) and, in the same run, the same rows
+// with a plain pgx CopyFrom into a table of the same shape (same columns, same unique index). It
+// reports both rates and their ratio (sink / CopyFrom; goal ≥ 0.8), plus the rate of replaying all
+// rows again (every row a no-op through the staging path).
+//
+//	go test -tags integration -run '^$' -bench SinkVsCopyFrom -benchtime 3x ./pgsink
+func BenchmarkSinkVsCopyFrom(b *testing.B) {
+	for _, format := range []string{"bytea", "jsonb"} {
+		b.Run(format, func(b *testing.B) { benchSinkVsCopy(b, format) })
+	}
+}
+
+func benchSinkVsCopy(b *testing.B, format string) {
+	const total, perBatch = 100_000, 1000
+	db := newTestDB(b)
+	ctx := context.Background()
+	cfg := sinkConfig(b, db.url, map[string]any{"target_table": db.table("sink"), "auto_create_table": true,
+		"payload_format": format, "batch_size": perBatch})
+	s := openSink(b, cfg)
+	// the baseline table: same DDL as the sink's
+	base, _ := newSink(sinkConfig(b, db.url, map[string]any{"target_table": db.table("plain"), "payload_format": format}), nil)
+	for _, stmt := range base.CreateTableSQL() {
+		db.exec(b, stmt)
+	}
+
+	payloads := make([][]byte, perBatch)
+	for i := range payloads {
+		payloads[i] = fmt.Appendf(nil, `{"order_id":%d,"customer":"customer-%06d","items":[{"sku":"SKU-%05d","qty":%d,"price":%d.99}],"status":"created","note":"benchmark payload ~200 bytes"}`,
+			i, i, i%9973, i%7+1, i%500)
+	}
+	var sinkDur, copyDur, replayDur time.Duration
+	for b.Loop() {
+		db.exec(b, fmt.Sprintf(`TRUNCATE %q.sink, %q.plain`, db.schema, db.schema))
+		start := time.Now()
+		for off := 0; off < total; off += perBatch {
+			res, err := s.Consume(ctx, batchOf(uint64(off), payloads...))
+			if err != nil || len(res.Failures) != 0 {
+				b.Fatal(err, res.Failures)
+			}
+		}
+		sinkDur += time.Since(start)
+
+		// a replay of everything (the runtime restarted before committing offsets): all no-ops
+		start = time.Now()
+		for off := 0; off < total; off += perBatch {
+			if _, err := s.Consume(ctx, batchOf(uint64(off), payloads...)); err != nil {
+				b.Fatal(err)
+			}
+		}
+		replayDur += time.Since(start)
+
+		conn, err := pgx.Connect(ctx, db.url)
+		if err != nil {
+			b.Fatal(err)
+		}
+		start = time.Now()
+		for off := 0; off < total; off += perBatch {
+			batch := batchOf(uint64(off), payloads...)
+			rows := make([][]any, len(batch.Messages))
+			for i, m := range batch.Messages {
+				var p any = m.Payload
+				rows[i] = []any{pgtype.Numeric{Int: new(big.Int).SetBytes(m.ID[:]), Valid: true}, int64(m.Offset),
+					time.UnixMicro(int64(m.Timestamp)), batch.Stream, batch.Topic, int32(batch.PartitionID),
+					int64(m.Checksum), time.UnixMicro(int64(m.OriginTimestamp)), p}
+			}
+			if _, err := conn.CopyFrom(ctx, pgx.Identifier{db.schema, "plain"}, s.cols.names, pgx.CopyFromRows(rows)); err != nil {
+				b.Fatal(err)
+			}
+		}
+		copyDur += time.Since(start)
+		_ = conn.Close(ctx)
+		if n, m := db.count(b, "sink"), db.count(b, "plain"); n != total || m != total {
+			b.Fatalf("rows: sink %d, plain %d, want %d", n, m, total)
+		}
+	}
+	sinkRate := float64(total*b.N) / sinkDur.Seconds()
+	copyRate := float64(total*b.N) / copyDur.Seconds()
+	b.ReportMetric(sinkRate, "sink_rows/s")
+	b.ReportMetric(copyRate, "copyfrom_rows/s")
+	b.ReportMetric(sinkRate/copyRate, "ratio")
+	b.ReportMetric(float64(total*b.N)/replayDur.Seconds(), "replay_rows/s")
+	b.ReportMetric(0, "ns/op")
+}
