@@ -1,0 +1,122 @@
+// Package pipeline runs connector instances: the runtime-owned wrappers that sit between Iggy and a
+// plugin and own everything generic — batching, bounded in-flight work, retries with backoff, the
+// on_error policy, offsets and source state, status and counters — so plugins stay small.
+//
+// Delivery contract (stronger than the original runtime's):
+//   - Sinks are at-least-once. The consumer offset is stored only for the prefix of a batch whose
+//     messages are resolved: written by the plugin, filtered by a transform, or handled by on_error
+//     (skipped or dead-lettered). Retryable failures are retried with backoff, never dropped.
+//   - Sources persist state and call the plugin's commit only after Iggy accepted every message of the
+//     batch on every configured stream. A crash before that replays the batch (duplicates limited to
+//     that batch), never loses it.
+//
+// The pipeline talks to the rest of the runtime through the small interfaces in this file, so it can
+// be driven by the real Iggy client, plugin loader and state store (see the adapters in package
+// runtime/engine) and by tests.
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/iggy-go/connectors/abi"
+)
+
+// SinkPlugin is an opened sink instance (runtime/plugin.SinkInstance).
+type SinkPlugin interface {
+	Consume(ctx context.Context, batch *abi.SinkBatch) (abi.SinkResult, error)
+}
+
+// SourcePlugin is an opened source instance (runtime/plugin.SourceInstance).
+type SourcePlugin interface {
+	Poll(ctx context.Context) (*abi.PollResult, error)
+	Commit(ctx context.Context, batchID uint64) error
+}
+
+// ConsumedBatch is what a Consumer returns: messages of one partition in offset order.
+type ConsumedBatch struct {
+	PartitionID   uint32
+	CurrentOffset uint64
+	Messages      []abi.Message
+}
+
+// Consumer reads one stream/topic as a member of the sink's consumer group with auto-commit off.
+// Messages that are not committed are delivered again (to this or another member) after a restart or
+// a rebalance.
+type Consumer interface {
+	// Poll returns up to max messages of one assigned partition (an empty batch when none are ready).
+	Poll(ctx context.Context, max int) (ConsumedBatch, error)
+	// Commit stores offset as the group's position in the partition (the next poll starts after it).
+	Commit(ctx context.Context, partitionID uint32, offset uint64) error
+}
+
+// OutMessage is a message the runtime produces to Iggy.
+type OutMessage struct {
+	ID              abi.ID
+	Headers         []abi.Header
+	Payload         []byte
+	OriginTimestamp uint64 // µs; 0 = now
+	Key             []byte // non-nil: messages-key partitioning
+}
+
+// Producer sends messages to Iggy.
+type Producer interface {
+	// Send produces msgs to stream/topic, in order. It returns only after Iggy acknowledged them all, or
+	// with an error (then any subset may have been stored; the pipeline resends the whole call).
+	Send(ctx context.Context, stream, topic string, msgs []OutMessage) error
+}
+
+// StateStore persists source state (runtime/state).
+type StateStore interface {
+	Save(key string, data []byte) error
+}
+
+// Observer receives timings of pipeline stages (for latency histograms); may be nil.
+type Observer interface {
+	ObserveStage(stage string, d time.Duration)
+}
+
+// retryableError is implemented by errors that know whether retrying may help (plugin call errors,
+// Iggy transport errors).
+type retryableError interface{ Retryable() bool }
+
+// IsRetryable reports whether err is worth retrying: an error that says so through a
+// Retryable() bool method anywhere in its chain. Context cancellation is never retryable.
+func IsRetryable(err error) bool {
+	if err == nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return false
+	}
+	var r retryableError
+	if errors.As(err, &r) {
+		return r.Retryable()
+	}
+	return false
+}
+
+// OnError is the policy for a message that failed permanently.
+type OnError string
+
+// Policies.
+const (
+	OnErrorStop       OnError = "stop"        // stop the connector (status error); nothing after it is committed
+	OnErrorSkip       OnError = "skip"        // count, log and move on
+	OnErrorDeadLetter OnError = "dead_letter" // produce the original message plus error headers to a topic
+)
+
+// DeadLetter is where on_error = dead_letter sends failed messages.
+type DeadLetter struct {
+	Stream, Topic string
+	Producer      Producer
+}
+
+// Headers added to dead-lettered messages (string values).
+const (
+	HeaderErrorConnector = "iggy-connect-error-connector"
+	HeaderErrorStage     = "iggy-connect-error-stage"
+	HeaderErrorMessage   = "iggy-connect-error-message"
+	HeaderErrorStream    = "iggy-connect-error-stream"
+	HeaderErrorTopic     = "iggy-connect-error-topic"
+	HeaderErrorPartition = "iggy-connect-error-partition"
+	HeaderErrorOffset    = "iggy-connect-error-offset"
+)

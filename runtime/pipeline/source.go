@@ -1,0 +1,297 @@
+package pipeline
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/iggy-go/connectors/abi"
+	"github.com/iggy-go/connectors/runtime/backoff"
+)
+
+// SourceStream is one stream/topic a source produces to. Every batch goes to every stream.
+type SourceStream struct {
+	Stream, Topic string
+	BatchLength   int           // max messages per send request (default 1000)
+	LingerTime    time.Duration // minimum gap between two send requests to this stream
+	lastSend      time.Time
+}
+
+// SourceOptions configure a Source.
+type SourceOptions struct {
+	Key        string
+	Plugin     SourcePlugin
+	Streams    []SourceStream
+	Producer   Producer
+	Processor  SourceProcessor // nil: payloads go to Iggy as the plugin wrote them
+	StateStore StateStore      // nil: state is not persisted
+	OnError    OnError
+	DeadLetter *DeadLetter
+	Retry      backoff.Policy
+	// PollInterval is the wait after an empty poll when the plugin gives no hint (default 100ms).
+	PollInterval time.Duration
+	State        *State
+	Counters     *Counters
+	Observer     Observer
+	Logger       *slog.Logger
+	Verbose      bool
+}
+
+// Source moves batches from a source plugin to Iggy. Create with NewSource, then call Run.
+type Source struct {
+	opt SourceOptions
+	log *slog.Logger
+}
+
+// NewSource checks the options and fills defaults.
+func NewSource(opt SourceOptions) (*Source, error) {
+	if opt.Plugin == nil || opt.Producer == nil {
+		return nil, errors.New("pipeline: source needs a plugin and a producer")
+	}
+	if len(opt.Streams) == 0 {
+		return nil, fmt.Errorf("source %q: no streams configured", opt.Key)
+	}
+	if opt.OnError == "" {
+		opt.OnError = OnErrorStop
+	}
+	if opt.OnError == OnErrorDeadLetter && (opt.DeadLetter == nil || opt.DeadLetter.Producer == nil) {
+		return nil, fmt.Errorf("source %q: on_error = dead_letter needs a dead_letter stream and topic", opt.Key)
+	}
+	if opt.Retry.Initial == 0 {
+		opt.Retry = backoff.Default
+	}
+	if opt.PollInterval <= 0 {
+		opt.PollInterval = 100 * time.Millisecond
+	}
+	if opt.State == nil {
+		opt.State = NewState(nil)
+	}
+	if opt.Counters == nil {
+		opt.Counters = &Counters{}
+	}
+	if opt.Logger == nil {
+		opt.Logger = slog.Default()
+	}
+	for i := range opt.Streams {
+		if opt.Streams[i].BatchLength <= 0 {
+			opt.Streams[i].BatchLength = 1000
+		}
+	}
+	return &Source{opt: opt, log: opt.Logger.With("connector", opt.Key, "connector_type", "source")}, nil
+}
+
+// State returns the source's status holder.
+func (s *Source) State() *State { return s.opt.State }
+
+// Counters returns the source's counters.
+func (s *Source) Counters() *Counters { return s.opt.Counters }
+
+// Run polls the plugin and produces its batches until ctx is cancelled (returns nil) or a fatal
+// error happens (returned): a permanent plugin error, or a message failing under on_error = stop.
+// A batch is committed to the plugin only after every stream accepted it and its state is saved;
+// on cancellation an unfinished batch is abandoned uncommitted.
+func (s *Source) Run(ctx context.Context) error {
+	s.opt.State.Set(StatusRunning, false)
+	pollFailures := 0
+	for ctx.Err() == nil {
+		start := time.Now()
+		res, err := s.opt.Plugin.Poll(ctx)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			s.opt.Counters.AddError(StagePoll)
+			if !IsRetryable(err) {
+				return fmt.Errorf("source plugin poll: %w", err)
+			}
+			pollFailures++
+			s.opt.Counters.Retries.Add(1)
+			s.opt.State.Note(fmt.Errorf("source plugin poll: %w", err))
+			s.log.Warn("source plugin poll failed; retrying", "attempt", pollFailures, "err", err)
+			if s.opt.Retry.Sleep(ctx, pollFailures) != nil {
+				return nil
+			}
+			continue
+		}
+		pollFailures = 0
+		if len(res.Messages) == 0 && res.State == nil {
+			wait := s.opt.PollInterval
+			if res.WaitHintMs > 0 {
+				wait = time.Duration(res.WaitHintMs) * time.Millisecond
+			}
+			if sleepCtx(ctx, wait) != nil {
+				return nil
+			}
+			continue
+		}
+		if err := s.deliver(ctx, res, start); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// deliver sends one polled batch to every stream, saves its state and commits it.
+func (s *Source) deliver(ctx context.Context, res *abi.PollResult, start time.Time) error {
+	n := len(res.Messages)
+	s.opt.Counters.Produced.Add(uint64(n))
+	s.opt.Counters.InFlight.Add(1)
+	defer s.opt.Counters.InFlight.Add(-1)
+	schema := res.Schema
+	if schema == "" {
+		schema = abi.SchemaJSON
+	}
+
+	perStream := make([][]OutMessage, len(s.opt.Streams))
+	for i := range perStream {
+		perStream[i] = make([]OutMessage, 0, n)
+	}
+	var dead []OutMessage
+	for i := range res.Messages {
+		m := &res.Messages[i]
+		id := newMessageID(m.ID)
+		base := OutMessage{ID: id, Headers: m.Headers, OriginTimestamp: m.OriginTimestamp, Key: m.Key}
+		if s.opt.Processor == nil {
+			base.Payload = m.Payload
+			for j := range perStream {
+				perStream[j] = append(perStream[j], base)
+			}
+			continue
+		}
+		out, keep, err := s.opt.Processor.Process(schema, m.Payload)
+		if err != nil {
+			stage := StageDecode
+			var se *StageError
+			if errors.As(err, &se) {
+				stage = se.Stage
+			}
+			s.opt.Counters.AddError(stage)
+			ferr := fmt.Errorf("source batch %d message %d failed at %s: %w", res.BatchID, i, stage, err)
+			switch s.opt.OnError {
+			case OnErrorSkip:
+				s.opt.Counters.Skipped.Add(1)
+				s.log.Warn("message skipped (on_error = skip)", "batch", res.BatchID, "index", i, "err", ferr)
+			case OnErrorDeadLetter:
+				dm := base
+				dm.Payload = m.Payload
+				dm.Headers = append(append([]abi.Header(nil), m.Headers...),
+					abi.StringHeader(HeaderErrorConnector, s.opt.Key),
+					abi.StringHeader(HeaderErrorStage, stage),
+					abi.StringHeader(HeaderErrorMessage, ferr.Error()))
+				dead = append(dead, dm)
+			default:
+				return fmt.Errorf("%w (on_error = stop: the source stops; the batch is not sent and not committed)", ferr)
+			}
+			continue
+		}
+		if !keep {
+			s.opt.Counters.Filtered.Add(1)
+			continue
+		}
+		for j := range perStream {
+			msg := base
+			msg.Payload = out[j]
+			perStream[j] = append(perStream[j], msg)
+		}
+	}
+	if s.opt.Observer != nil {
+		s.opt.Observer.ObserveStage("prepare", time.Since(start))
+	}
+
+	sendStart := time.Now()
+	for j := range s.opt.Streams {
+		st := &s.opt.Streams[j]
+		msgs := perStream[j]
+		for len(msgs) > 0 {
+			chunk := msgs[:min(len(msgs), st.BatchLength)]
+			if st.LingerTime > 0 && !st.lastSend.IsZero() {
+				if wait := st.LingerTime - time.Since(st.lastSend); wait > 0 && sleepCtx(ctx, wait) != nil {
+					return nil
+				}
+			}
+			if err := sendWithRetry(ctx, s.opt.Retry, s.opt.Producer, st.Stream, st.Topic, chunk, s.opt.Counters, s.opt.State, s.log); err != nil {
+				if ctx.Err() != nil {
+					return nil // abandoned: not committed, re-read after restart
+				}
+				return fmt.Errorf("send batch %d to %s/%s: %w", res.BatchID, st.Stream, st.Topic, err)
+			}
+			st.lastSend = time.Now()
+			s.opt.Counters.Sent.Add(uint64(len(chunk)))
+			msgs = msgs[len(chunk):]
+		}
+	}
+	if len(dead) > 0 {
+		if err := sendWithRetry(ctx, s.opt.Retry, s.opt.DeadLetter.Producer, s.opt.DeadLetter.Stream, s.opt.DeadLetter.Topic,
+			dead, s.opt.Counters, s.opt.State, s.log); err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return fmt.Errorf("dead-letter batch %d to %s/%s: %w", res.BatchID, s.opt.DeadLetter.Stream, s.opt.DeadLetter.Topic, err)
+		}
+		s.opt.Counters.DeadLettered.Add(uint64(len(dead)))
+	}
+	if s.opt.Observer != nil {
+		s.opt.Observer.ObserveStage("iggy_send", time.Since(sendStart))
+	}
+
+	if res.State != nil && s.opt.StateStore != nil {
+		stateStart := time.Now()
+		err := s.opt.Retry.Retry(ctx, func(context.Context) error {
+			return s.opt.StateStore.Save(s.opt.Key, res.State)
+		}, func(error) bool { return true }, func(attempt int, err error, wait time.Duration) {
+			s.opt.Counters.Retries.Add(1)
+			s.opt.Counters.AddError(StageState)
+			s.opt.State.Note(fmt.Errorf("save source state: %w", err))
+			s.log.Error("saving source state failed; the batch is in Iggy but not committed until the state is saved",
+				"batch", res.BatchID, "attempt", attempt, "err", err)
+		})
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return fmt.Errorf("save state of batch %d: %w", res.BatchID, err)
+		}
+		if s.opt.Observer != nil {
+			s.opt.Observer.ObserveStage("state_save", time.Since(stateStart))
+		}
+	}
+
+	cerr := s.opt.Retry.Retry(ctx, func(c context.Context) error {
+		return s.opt.Plugin.Commit(c, res.BatchID)
+	}, IsRetryable, func(attempt int, err error, wait time.Duration) {
+		s.opt.Counters.Retries.Add(1)
+		s.opt.Counters.AddError(StagePlugin)
+		s.log.Warn("source commit failed; retrying", "batch", res.BatchID, "attempt", attempt, "err", err)
+	})
+	if cerr != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
+		s.opt.Counters.AddError(StagePlugin)
+		return fmt.Errorf("commit batch %d: %w", res.BatchID, cerr)
+	}
+	if s.opt.Observer != nil {
+		s.opt.Observer.ObserveStage("total", time.Since(start))
+	}
+	level := slog.LevelDebug
+	if s.opt.Verbose {
+		level = slog.LevelInfo
+	}
+	s.log.Log(ctx, level, "batch sent", "batch", res.BatchID, "messages", n, "state_saved", res.State != nil, "took", time.Since(start))
+	return nil
+}
+
+// newMessageID returns the plugin's id, or a random UUID v4 when the plugin gave none (or 0).
+func newMessageID(id *abi.ID) abi.ID {
+	if id != nil && !id.IsZero() {
+		return *id
+	}
+	var out abi.ID
+	_, _ = rand.Read(out[:])
+	out[6] = out[6]&0x0f | 0x40
+	out[8] = out[8]&0x3f | 0x80
+	return out
+}
