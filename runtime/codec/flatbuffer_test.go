@@ -1,0 +1,253 @@
+package codec
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/iggy-go/connectors/abi"
+)
+
+const fbOrderJSON = `{"id":18446744073709551615,"customer":"Zoë \"Q\"","color":"Green",
+"pos":{"x":1.5,"y":-2,"z":0.25},
+"box":{"min":{"x":0,"y":0,"z":0},"max":{"x":1,"y":2,"z":3},"tag":7,"ids":[1,-2,2147483647]},
+"items":[{"name":"apple","qty":3,"price":0.5},{"name":"pear","qty":1,"price":2}],
+"tags":["a","b"],"scores":[-32768,32767],"flags":[true,false,true],
+"points":[{"x":1,"y":2,"z":3}],"extra_type":"Promo","extra":{"code":"X1","percent":15},
+"big":-9223372036854775808,"ratio":0.1,"active":false,"maybe":0,"raw":[0,255,7],"colors":["Red","Blue"],"neg":-5}`
+
+func TestFlatBufferRoundTripWithSchema(t *testing.T) {
+	schema := flatBufferSchema(t)
+	opts := Options{Stream: "orders", FlatBufferSchema: schema}
+	enc, err := NewEncoder(abi.SchemaFlatBuffer, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dec, err := NewDecoder(abi.SchemaFlatBuffer, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if dec.Kind() != KindJSON {
+		t.Fatalf("decoder kind %v, want json", dec.Kind())
+	}
+	in, err := NewPayload(KindJSON, []byte(fbOrderJSON))
+	if err != nil {
+		t.Fatal(err)
+	}
+	bin, err := enc.Encode(&in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(bin[4:8]) != "ORDR" {
+		t.Errorf("file identifier %q, want ORDR", bin[4:8])
+	}
+	p, err := dec.Decode(bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := p.Bytes()
+	// Every field of the input comes back; the only addition is nothing (all scalars were given).
+	if !sameJSON(t, got, []byte(fbOrderJSON)) {
+		t.Fatalf("round trip differs:\n got %s\nwant %s", got, fbOrderJSON)
+	}
+	// Field order is declaration order.
+	if !strings.HasPrefix(string(got), `{"id":18446744073709551615,"customer":"Zoë \"Q\"","color":"Green","pos":{"x":1.5,"y":-2,"z":0.25}`) {
+		t.Errorf("unexpected order/rendering: %s", got)
+	}
+
+	// Independent check: flatc itself reads our buffer.
+	flatc := requireTool(t, "flatc", "flatbuffers-compiler")
+	dir := t.TempDir()
+	binPath := filepath.Join(dir, "order.bin")
+	if err := os.WriteFile(binPath, bin, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	run(t, nil, flatc, "--json", "--strict-json", "--raw-binary", "-o", dir, filepath.Join("testdata", "order.fbs"), "--", binPath)
+	flatcJSON, err := os.ReadFile(filepath.Join(dir, "order.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// flatc omits fields equal to their defaults and prints floats its own way; compare the fields it
+	// shows against ours.
+	fj := decodeJSON(t, flatcJSON).(map[string]any)
+	ours := decodeJSON(t, got).(map[string]any)
+	if !contains(ours, fj) {
+		t.Errorf("flatc reads our buffer as\n%s\nwe decode it as\n%s", flatcJSON, got)
+	}
+	for _, k := range []string{"customer", "items", "tags", "extra", "extra_type", "box", "colors", "raw", "big", "id"} {
+		if _, ok := fj[k]; !ok {
+			t.Errorf("flatc does not see field %s in our buffer: %s", k, flatcJSON)
+		}
+	}
+}
+
+func TestFlatBufferDecodeFlatcBuffer(t *testing.T) {
+	schema := flatBufferSchema(t)
+	flatc := requireTool(t, "flatc", "flatbuffers-compiler")
+	dir := t.TempDir()
+	src := `{customer: "bob", items: [{name: "x"}], extra_type: "Note", extra: {text: "hi"}, pos: {x: 1, y: 2, z: 3}, colors: [Green]}`
+	jsonPath := filepath.Join(dir, "in.json")
+	if err := os.WriteFile(jsonPath, []byte(src), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	run(t, nil, flatc, "--binary", "-o", dir, filepath.Join("testdata", "order.fbs"), jsonPath)
+	bin, err := os.ReadFile(filepath.Join(dir, "in.bin"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dec, err := NewDecoder(abi.SchemaFlatBuffer, Options{FlatBufferSchema: schema})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := dec.Decode(bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Scalars absent from the buffer appear with their defaults (qty = 1, color = Blue, active =
+	// true, neg = -5); the optional scalar "maybe" and absent non-scalars are omitted.
+	want := `{"id":0,"customer":"bob","color":"Blue","pos":{"x":1,"y":2,"z":3},"items":[{"name":"x","qty":1,"price":0}],` +
+		`"extra_type":"Note","extra":{"text":"hi"},"big":0,"ratio":0,"active":true,"colors":["Green"],"neg":-5}`
+	if got := string(p.Bytes()); got != want {
+		t.Fatalf("got  %s\nwant %s", got, want)
+	}
+}
+
+func TestFlatBufferMalformedBuffersAreErrors(t *testing.T) {
+	schema := flatBufferSchema(t)
+	opts := Options{FlatBufferSchema: schema, Stream: "s1"}
+	enc, _ := NewEncoder(abi.SchemaFlatBuffer, opts)
+	dec, err := NewDecoder(abi.SchemaFlatBuffer, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	in, _ := NewPayload(KindJSON, []byte(fbOrderJSON))
+	bin, err := enc.Encode(&in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Every truncation and many single-byte corruptions must give an error or a valid result, never a
+	// panic; truncations that cut the root must be errors.
+	for n := 0; n < len(bin); n++ {
+		if _, err := dec.Decode(bin[:n]); err == nil && n < 8 {
+			t.Fatalf("truncated to %d bytes: no error", n)
+		}
+	}
+	for i := 0; i < len(bin); i++ {
+		for _, v := range []byte{0x00, 0xff, 0x7f, 0x80} {
+			c := append([]byte(nil), bin...)
+			c[i] = v
+			_, _ = dec.Decode(c)
+		}
+	}
+	_, err = dec.Decode([]byte{1, 2, 3})
+	var ce *Error
+	if !asError(err, &ce) || ce.Stream != "s1" || !strings.Contains(err.Error(), `stream "s1"`) {
+		t.Fatalf("want *Error naming the stream, got %v", err)
+	}
+	bad := append([]byte(nil), bin...)
+	bad[0] = 0xf0 // root offset far outside the buffer
+	if _, err := dec.Decode(bad); err == nil || !strings.Contains(err.Error(), "outside") {
+		t.Fatalf("want out-of-bounds error, got %v", err)
+	}
+}
+
+func TestFlatBufferEncodeErrors(t *testing.T) {
+	schema := flatBufferSchema(t)
+	enc, err := NewEncoder(abi.SchemaFlatBuffer, Options{FlatBufferSchema: schema, Stream: "orders"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct{ in, want string }{
+		{`{"nope":1}`, `$: table shop.Order has no field "nope"`},
+		{`{"id":-1}`, `$.id: -1 is not a ulong (uint64)`},
+		{`{"scores":[40000]}`, `$.scores[0]: 40000 is out of range for short (int16)`},
+		{`{"color":"Purple"}`, `$.color: "Purple" is not a value of enum shop.Color (one of Red, Green, Blue)`},
+		{`{"items":[{"qty":2}]}`, `$.items[0]: required field shop.Item.name is missing`},
+		{`{"pos":{"x":1,"y":2}}`, `$.pos.z: struct field shop.Vec3.z is missing`},
+		{`{"box":{"min":{"x":0,"y":0,"z":0},"max":{"x":0,"y":0,"z":0},"tag":1,"ids":[1]}}`, `$.box.ids: want exactly 3 elements, got 1`},
+		{`{"extra":{"text":"x"}}`, `$.extra: union value needs "extra_type"`},
+		{`{"extra_type":"Nope","extra":{}}`, `$.extra_type: "Nope" is not a value of enum shop.Extra`},
+		{`{"customer":5}`, `$.customer: want a string, got a number`},
+		{`[1,2]`, `root table shop.Order needs a JSON object, got an array`},
+	}
+	for _, c := range cases {
+		p, err := NewPayload(KindJSON, []byte(c.in))
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = enc.Encode(&p)
+		if err == nil || !strings.Contains(err.Error(), c.want) || !strings.Contains(err.Error(), `stream "orders"`) {
+			t.Errorf("%s: got %v, want error containing %q", c.in, err, c.want)
+		}
+	}
+	// Unions of the NONE type and null values are absence.
+	p, _ := NewPayload(KindJSON, []byte(`{"customer":null,"extra_type":"NONE"}`))
+	if _, err := enc.Encode(&p); err != nil {
+		t.Errorf("null and NONE: %v", err)
+	}
+}
+
+func TestFlatBufferSchemaOptionErrors(t *testing.T) {
+	schema := flatBufferSchema(t)
+	notSchema := filepath.Join(t.TempDir(), "x.bfbs")
+	os.WriteFile(notSchema, []byte("definitely not a schema"), 0o600)
+	cases := []struct {
+		opts Options
+		want string
+	}{
+		{Options{FlatBufferSchema: "/nonexistent/x.bfbs"}, "flatbuffer_schema: open /nonexistent/x.bfbs"},
+		{Options{FlatBufferSchema: notSchema}, "not a binary FlatBuffers schema"},
+		{Options{FlatBufferSchema: schema, FlatBufferRootTable: "shop.Nope"}, `flatbuffer_root_table "shop.Nope": no such table`},
+		{Options{FlatBufferSchema: schema, FlatBufferRootTable: "shop.Vec3"}, "is a struct"},
+		{Options{FlatBufferRootTable: "shop.Order"}, "flatbuffer_root_table needs flatbuffer_schema"},
+	}
+	for _, c := range cases {
+		for _, mk := range []func() error{
+			func() error { _, err := NewDecoder(abi.SchemaFlatBuffer, c.opts); return err },
+			func() error { _, err := NewEncoder(abi.SchemaFlatBuffer, c.opts); return err },
+		} {
+			if err := mk(); err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Errorf("%+v: got %v, want %q", c.opts, err, c.want)
+			}
+		}
+	}
+	// A non-root table can be chosen.
+	enc, err := NewEncoder(abi.SchemaFlatBuffer, Options{FlatBufferSchema: schema, FlatBufferRootTable: "shop.Item"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dec, _ := NewDecoder(abi.SchemaFlatBuffer, Options{FlatBufferSchema: schema, FlatBufferRootTable: "shop.Item"})
+	p, _ := NewPayload(KindJSON, []byte(`{"name":"n","qty":9}`))
+	bin, err := enc.Encode(&p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	back, err := dec.Decode(bin)
+	if err != nil || string(back.Bytes()) != `{"name":"n","qty":9,"price":0}` {
+		t.Fatalf("got %s, %v", back.Bytes(), err)
+	}
+}
+
+func TestFlatBufferSchemaEncoderPassesVerifiedBuffers(t *testing.T) {
+	schema := flatBufferSchema(t)
+	enc, _ := NewEncoder(abi.SchemaFlatBuffer, Options{FlatBufferSchema: schema})
+	in, _ := NewPayload(KindJSON, []byte(`{"customer":"c"}`))
+	bin, err := enc.Encode(&in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fb, _ := NewPayload(KindFlatBuffer, bin)
+	out, err := enc.Encode(&fb)
+	if err != nil || &out[0] != &bin[0] {
+		t.Fatalf("a valid buffer must pass as is: %v", err)
+	}
+	junk, _ := NewPayload(KindRaw, []byte{0xff, 0xff, 0xff, 0x7f, 0, 0, 0, 0})
+	if _, err := enc.Encode(&junk); err == nil {
+		t.Fatal("an invalid raw buffer must be rejected")
+	}
+	pr, _ := NewPayload(KindProto, []byte{8, 1})
+	if _, err := enc.Encode(&pr); err == nil {
+		t.Fatal("proto payloads cannot become FlatBuffers")
+	}
+}
