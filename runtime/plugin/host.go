@@ -1,0 +1,64 @@
+package plugin
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/iggy-go/connectors/abi"
+)
+
+// HostCommand is the hidden CLI command the process transport runs: `<exe> plugin-host --library PATH`.
+const HostCommand = "plugin-host"
+
+// ServeHost is the child side of the process transport (`iggy-connectors plugin-host --library PATH`):
+// it loads the library in this process, writes the hello frame to replies, then serves request frames
+// read from requests until EOF (the parent closed the pipe: clean exit, nil error). Each request is one
+// raw ABI call; its reply carries the call's status and output bytes and the library's log records
+// drained right after the call. A crash of the plugin ends this process, which the parent detects.
+func ServeHost(library string, requests io.Reader, replies io.Writer) error {
+	bw := bufio.NewWriterSize(replies, 64<<10)
+	n, err := loadNative(library)
+	if err != nil {
+		var le *LoadError
+		detail := err.Error()
+		if errors.As(err, &le) {
+			detail = le.Detail
+		}
+		_ = writeReply(bw, helloFailed, append([]byte{reasonIndex(err)}, detail...), nil)
+		return err
+	}
+	var flags byte
+	if n.validate != 0 {
+		flags |= helloFlagValidate
+	}
+	if err := writeReply(bw, helloOK, mustMarshal(&n.info), []byte{flags}); err != nil {
+		return err
+	}
+	br := bufio.NewReaderSize(requests, 64<<10)
+	var buf []byte
+	for {
+		buf, err = readFrame(br, buf)
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("read request: %w", err)
+		}
+		o, id, arg, in1, in2, err := parseRequest(buf)
+		if err != nil {
+			return err
+		}
+		st, out := n.call(o, id, arg, in1, in2)
+		var logs []byte
+		if o == opDrainLogs {
+			logs, out = out, nil
+		} else if lst, l := n.call(opDrainLogs, 0, 0, nil, nil); lst == abi.StatusOK {
+			logs = l
+		}
+		if err := writeReply(bw, int32(st), out, logs); err != nil {
+			return fmt.Errorf("write reply: %w", err)
+		}
+	}
+}

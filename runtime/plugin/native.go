@@ -1,0 +1,270 @@
+package plugin
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sync"
+	"unsafe"
+
+	"github.com/ebitengine/purego"
+
+	"github.com/iggy-go/connectors/abi"
+)
+
+// op is a lifecycle call, numbered as in the process transport's frames.
+type op uint8
+
+const (
+	opInfo op = iota + 1
+	opValidate
+	opDrainLogs
+	opSinkOpen
+	opSinkConsume
+	opSinkClose
+	opSourceOpen
+	opSourcePoll
+	opSourceCommit
+	opSourceClose
+)
+
+var opNames = map[op]string{
+	opInfo: "plugin_info", opValidate: "validate_config", opDrainLogs: "drain_logs",
+	opSinkOpen: "sink_open", opSinkConsume: "sink_consume", opSinkClose: "sink_close",
+	opSourceOpen: "source_open", opSourcePoll: "source_poll", opSourceCommit: "source_commit", opSourceClose: "source_close",
+}
+
+func (o op) String() string {
+	if n, ok := opNames[o]; ok {
+		return n
+	}
+	return fmt.Sprintf("op(%d)", uint8(o))
+}
+
+// native is one dlopen'ed library: its symbols and the raw calls. One per resolved path per process;
+// it is never closed (unloading a Go c-shared library is not supported).
+type native struct {
+	path    string
+	handle  uintptr
+	version uint32
+	info    abi.PluginInfo
+
+	abiVersion, pluginInfo, free, drainLogs, validate uintptr
+	sinkOpen, sinkConsume, sinkClose                  uintptr
+	sourceOpen, sourcePoll, sourceCommit, sourceClose uintptr
+
+	logs *logRouter
+}
+
+var (
+	nativesMu sync.Mutex
+	natives   = map[string]*native{}
+)
+
+// loadNative dlopens path (absolute, resolved) once per process, checks the ABI and resolves every
+// symbol the plugin's kind needs. Errors are *LoadError.
+func loadNative(path string) (*native, error) {
+	nativesMu.Lock()
+	defer nativesMu.Unlock()
+	if n, ok := natives[path]; ok {
+		return n, nil
+	}
+	n, err := dlopen(path)
+	if err != nil {
+		return nil, err
+	}
+	natives[path] = n
+	return n, nil
+}
+
+func isELF(path string) (bool, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return false, err
+	}
+	defer f.Close()
+	var magic [4]byte
+	if _, err := io.ReadFull(f, magic[:]); err != nil {
+		return false, nil
+	}
+	return bytes.Equal(magic[:], []byte("\x7fELF")), nil
+}
+
+func dlopen(path string) (*native, error) {
+	fail := func(reason error, format string, args ...any) error {
+		return &LoadError{Library: path, Reason: reason, Detail: fmt.Sprintf(format, args...)}
+	}
+	st, err := os.Stat(path)
+	if err != nil {
+		return nil, fail(ErrNotFound, "%v", err)
+	}
+	if st.IsDir() {
+		return nil, fail(ErrNotSharedLibrary, "is a directory")
+	}
+	if runtime.GOOS == "linux" {
+		if ok, err := isELF(path); err != nil {
+			return nil, fail(ErrNotFound, "%v", err)
+		} else if !ok {
+			return nil, fail(ErrNotSharedLibrary, "not a shared library (the file has no ELF header; is %q really a plugin built with -buildmode=c-shared or -shared?)", filepath.Base(path))
+		}
+	}
+	h, err := purego.Dlopen(path, purego.RTLD_NOW|purego.RTLD_LOCAL)
+	if err != nil {
+		return nil, fail(ErrNotSharedLibrary, "not a loadable shared library: %v", err)
+	}
+	n := &native{path: path, handle: h}
+	sym := func(name string, required bool, kind string) (uintptr, error) {
+		p, err := purego.Dlsym(h, name)
+		if err != nil || p == 0 {
+			if !required {
+				return 0, nil
+			}
+			return 0, fail(ErrMissingSymbol, "missing symbol %s (required of %s by ABI %s)", name, kind, abi.VersionString(abi.Version))
+		}
+		return p, nil
+	}
+	if n.abiVersion, err = sym(abi.SymABIVersion, true, "every plugin"); err != nil {
+		return nil, err
+	}
+	r, _, _ := purego.SyscallN(n.abiVersion)
+	n.version = uint32(r)
+	if n.version>>16 != abi.VersionMajor {
+		return nil, fail(ErrABIMismatch, "plugin ABI version %s is not supported by this runtime (ABI %s): major versions differ, rebuild the plugin against ABI %d.x",
+			abi.VersionString(n.version), abi.VersionString(abi.Version), abi.VersionMajor)
+	}
+	for _, s := range []symRef{{abi.SymInfo, &n.pluginInfo}, {abi.SymFree, &n.free}, {abi.SymDrainLogs, &n.drainLogs}} {
+		if *s.dst, err = sym(s.name, true, "every plugin"); err != nil {
+			return nil, err
+		}
+	}
+	n.validate, _ = sym(abi.SymValidateConfig, false, "")
+	status, out := n.call(opInfo, 0, 0, nil, nil)
+	if status != abi.StatusOK {
+		return nil, fail(ErrBadInfo, "%s returned %s: %s", abi.SymInfo, status, errorRecord(status, out).Message)
+	}
+	if err := abi.Unmarshal(out, &n.info); err != nil {
+		return nil, fail(ErrBadInfo, "%s returned an undecodable record: %v", abi.SymInfo, err)
+	}
+	if n.info.ABIVersion != n.version {
+		return nil, fail(ErrBadInfo, "%s reports ABI %s but %s returned %s", abi.SymInfo, abi.VersionString(n.info.ABIVersion),
+			abi.SymABIVersion, abi.VersionString(n.version))
+	}
+	var syms []symRef
+	switch n.info.Kind {
+	case abi.KindSink:
+		syms = []symRef{{abi.SymSinkOpen, &n.sinkOpen}, {abi.SymSinkConsume, &n.sinkConsume}, {abi.SymSinkClose, &n.sinkClose}}
+	case abi.KindSource:
+		syms = []symRef{{abi.SymSourceOpen, &n.sourceOpen}, {abi.SymSourcePoll, &n.sourcePoll},
+			{abi.SymSourceCommit, &n.sourceCommit}, {abi.SymSourceClose, &n.sourceClose}}
+	default:
+		return nil, fail(ErrBadInfo, "unknown plugin kind %q (want sink or source)", n.info.Kind)
+	}
+	for _, s := range syms {
+		if *s.dst, err = sym(s.name, true, "a "+string(n.info.Kind)); err != nil {
+			return nil, err
+		}
+	}
+	n.logs = newLogRouter(n)
+	return n, nil
+}
+
+type symRef struct {
+	name string
+	dst  *uintptr
+}
+
+// outSlot receives a plugin's output buffer. C writes a C pointer into p: allowed, as it is not Go
+// memory. Each call uses its own slot, so concurrent calls of different instances never share one.
+type outSlot struct {
+	p unsafe.Pointer
+	n uintptr
+}
+
+// call makes one raw ABI call and returns its status and a Go copy of its output (nil when none); the
+// plugin's buffer is released with iggy_plugin_free before call returns. Calls for one instance must
+// be serialised by the caller. in1/in2 are the call's input buffers (config and state, or the batch);
+// Go memory is passed directly: it is not retained by the plugin (ABI §3) and holds no Go pointers.
+func (n *native) call(o op, instance uint32, arg uint64, in1, in2 []byte) (abi.Status, []byte) {
+	s := new(outSlot)
+	var r uintptr
+	id := uintptr(instance)
+	switch o {
+	case opInfo:
+		r, _, _ = purego.SyscallN(n.pluginInfo, uintptr(unsafe.Pointer(&s.p)), uintptr(unsafe.Pointer(&s.n)))
+	case opDrainLogs:
+		r, _, _ = purego.SyscallN(n.drainLogs, uintptr(unsafe.Pointer(&s.p)), uintptr(unsafe.Pointer(&s.n)))
+	case opValidate:
+		if n.validate == 0 {
+			return abi.StatusOK, nil
+		}
+		r, _, _ = purego.SyscallN(n.validate, uintptr(unsafe.Pointer(unsafe.SliceData(in1))), uintptr(len(in1)),
+			uintptr(unsafe.Pointer(&s.p)), uintptr(unsafe.Pointer(&s.n)))
+	case opSinkOpen:
+		r, _, _ = purego.SyscallN(n.sinkOpen, id, uintptr(unsafe.Pointer(unsafe.SliceData(in1))), uintptr(len(in1)),
+			uintptr(unsafe.Pointer(&s.p)), uintptr(unsafe.Pointer(&s.n)))
+	case opSinkConsume:
+		r, _, _ = purego.SyscallN(n.sinkConsume, id, uintptr(unsafe.Pointer(unsafe.SliceData(in1))), uintptr(len(in1)),
+			uintptr(unsafe.Pointer(&s.p)), uintptr(unsafe.Pointer(&s.n)))
+	case opSinkClose:
+		r, _, _ = purego.SyscallN(n.sinkClose, id, uintptr(unsafe.Pointer(&s.p)), uintptr(unsafe.Pointer(&s.n)))
+	case opSourceOpen:
+		r, _, _ = purego.SyscallN(n.sourceOpen, id, uintptr(unsafe.Pointer(unsafe.SliceData(in1))), uintptr(len(in1)),
+			uintptr(unsafe.Pointer(unsafe.SliceData(in2))), uintptr(len(in2)),
+			uintptr(unsafe.Pointer(&s.p)), uintptr(unsafe.Pointer(&s.n)))
+	case opSourcePoll:
+		r, _, _ = purego.SyscallN(n.sourcePoll, id, uintptr(unsafe.Pointer(&s.p)), uintptr(unsafe.Pointer(&s.n)))
+	case opSourceCommit:
+		r, _, _ = purego.SyscallN(n.sourceCommit, id, uintptr(arg), uintptr(unsafe.Pointer(&s.p)), uintptr(unsafe.Pointer(&s.n)))
+	case opSourceClose:
+		r, _, _ = purego.SyscallN(n.sourceClose, id, uintptr(unsafe.Pointer(&s.p)), uintptr(unsafe.Pointer(&s.n)))
+	default:
+		return abi.StatusPermanent, mustMarshal(&abi.Error{Code: CodeTransport, Message: "unknown operation " + o.String()})
+	}
+	runtime.KeepAlive(in1)
+	runtime.KeepAlive(in2)
+	var out []byte
+	if s.p != nil {
+		if s.n > 0 {
+			out = bytes.Clone(unsafe.Slice((*byte)(s.p), s.n))
+		}
+		purego.SyscallN(n.free, uintptr(s.p), s.n)
+	}
+	return abi.Status(int32(uint32(r))), out
+}
+
+// errorRecord decodes the Error record of a non-OK call, or synthesises one.
+func errorRecord(st abi.Status, out []byte) abi.Error {
+	var e abi.Error
+	if len(out) > 0 {
+		if err := abi.Unmarshal(out, &e); err != nil {
+			return abi.Error{Code: CodeTransport, Message: fmt.Sprintf("the plugin returned status %s with an undecodable error record: %v", st, err)}
+		}
+	}
+	if e.Code == "" {
+		e.Code = map[abi.Status]string{abi.StatusUnknownInstance: abi.CodeUnknownInstance, abi.StatusBadInput: abi.CodeBadInput}[st]
+		if e.Code == "" {
+			e.Code = "unspecified"
+		}
+		if e.Message == "" {
+			e.Message = "the plugin returned status " + st.String() + " without an error record"
+		}
+	}
+	if st == abi.StatusRetryable {
+		e.Retryable = true
+	}
+	return e
+}
+
+func mustMarshal(v any) []byte {
+	b, err := abi.Marshal(v)
+	if err != nil {
+		panic(err)
+	}
+	return b
+}
+
+var errClosed = errors.New("instance is closed")
