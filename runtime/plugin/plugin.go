@@ -301,4 +301,3 @@ func (b *inprocBackend) call(ctx context.Context, o op, arg uint64, in1, in2 []b
 func (b *inprocBackend) generation() uint64 { return 0 }
 func (b *inprocBackend) drainIdle()         {}
 func (b *inprocBackend) shutdown()          { b.n.logs.remove(b.inst.id) }
-

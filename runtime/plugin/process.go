@@ -307,5 +307,3 @@ func probe(ctx context.Context, path string, opts *Options, log *slog.Logger, fn
 	defer c.stop(5 * time.Second)
 	return fn(c)
 }
-
-
