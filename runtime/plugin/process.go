@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"os/exec"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -26,6 +27,7 @@ type child struct {
 	done    chan struct{} // closed once the process has exited and been reaped
 	info    abi.PluginInfo
 	flags   byte
+	fatal   string // first line of the child's stderr that names a fatal signal or error
 
 	killOnce sync.Once
 }
@@ -45,13 +47,23 @@ func (c *child) exitReason() string {
 		<-c.done
 	}
 	st := c.cmd.ProcessState
-	if st == nil {
-		return "unknown exit status"
+	reason := "unknown exit status"
+	if ws, ok := st.Sys().(syscall.WaitStatus); st != nil && ok && ws.Signaled() {
+		reason = "killed by signal " + ws.Signal().String()
+	} else if st != nil {
+		reason = st.String()
 	}
-	if ws, ok := st.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
-		return "killed by signal " + ws.Signal().String()
+	if c.fatal != "" { // written before exit; done is closed after stderr hit EOF
+		reason += " (" + c.fatal + ")"
 	}
-	return st.String()
+	return reason
+}
+
+// isFatalLine recognises what a dying process prints: a Go runtime's "SIGABRT: abort",
+// "fatal error: ...", "panic: ...", or a C library's "... Aborted".
+func isFatalLine(l string) bool {
+	return strings.HasPrefix(l, "SIG") || strings.HasPrefix(l, "fatal error:") || strings.HasPrefix(l, "panic:") ||
+		strings.HasPrefix(l, "fatal: ")
 }
 
 // stop closes the request pipe (the host exits on EOF) and waits up to grace before killing it.
@@ -112,7 +124,11 @@ func startChild(ctx context.Context, path string, opts *Options, log *slog.Logge
 		sc := bufio.NewScanner(stderr)
 		sc.Buffer(make([]byte, 64<<10), 1<<20)
 		for sc.Scan() {
-			log.Warn("plugin process stderr", "pid", cmd.Process.Pid, "line", sc.Text())
+			line := sc.Text()
+			if c.fatal == "" && isFatalLine(line) {
+				c.fatal = line
+			}
+			log.Warn("plugin process stderr", "pid", cmd.Process.Pid, "line", line)
 		}
 		_ = cmd.Wait()
 		close(c.done)

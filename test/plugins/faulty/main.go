@@ -1,7 +1,8 @@
 // Command faulty is a test-only sink plugin that misbehaves on request, to test the runtime's
 // isolation: on_consume = "ok" (write everything), "panic" (panic inside Consume), "exit" (os.Exit
 // inside Consume: the whole process dies), "retry" (a retryable error), "fail_odd" (a permanent
-// failure for every odd index). panic_on_open panics inside Open. print_stdout writes a line to
+// failure for every odd index); crash_payload limits that to batches holding a message with exactly
+// that payload. panic_on_open panics inside Open. print_stdout writes a line to
 // standard output on every Consume (to prove it cannot corrupt the process transport's frames).
 //
 //	go build -buildmode=c-shared -o libiggy_connector_faulty_sink.so .
@@ -23,6 +24,9 @@ type Config struct {
 	ExitCode    int    `json:"exit_code" default:"3"`
 	PanicOnOpen bool   `json:"panic_on_open" default:"false"`
 	PrintStdout bool   `json:"print_stdout" default:"false"`
+	// CrashPayload, when set, limits on_consume to batches containing a message with exactly this
+	// payload; other batches are written.
+	CrashPayload string `json:"crash_payload" default:"\"\""`
 }
 
 // Validate names the bad field.
@@ -54,7 +58,17 @@ func (s *sink) Consume(_ context.Context, b *sdk.SinkBatch) (sdk.Result, error) 
 	if s.cfg.PrintStdout {
 		fmt.Printf("faulty sink instance %d: batch %d with %d messages\n", s.env.Instance, s.n, len(b.Messages))
 	}
-	switch s.cfg.OnConsume {
+	mode := s.cfg.OnConsume
+	if s.cfg.CrashPayload != "" {
+		hit := false
+		for _, m := range b.Messages {
+			hit = hit || string(m.Payload) == s.cfg.CrashPayload
+		}
+		if !hit {
+			mode = "ok"
+		}
+	}
+	switch mode {
 	case "panic":
 		var m map[string]int
 		m["boom"]++ // a real runtime panic: assignment to entry in nil map
