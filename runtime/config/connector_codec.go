@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"regexp"
 	"strings"
 
 	"github.com/pelletier/go-toml/v2"
@@ -30,7 +31,7 @@ func ParseConnectorTOML(file string, data []byte) (*ConnectorDoc, Problems) {
 	var ps Problems
 	tree := map[string]any{}
 	if err := toml.Unmarshal(data, &tree); err != nil {
-		ps.Add(file, tomlErrorKey(err), "%s", tomlErrorMessage(err))
+		ps.Add(file, tomlErrorKey(err, data), "%s", tomlErrorMessage(err))
 		return nil, ps
 	}
 	doc := &ConnectorDoc{File: file, tree: tree, order: tomlKeyOrder(data), full: true}
@@ -79,13 +80,31 @@ func tomlErrorMessage(err error) string {
 	return "invalid TOML: " + strings.TrimPrefix(err.Error(), "toml: ")
 }
 
-func tomlErrorKey(err error) string {
+// tomlErrorKey returns the full key path of a TOML decode error, e.g. "http.enabled" for a
+// duplicate key under [http] ("" when go-toml names no key).
+func tomlErrorKey(err error, data []byte) string {
 	var de *toml.DecodeError
-	if errors.As(err, &de) {
-		return strings.Join(de.Key(), ".")
+	if !errors.As(err, &de) || len(de.Key()) == 0 {
+		return ""
 	}
-	return ""
+	key := strings.Join(de.Key(), ".")
+	row, _ := de.Position()
+	table := ""
+	for i, line := range strings.Split(string(data), "\n") {
+		if i+1 >= row {
+			break
+		}
+		if m := tableHeader.FindStringSubmatch(line); m != nil {
+			table = strings.Join(strings.Fields(strings.ReplaceAll(m[1], " ", "")), "")
+		}
+	}
+	if table != "" && !strings.HasPrefix(key, table+".") {
+		return table + "." + key
+	}
+	return key
 }
+
+var tableHeader = regexp.MustCompile(`^\s*\[\[?\s*([^\]]+?)\s*\]\]?\s*(#.*)?$`)
 
 // ParseConnectorJSON parses a connector config in the API's JSON shape (spec §5: key, enabled,
 // version, name, path, transforms, streams, plugin_config_format, plugin_config, verbose,
@@ -285,7 +304,7 @@ func (c *ConnectorConfig) MarshalTOML() ([]byte, error) {
 	if c.Transforms.hasDuplicates() {
 		arr := make([]map[string]any, len(c.Transforms))
 		for i, t := range c.Transforms {
-			m := t.withEnabled()
+			m := t.Table()
 			m["type"] = t.Type
 			arr[i] = m
 		}
@@ -298,7 +317,7 @@ func (c *ConnectorConfig) MarshalTOML() ([]byte, error) {
 		return b.Bytes(), nil
 	}
 	for _, t := range c.Transforms {
-		part, err := toml.Marshal(map[string]any{"transforms": map[string]any{t.Type: t.withEnabled()}})
+		part, err := toml.Marshal(map[string]any{"transforms": map[string]any{t.Type: t.Table()}})
 		if err != nil {
 			return nil, fmt.Errorf("encoding transforms.%s of %s as TOML: %w", t.Type, c.ID(), err)
 		}
@@ -314,7 +333,8 @@ func (c *ConnectorConfig) Clone() *ConnectorConfig {
 	n := *c
 	n.Transforms = make(Transforms, len(c.Transforms))
 	for i, t := range c.Transforms {
-		n.Transforms[i] = TransformSpec{Type: t.Type, Enabled: t.Enabled, Config: normalize(t.Config).(map[string]any)}
+		t.Config = normalize(t.Config).(map[string]any)
+		n.Transforms[i] = t
 	}
 	if c.Transforms == nil {
 		n.Transforms = nil

@@ -106,7 +106,7 @@ func Load(opts Options) (*Loaded, error) {
 		} else {
 			userTree := map[string]any{}
 			if err := toml.Unmarshal(data, &userTree); err != nil {
-				res.Problems.Add(found, tomlErrorKey(err), "%s", tomlErrorMessage(err))
+				res.Problems.Add(found, tomlErrorKey(err, data), "%s", tomlErrorMessage(err))
 			} else {
 				mergeTree(tree, userTree)
 			}
@@ -235,12 +235,4 @@ func copyEnv(env map[string]string) map[string]string {
 		out[k] = v
 	}
 	return out
-}
-
-func tomlString(tree map[string]any) string {
-	b, err := toml.Marshal(tree)
-	if err != nil {
-		return "# unrenderable: " + err.Error()
-	}
-	return string(b)
 }

@@ -7,6 +7,8 @@ import (
 	"reflect"
 	"regexp"
 	"strings"
+
+	"github.com/pelletier/go-toml/v2"
 )
 
 // Redaction: every rendering of a config for humans (String, LogValue, Redacted) hides secrets;
@@ -186,7 +188,11 @@ func (c *Config) LogValue() slog.Value { return slog.StringValue(c.String()) }
 // TOML renders the effective config as a TOML document with secrets redacted (for
 // IGGY_DISPLAY_CONFIG and `validate`).
 func (c *Config) TOML() string {
-	return tomlString(c.Redacted().jsonTree())
+	b, err := toml.Marshal(c.Redacted())
+	if err != nil {
+		return "# unrenderable: " + err.Error()
+	}
+	return string(b)
 }
 
 // jsonTree renders the config as a tree keyed by the TOML key names.

@@ -14,6 +14,9 @@ type TransformSpec struct {
 	Type    string
 	Enabled bool
 	Config  map[string]any
+	// Path names the transform's table in messages: "transforms.add_fields" (table form) or
+	// "transforms[2]" (array form).
+	Path string
 }
 
 // Transforms is the ordered list of a connector's transforms. It is read from either form:
@@ -57,6 +60,7 @@ func (ts *Transforms) decodeConfig(d *decoder, path string, src any) {
 				continue
 			}
 			if spec, ok := d.transformSpec(p, p, typ, tbl, "enabled"); ok {
+				spec.Path = p
 				out = append(out, spec)
 			}
 		}
@@ -78,6 +82,7 @@ func (ts *Transforms) decodeConfig(d *decoder, path string, src any) {
 				continue
 			}
 			if spec, ok := d.transformSpec(p, p+".type", typ, tbl, "enabled", "type"); ok {
+				spec.Path = p
 				out = append(out, spec)
 			}
 		}
@@ -131,8 +136,9 @@ func (ts Transforms) hasDuplicates() bool {
 	return false
 }
 
-// withEnabled returns the transform's table as written in files: its config plus "enabled".
-func (t TransformSpec) withEnabled() map[string]any {
+// Table returns the transform's table as written in files: its config plus "enabled" (the form
+// package transform's Spec.Config takes).
+func (t TransformSpec) Table() map[string]any {
 	m := make(map[string]any, len(t.Config)+1)
 	for k, v := range t.Config {
 		m[k] = v
@@ -154,7 +160,7 @@ func (ts Transforms) MarshalJSON() ([]byte, error) {
 			if i > 0 {
 				b.WriteByte(',')
 			}
-			m := t.withEnabled()
+			m := t.Table()
 			m["type"] = t.Type
 			v, err := json.Marshal(m)
 			if err != nil {
@@ -173,7 +179,7 @@ func (ts Transforms) MarshalJSON() ([]byte, error) {
 		k, _ := json.Marshal(t.Type)
 		b.Write(k)
 		b.WriteByte(':')
-		v, err := json.Marshal(t.withEnabled())
+		v, err := json.Marshal(t.Table())
 		if err != nil {
 			return nil, fmt.Errorf("transforms.%s: %w", t.Type, err)
 		}

@@ -286,7 +286,9 @@ func summarize(doc []byte) string {
 	return "number"
 }
 
-func tmplName(op string, kind config.Kind) string { return strings.ReplaceAll(op, "KIND", string(kind)) }
+func tmplName(op string, kind config.Kind) string {
+	return strings.ReplaceAll(op, "KIND", string(kind))
+}
 
 func (h *HTTP) decodeOne(kind config.Kind, key, u string, raw json.RawMessage) (*config.ConnectorConfig, error) {
 	c, ps := config.DecodeConnectorJSON(kind, u, raw, true, key)
