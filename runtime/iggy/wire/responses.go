@@ -577,3 +577,41 @@ func DecodePATs(b []byte) ([]PATInfo, error) {
 	}
 	return out, r.err
 }
+
+// ClusterNode is one node of a GetClusterMetadata reply. Role 0 is leader, 1 follower; status 0
+// is healthy.
+type ClusterNode struct {
+	Name, IP                   string
+	TCP, QUIC, HTTP, WebSocket uint16
+	Role, Status               uint8
+}
+
+// ClusterMetadata is a GetClusterMetadata reply.
+type ClusterMetadata struct {
+	Name  string
+	Nodes []ClusterNode
+}
+
+// Append appends the reply.
+func (m *ClusterMetadata) Append(b []byte) []byte {
+	b = appendU32(appendStr32(b, m.Name), uint32(len(m.Nodes)))
+	for _, n := range m.Nodes {
+		b = appendStr32(appendStr32(b, n.Name), n.IP)
+		b = appendU16(appendU16(appendU16(appendU16(b, n.TCP), n.QUIC), n.HTTP), n.WebSocket)
+		b = append(b, n.Role, n.Status)
+	}
+	return b
+}
+
+// Decode decodes the reply.
+func (m *ClusterMetadata) Decode(b []byte) error {
+	r := Reader{b: b}
+	m.Name = r.Str32("cluster name", 1<<16)
+	n := r.U32("nodes count")
+	for i := uint32(0); i < n && r.err == nil; i++ {
+		m.Nodes = append(m.Nodes, ClusterNode{Name: r.Str32("node name", 1<<16), IP: r.Str32("node ip", 1<<16),
+			TCP: r.U16("tcp port"), QUIC: r.U16("quic port"), HTTP: r.U16("http port"), WebSocket: r.U16("websocket port"),
+			Role: r.U8("role"), Status: r.U8("status")})
+	}
+	return r.Done("cluster metadata reply")
+}

@@ -414,4 +414,6 @@ var TopicOptionKeys = map[string]bool{
 	"compression_algorithm": true, "message_expiry": true, "max_topic_size": true, "segment_size": true,
 	"enforce_fsync": true, "messages_required_to_save": true, "size_of_messages_required_to_save": true,
 	"preallocate_segments": true,
+	// Sent by the official 0.9.0 client (apache-iggy wheel) on every create_topic; not in the spec.
+	"durability": true, "consumer_offset_durability": true,
 }

@@ -1,0 +1,545 @@
+// Package iggy is a Go client for Apache Iggy 0.9 over the binary TCP protocol (VSR framing,
+// protocol 0.11), with TLS and personal access tokens.
+//
+// A Client owns one connection and is safe for concurrent use: calls are serialized on the
+// connection (the protocol is strictly one request in flight). When the connection breaks, the
+// failing call returns an error matching ErrTransport and the client reconnects by itself — on
+// the next call and from its heartbeat loop — with exponential backoff and jitter, logs in
+// again (a new session) and carries on. Consumer-group membership is per connection on the
+// server, so after a reconnect members must join again; GroupConsumer does that.
+//
+// Every call honours its context and Config.RequestTimeout. A call cancelled mid-request leaves
+// the connection in an unknown state; it is closed and re-established. The client never retries a
+// request whose outcome is unknown (a send may then have been stored or not); callers decide.
+package iggy
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/iggy-go/connectors/runtime/backoff"
+	"github.com/iggy-go/connectors/runtime/iggy/wire"
+)
+
+// SDKName and SDKVersion are sent in the login version prefix.
+const (
+	SDKName    = "iggy-go-connectors"
+	SDKVersion = "0.11.0"
+)
+
+// TLSConfig enables TLS on the connection.
+type TLSConfig struct {
+	Enabled    bool
+	CAFile     string // PEM bundle to verify the server with; "" uses the system roots
+	ServerName string // name to verify; "" uses the host of Address
+	// InsecureSkipVerify disables verification (development only).
+	InsecureSkipVerify bool
+}
+
+// ReconnectConfig is the backoff between reconnection attempts.
+type ReconnectConfig struct {
+	Initial     time.Duration // default 100ms
+	Max         time.Duration // default 5s
+	MaxAttempts int           // per reconnection; 0 = unlimited (bounded by the caller's context)
+	Jitter      float64       // 0..1, default 0.2
+	Disabled    bool          // fail calls instead of reconnecting
+}
+
+// Config configures a Client.
+type Config struct {
+	Address  string // host:port, default 127.0.0.1:8090
+	Username string // with Password, unless Token is set
+	Password string
+	// Token is a personal access token, literally or as "file:PATH" (the file's content, trimmed).
+	Token             string
+	TLS               TLSConfig
+	DialTimeout       time.Duration // default 5s
+	RequestTimeout    time.Duration // per call, default 30s (the official clients' limit)
+	HeartbeatInterval time.Duration // ping period when idle, default 5s; negative disables
+	Reconnect         ReconnectConfig
+	// OnReconnect, if set, is called (from the reconnecting goroutine, without locks held) after
+	// every successful reconnection, with the number of reconnections so far.
+	OnReconnect func(reconnects uint64)
+	Logger      *slog.Logger // default slog.Default()
+}
+
+func (cfg *Config) defaults() error {
+	if cfg.Address == "" {
+		cfg.Address = "127.0.0.1:8090"
+	}
+	if cfg.DialTimeout <= 0 {
+		cfg.DialTimeout = 5 * time.Second
+	}
+	if cfg.RequestTimeout <= 0 {
+		cfg.RequestTimeout = 30 * time.Second
+	}
+	if cfg.HeartbeatInterval == 0 {
+		cfg.HeartbeatInterval = 5 * time.Second
+	}
+	if cfg.Reconnect.Initial <= 0 {
+		cfg.Reconnect.Initial = 100 * time.Millisecond
+	}
+	if cfg.Reconnect.Max <= 0 {
+		cfg.Reconnect.Max = 5 * time.Second
+	}
+	if cfg.Reconnect.Jitter == 0 {
+		cfg.Reconnect.Jitter = 0.2
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Token == "" && (cfg.Username == "" || cfg.Password == "") {
+		return fmt.Errorf("%w: iggy config: set username and password, or token", ErrInvalidArgument)
+	}
+	if _, _, err := net.SplitHostPort(cfg.Address); err != nil {
+		return fmt.Errorf("%w: iggy config: address %q: %v", ErrInvalidArgument, cfg.Address, err)
+	}
+	return nil
+}
+
+// Client is a connection to an Iggy server. Create with Dial; safe for concurrent use.
+type Client struct {
+	cfg   Config
+	log   *slog.Logger
+	token string
+
+	sem chan struct{} // held while a request (or a connect) uses the connection
+
+	// guarded by sem
+	nc      net.Conn
+	client  wire.U128
+	session uint64
+	reqNo   uint64
+	userID  uint32
+	wbuf    []byte
+	rbuf    []byte
+
+	connected  atomic.Bool
+	epoch      atomic.Uint64 // successful connections so far
+	reconnects atomic.Uint64
+	closed     chan struct{}
+	closeOnce  sync.Once
+	lastUsed   atomic.Int64
+	wg         sync.WaitGroup
+}
+
+// Dial connects and logs in. It fails fast on bad credentials; transport failures are retried
+// per cfg.Reconnect until ctx is done.
+func Dial(ctx context.Context, cfg Config) (*Client, error) {
+	if err := cfg.defaults(); err != nil {
+		return nil, err
+	}
+	c := &Client{cfg: cfg, log: cfg.Logger, sem: make(chan struct{}, 1), closed: make(chan struct{})}
+	if t, ok := strings.CutPrefix(cfg.Token, "file:"); ok {
+		raw, err := os.ReadFile(t)
+		if err != nil {
+			return nil, fmt.Errorf("%w: iggy token file: %v", ErrInvalidArgument, err)
+		}
+		c.token = strings.TrimSpace(string(raw))
+		if c.token == "" {
+			return nil, fmt.Errorf("%w: iggy token file %s is empty", ErrInvalidArgument, t)
+		}
+	} else {
+		c.token = cfg.Token
+	}
+	c.sem <- struct{}{}
+	err := c.connectLocked(ctx)
+	<-c.sem
+	if err != nil {
+		return nil, err
+	}
+	if cfg.HeartbeatInterval > 0 {
+		c.wg.Add(1)
+		go c.heartbeat()
+	}
+	return c, nil
+}
+
+// Close logs out (best effort), closes the connection and stops the heartbeat. Calls in flight
+// fail with ErrClosed or ErrTransport.
+func (c *Client) Close() error {
+	c.closeOnce.Do(func() {
+		close(c.closed)
+		select {
+		case c.sem <- struct{}{}:
+			if c.nc != nil {
+				ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+				c.roundTrip(ctx, wire.CodeLogoutUser, nil, nil)
+				cancel()
+				c.dropLocked(nil)
+			}
+			<-c.sem
+		case <-time.After(2 * time.Second):
+		}
+		c.wg.Wait()
+	})
+	return nil
+}
+
+// Connected reports whether the client currently holds a logged-in connection (for readiness).
+func (c *Client) Connected() bool { return c.connected.Load() }
+
+// Reconnects returns how many times the client re-established its connection after losing it.
+func (c *Client) Reconnects() uint64 { return c.reconnects.Load() }
+
+// ConnectionEpoch increases by one with every successful (re)connection; a change tells that
+// server-side session state (consumer-group membership) was lost.
+func (c *Client) ConnectionEpoch() uint64 { return c.epoch.Load() }
+
+// UserID returns the id of the logged-in user.
+func (c *Client) UserID() uint32 {
+	c.sem <- struct{}{}
+	defer func() { <-c.sem }()
+	return c.userID
+}
+
+func (c *Client) heartbeat() {
+	defer c.wg.Done()
+	t := time.NewTicker(c.cfg.HeartbeatInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-c.closed:
+			return
+		case <-t.C:
+		}
+		if time.Since(time.Unix(0, c.lastUsed.Load())) < c.cfg.HeartbeatInterval && c.connected.Load() {
+			continue
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), max(c.cfg.RequestTimeout, c.cfg.HeartbeatInterval))
+		if err := c.Ping(ctx); err != nil && !errors.Is(err, ErrClosed) {
+			c.log.Warn("iggy: heartbeat failed", "address", c.cfg.Address, "err", err)
+		}
+		cancel()
+	}
+}
+
+func (c *Client) reconnectPolicy() backoff.Policy {
+	return backoff.Policy{Initial: c.cfg.Reconnect.Initial, Max: c.cfg.Reconnect.Max, Multiplier: 2,
+		Jitter: c.cfg.Reconnect.Jitter, MaxAttempts: c.cfg.Reconnect.MaxAttempts}
+}
+
+// connectLocked dials and logs in, retrying transport failures with backoff (sem held).
+func (c *Client) connectLocked(ctx context.Context) error {
+	first := c.epoch.Load() == 0
+	pol := c.reconnectPolicy()
+	for attempt := 1; ; attempt++ {
+		select {
+		case <-c.closed:
+			return ErrClosed
+		default:
+		}
+		err := c.dialLocked(ctx)
+		if err == nil {
+			n := c.epoch.Add(1)
+			c.connected.Store(true)
+			if !first {
+				r := c.reconnects.Add(1)
+				c.log.Info("iggy: reconnected", "address", c.cfg.Address, "attempts", attempt, "reconnects", r, "epoch", n)
+				if c.cfg.OnReconnect != nil {
+					c.cfg.OnReconnect(r)
+				}
+			}
+			return nil
+		}
+		if !errors.Is(err, ErrTransport) || errors.Is(err, ErrUnauthenticated) || c.cfg.Reconnect.Disabled || pol.Exhausted(attempt) {
+			return err
+		}
+		if ctx.Err() != nil {
+			return err
+		}
+		wait := pol.Delay(attempt)
+		c.log.Warn("iggy: connect failed, retrying", "address", c.cfg.Address, "attempt", attempt, "wait", wait, "err", err)
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return err
+		case <-c.closed:
+			t.Stop()
+			return ErrClosed
+		case <-t.C:
+		}
+	}
+}
+
+func randomClientID() wire.U128 {
+	var b [16]byte
+	for {
+		rand.Read(b[:])
+		id := wire.U128{Lo: binary.LittleEndian.Uint64(b[:]), Hi: binary.LittleEndian.Uint64(b[8:])}
+		if !id.IsZero() {
+			return id
+		}
+	}
+}
+
+func (c *Client) dialLocked(ctx context.Context) error {
+	d := net.Dialer{Timeout: c.cfg.DialTimeout, KeepAlive: 30 * time.Second}
+	nc, err := d.DialContext(ctx, "tcp", c.cfg.Address)
+	if err != nil {
+		return &TransportError{Op: "dial " + c.cfg.Address, Err: err}
+	}
+	if tc, ok := nc.(*net.TCPConn); ok {
+		tc.SetNoDelay(true)
+	}
+	if c.cfg.TLS.Enabled {
+		tcfg, err := c.tlsConfig()
+		if err != nil {
+			nc.Close()
+			return err
+		}
+		tc := tls.Client(nc, tcfg)
+		hctx, cancel := context.WithTimeout(ctx, c.cfg.DialTimeout)
+		err = tc.HandshakeContext(hctx)
+		cancel()
+		if err != nil {
+			nc.Close()
+			var verr *tls.CertificateVerificationError
+			if errors.As(err, &verr) {
+				return fmt.Errorf("iggy: TLS handshake with %s: %w", c.cfg.Address, err)
+			}
+			return &TransportError{Op: "TLS handshake with " + c.cfg.Address, Err: err}
+		}
+		nc = tc
+	}
+	c.nc = nc
+	c.client = randomClientID()
+	c.session, c.reqNo = 0, 1
+	var body []byte
+	var code uint32
+	v := wire.ClientVersion{Protocol: wire.ProtocolVersion, SDKName: SDKName, SDKVersion: SDKVersion}
+	if c.token != "" {
+		code = wire.CodeLoginRegisterWithPAT
+		body = (&wire.PATLoginRequest{Version: v, Token: c.token}).Append(nil)
+	} else {
+		code = wire.CodeLoginRegister
+		body = (&wire.LoginRequest{Version: v, Username: c.cfg.Username, Password: c.cfg.Password}).Append(nil)
+	}
+	var lr wire.LoginReply
+	err = c.roundTrip(ctx, code, func(b []byte) ([]byte, error) { return append(b, body...), nil }, func(p []byte) error {
+		return lr.Decode(p)
+	})
+	if err != nil {
+		c.dropLocked(nil)
+		return err
+	}
+	c.session, c.userID = lr.Session, lr.UserID
+	c.log.Debug("iggy: logged in", "address", c.cfg.Address, "user_id", lr.UserID, "session", lr.Session, "server", lr.ServerVersion)
+	return nil
+}
+
+func (c *Client) tlsConfig() (*tls.Config, error) {
+	host, _, _ := net.SplitHostPort(c.cfg.Address)
+	tcfg := &tls.Config{ServerName: host, MinVersion: tls.VersionTLS12, InsecureSkipVerify: c.cfg.TLS.InsecureSkipVerify}
+	if c.cfg.TLS.ServerName != "" {
+		tcfg.ServerName = c.cfg.TLS.ServerName
+	}
+	if c.cfg.TLS.CAFile != "" {
+		pem, err := os.ReadFile(c.cfg.TLS.CAFile)
+		if err != nil {
+			return nil, fmt.Errorf("%w: iggy TLS CA file: %v", ErrInvalidArgument, err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("%w: iggy TLS CA file %s holds no PEM certificate", ErrInvalidArgument, c.cfg.TLS.CAFile)
+		}
+		tcfg.RootCAs = pool
+	}
+	return tcfg, nil
+}
+
+// dropLocked closes the connection after a failure (sem held).
+func (c *Client) dropLocked(cause error) {
+	if c.nc != nil {
+		c.nc.Close()
+		c.nc = nil
+	}
+	if c.connected.Swap(false) && cause != nil {
+		c.log.Warn("iggy: connection lost", "address", c.cfg.Address, "err", cause)
+	}
+}
+
+// acquire takes the connection, (re)connecting when needed.
+func (c *Client) acquire(ctx context.Context) error {
+	select {
+	case <-c.closed:
+		return ErrClosed
+	default:
+	}
+	select {
+	case c.sem <- struct{}{}:
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-c.closed:
+		return ErrClosed
+	}
+	if c.nc == nil {
+		if err := c.connectLocked(ctx); err != nil {
+			<-c.sem
+			return err
+		}
+	}
+	return nil
+}
+
+func (c *Client) release() {
+	c.lastUsed.Store(time.Now().UnixNano())
+	<-c.sem
+}
+
+// call runs one request: build appends the body, handle decodes the reply payload (after the
+// result section for result-framed operations; empty for "nothing" replies).
+func (c *Client) call(ctx context.Context, code uint32, build func([]byte) ([]byte, error), handle func([]byte) error) error {
+	if err := c.acquire(ctx); err != nil {
+		return err
+	}
+	defer c.release()
+	return c.roundTrip(ctx, code, build, handle)
+}
+
+// roundTrip writes one request and reads its reply (sem held, c.nc set). Transport failures drop
+// the connection.
+func (c *Client) roundTrip(ctx context.Context, code uint32, build func([]byte) ([]byte, error), handle func([]byte) error) error {
+	if c.nc == nil {
+		return &TransportError{Op: commandName(code), Err: errors.New("not connected")}
+	}
+	op := wire.OperationFor(code)
+	frame := c.wbuf[:0]
+	if cap(frame) < wire.HeaderSize {
+		frame = make([]byte, 0, 64<<10)
+	}
+	frame = frame[:wire.HeaderSize]
+	if build != nil {
+		var err error
+		if frame, err = build(frame); err != nil {
+			return fmt.Errorf("%w: %s: %v", ErrInvalidArgument, commandName(code), err)
+		}
+	}
+	if len(frame) > wire.MaxFrameSize {
+		return fmt.Errorf("%w: %s: request of %d bytes exceeds the %d-byte frame limit", ErrInvalidArgument, commandName(code), len(frame), wire.MaxFrameSize)
+	}
+	reqNo := c.reqNo
+	session := c.session
+	if op == wire.OpRegister {
+		reqNo, session = 0, 0
+	} else if wire.ConsumesRequestNumber(op) || wire.IsPartitionOp(op) {
+		// Metadata and Logout consume a request number (spec 1.5); so do partition-plane
+		// operations in the official 0.9.0 client (see docs/iggy-protocol-notes.md).
+		c.reqNo++
+	}
+	wire.FinishRequest(frame, code, c.client, reqNo, session)
+	if cap(frame) <= 8<<20 {
+		c.wbuf = frame[:0]
+	}
+
+	deadline := time.Now().Add(c.cfg.RequestTimeout)
+	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
+		deadline = d
+	}
+	nc := c.nc
+	nc.SetDeadline(deadline)
+	stop := context.AfterFunc(ctx, func() { nc.SetDeadline(time.Unix(1, 0)) })
+	defer stop()
+	fail := func(op string, err error) error {
+		if ctx.Err() != nil {
+			err = fmt.Errorf("%w (%v)", ctx.Err(), err)
+		}
+		te := &TransportError{Op: commandName(code) + ": " + op, Err: err}
+		c.dropLocked(te)
+		return te
+	}
+	if _, err := nc.Write(frame); err != nil {
+		return fail("write", err)
+	}
+	for {
+		buf := c.rbuf
+		if code == wire.CodePollMessages {
+			buf = nil // poll replies get their own buffer: returned messages alias it
+		}
+		reply, err := wire.ReadFrame(nc, buf, wire.MaxFrameSize)
+		if err != nil {
+			if errors.Is(err, io.EOF) {
+				err = errors.New("connection closed by the server")
+			}
+			return fail("read", err)
+		}
+		if code != wire.CodePollMessages && cap(reply) <= 8<<20 {
+			c.rbuf = reply[:0]
+		}
+		switch wire.FrameCommand(reply) {
+		case wire.CommandEviction:
+			ev, _ := wire.DecodeEviction(reply)
+			e := &EvictedError{Reason: ev.Reason, Code: wire.EvictionErrorCode(ev.Reason)}
+			c.dropLocked(e)
+			return fmt.Errorf("iggy: %s: %w", commandName(code), e)
+		case wire.CommandReply:
+		default:
+			continue // not for clients; ignore like the official SDKs
+		}
+		h, _ := wire.DecodeReplyHeader(reply)
+		if h.Request != reqNo || h.Operation != op {
+			return fail("read", fmt.Errorf("reply for request %d op %d, expected request %d op %d", h.Request, h.Operation, reqNo, op))
+		}
+		if h.Status != 0 {
+			return &ServerError{Code: h.Status, Command: commandName(code)}
+		}
+		body := reply[wire.HeaderSize:]
+		if wire.IsResultFramed(op) && (op != wire.OpRegister || len(body) > 0) {
+			rc, payload, err := wire.SplitResult(body)
+			if err != nil {
+				return fail("decode", err)
+			}
+			if rc != 0 {
+				return &ServerError{Code: rc, Command: commandName(code)}
+			}
+			body = payload
+		}
+		if handle == nil {
+			return nil
+		}
+		if err := handle(body); err != nil {
+			if errors.Is(err, ErrNotFound) {
+				return err
+			}
+			return fail("decode reply", err)
+		}
+		return nil
+	}
+}
+
+var commandNames = map[uint32]string{
+	wire.CodePing: "Ping", wire.CodeGetStats: "GetStats", wire.CodeGetMe: "GetMe", wire.CodeLogoutUser: "Logout",
+	wire.CodeLoginRegister: "Login", wire.CodeLoginRegisterWithPAT: "LoginWithToken", wire.CodePollMessages: "PollMessages",
+	wire.CodeSendMessages: "SendMessages", wire.CodeGetConsumerOffset: "GetConsumerOffset",
+	wire.CodeStoreConsumerOffset: "StoreConsumerOffset", wire.CodeDeleteConsumerOffset: "DeleteConsumerOffset",
+	wire.CodeGetStream: "GetStream", wire.CodeGetStreams: "GetStreams", wire.CodeCreateStream: "CreateStream",
+	wire.CodeDeleteStream: "DeleteStream", wire.CodeGetTopic: "GetTopic", wire.CodeGetTopics: "GetTopics",
+	wire.CodeCreateTopic: "CreateTopic", wire.CodeDeleteTopic: "DeleteTopic", wire.CodeCreatePartitions: "CreatePartitions",
+	wire.CodeDeletePartitions: "DeletePartitions", wire.CodeGetConsumerGroup: "GetConsumerGroup",
+	wire.CodeGetConsumerGroups: "GetConsumerGroups", wire.CodeCreateConsumerGroup: "CreateConsumerGroup",
+	wire.CodeDeleteConsumerGroup: "DeleteConsumerGroup", wire.CodeJoinConsumerGroup: "JoinConsumerGroup",
+	wire.CodeLeaveConsumerGroup: "LeaveConsumerGroup", wire.CodeSyncConsumerGroup: "SyncConsumerGroup",
+	wire.CodeCreatePAT: "CreatePersonalAccessToken", wire.CodeDeletePAT: "DeletePersonalAccessToken",
+	wire.CodeGetPATs: "GetPersonalAccessTokens", wire.CodeGetClusterMetadata: "GetClusterMetadata",
+}
+
+func commandName(code uint32) string {
+	if n, ok := commandNames[code]; ok {
+		return n
+	}
+	return fmt.Sprintf("command %d", code)
+}
