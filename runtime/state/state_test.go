@@ -1,0 +1,278 @@
+package state
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+func TestPath(t *testing.T) {
+	s := New("/var/lib/iggy")
+	for key, want := range map[string]string{
+		"random":     "/var/lib/iggy/source_random.state",
+		"pg-cdc.v2":  "/var/lib/iggy/source_pg-cdc.v2.state",
+		"team/a":     "/var/lib/iggy/source_team/a.state",
+		"with space": "/var/lib/iggy/source_with space.state",
+	} {
+		if got := s.Path(key); got != want {
+			t.Errorf("Path(%q) = %q, want %q", key, got, want)
+		}
+	}
+}
+
+func TestLoadRules(t *testing.T) {
+	dir := t.TempDir()
+	s := New(dir)
+	if err := os.WriteFile(s.Path("empty"), nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(s.Path("full"), []byte{0x93, 1, 2, 3}, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(s.Path("dir"), 0o700); err != nil { // a directory where the file should be
+		t.Fatal(err)
+	}
+	cases := []struct {
+		store *Store
+		key   string
+		want  []byte
+		err   string
+	}{
+		{s, "missing", nil, ""},
+		{s, "empty", nil, ""},
+		{s, "full", []byte{0x93, 1, 2, 3}, ""},
+		{s, "nosub/x", nil, "load source state " + filepath.Join(dir, "source_nosub/x.state") + ": state directory " + filepath.Join(dir, "source_nosub")},
+		{New(filepath.Join(dir, "absent")), "k", nil, "load source state " + filepath.Join(dir, "absent", "source_k.state") + ": state directory"},
+		{s, "dir", nil, "load source state " + s.Path("dir") + ": read " + s.Path("dir") + ": is a directory"},
+	}
+	for _, c := range cases {
+		got, err := c.store.Load(c.key)
+		if c.err != "" {
+			if err == nil || !strings.Contains(err.Error(), c.err) {
+				t.Errorf("Load(%q): got %v, want error containing %q", c.key, err, c.err)
+			}
+			continue
+		}
+		if err != nil || !bytes.Equal(got, c.want) || (c.want == nil && got != nil) {
+			t.Errorf("Load(%q) = %v, %v; want %v", c.key, got, err, c.want)
+		}
+	}
+	// A state directory path that is a file.
+	file := filepath.Join(dir, "plainfile")
+	os.WriteFile(file, []byte("x"), 0o600)
+	if _, err := New(file).Load("k"); err == nil || !strings.Contains(err.Error(), "source_k.state") {
+		t.Errorf("state dir is a file: %v", err)
+	}
+}
+
+func TestSave(t *testing.T) {
+	old := syscall.Umask(0o022)
+	defer syscall.Umask(old)
+	dir := t.TempDir()
+	s := New(dir)
+	for i, data := range [][]byte{[]byte("first"), []byte("second, longer"), {0x92, 0xcd, 0x01, 0x00}} {
+		if err := s.Save("src", data); err != nil {
+			t.Fatal(err)
+		}
+		got, err := s.Load("src")
+		if err != nil || !bytes.Equal(got, data) {
+			t.Fatalf("save %d: loaded %q, %v", i, got, err)
+		}
+	}
+	st, err := os.Stat(s.Path("src"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Mode().Perm() != 0o600 {
+		t.Errorf("mode %v, want 0600", st.Mode().Perm())
+	}
+	if _, err := os.Stat(s.Path("src") + ".tmp"); !os.IsNotExist(err) {
+		t.Errorf("temporary file left behind: %v", err)
+	}
+	// Empty state: next load has none.
+	if err := s.Save("src", nil); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.Load("src"); err != nil || got != nil {
+		t.Fatalf("after empty save: %q, %v", got, err)
+	}
+	// A key with a slash needs its subdirectory.
+	err = s.Save("team/a", []byte("x"))
+	if err == nil || !strings.Contains(err.Error(), "save source state "+filepath.Join(dir, "source_team/a.state")) {
+		t.Fatalf("missing subdirectory: %v", err)
+	}
+	os.Mkdir(filepath.Join(dir, "source_team"), 0o700)
+	if err := s.Save("team/a", []byte("x")); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := s.Load("team/a"); string(got) != "x" {
+		t.Fatalf("subdirectory key: %q", got)
+	}
+}
+
+func TestSaveFailureKeepsOldStateAndRemovesTemp(t *testing.T) {
+	dir := t.TempDir()
+	s := New(dir)
+	// The rename fails when a non-empty directory occupies the state path.
+	p := s.Path("blocked")
+	os.MkdirAll(filepath.Join(p, "child"), 0o700)
+	err := s.Save("blocked", []byte("new"))
+	if err == nil || !strings.Contains(err.Error(), "save source state "+p) {
+		t.Fatalf("want error naming %s, got %v", p, err)
+	}
+	if _, err := os.Stat(p + ".tmp"); !os.IsNotExist(err) {
+		t.Fatalf("temporary file not removed after a failed save: %v", err)
+	}
+}
+
+func TestLeftoverTempFileIsIgnored(t *testing.T) {
+	dir := t.TempDir()
+	s := New(dir)
+	if err := s.Save("k", []byte("old state")); err != nil {
+		t.Fatal(err)
+	}
+	// A half-written temporary file of an interrupted save, with a wrong mode.
+	if err := os.WriteFile(s.Path("k")+".tmp", []byte("new st"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.Load("k"); err != nil || string(got) != "old state" {
+		t.Fatalf("load with leftover temp: %q, %v", got, err)
+	}
+	if err := s.Save("k", []byte("new state")); err != nil {
+		t.Fatal(err)
+	}
+	st, _ := os.Stat(s.Path("k"))
+	if got, _ := s.Load("k"); string(got) != "new state" || st.Mode().Perm() != 0o600 {
+		t.Fatalf("after save: %q mode %v", got, st.Mode().Perm())
+	}
+}
+
+// TestCrashBetweenWriteAndRename kills a process with SIGKILL after it wrote and synced the
+// temporary file but before the rename, then checks that the old state is what loads.
+func TestCrashBetweenWriteAndRename(t *testing.T) {
+	dir := t.TempDir()
+	s := New(dir)
+	if err := s.Save("crashy", []byte("old state v1")); err != nil {
+		t.Fatal(err)
+	}
+
+	cmd := exec.Command(os.Args[0], "-test.run=^TestCrashHelperProcess$", "-test.v")
+	cmd.Env = append(os.Environ(), "STATE_CRASH_DIR="+dir)
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	ready := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			if strings.HasPrefix(sc.Text(), "READY ") {
+				ready <- strings.TrimPrefix(sc.Text(), "READY ")
+				return
+			}
+		}
+		close(ready)
+	}()
+	var tmp string
+	select {
+	case tmp = <-ready:
+	case <-time.After(30 * time.Second):
+		cmd.Process.Kill()
+		t.Fatal("helper process did not reach the hook")
+	}
+	if tmp == "" {
+		cmd.Wait()
+		t.Fatal("helper process ended before the hook")
+	}
+	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	err = cmd.Wait()
+	if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); !ok || !ws.Signaled() || ws.Signal() != syscall.SIGKILL {
+		t.Fatalf("helper was not killed by SIGKILL: %v", err)
+	}
+
+	// The crash left the complete new state in the temporary file, not in the state file.
+	if b, err := os.ReadFile(tmp); err != nil || string(b) != "new state v2" {
+		t.Fatalf("temporary file: %q, %v", b, err)
+	}
+	if got, err := New(dir).Load("crashy"); err != nil || string(got) != "old state v1" {
+		t.Fatalf("after crash: loaded %q, %v; want the old state", got, err)
+	}
+	// The next save works over the leftover.
+	if err := New(dir).Save("crashy", []byte("v3")); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := New(dir).Load("crashy"); string(got) != "v3" {
+		t.Fatalf("after recovery save: %q", got)
+	}
+}
+
+// TestCrashHelperProcess is the child of TestCrashBetweenWriteAndRename.
+func TestCrashHelperProcess(t *testing.T) {
+	dir := os.Getenv("STATE_CRASH_DIR")
+	if dir == "" {
+		t.Skip("helper process for TestCrashBetweenWriteAndRename")
+	}
+	testHookBeforeRename = func(tmp string) {
+		fmt.Printf("READY %s\n", tmp)
+		os.Stdout.Sync()
+		time.Sleep(time.Hour) // wait to be killed (a bare select{} would end in a deadlock panic)
+	}
+	_ = New(dir).Save("crashy", []byte("new state v2"))
+	t.Fatal("unreachable: the hook blocks until the process is killed")
+}
+
+func TestConcurrentSaves(t *testing.T) {
+	dir := t.TempDir()
+	s := New(dir)
+	var wg sync.WaitGroup
+	errs := make(chan error, 64)
+	for g := 0; g < 8; g++ {
+		wg.Add(1)
+		go func(g int) {
+			defer wg.Done()
+			for i := 0; i < 20; i++ {
+				data := bytes.Repeat([]byte{byte('a' + g)}, 100+g*50)
+				if err := s.Save("shared", data); err != nil {
+					errs <- err
+				}
+				if err := s.Save(fmt.Sprintf("own%d", g), data); err != nil {
+					errs <- err
+				}
+			}
+		}(g)
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	got, err := s.Load("shared")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Whole, from one writer: all bytes equal and the length that writer used.
+	g := int(got[0] - 'a')
+	if len(got) != 100+g*50 || !bytes.Equal(got, bytes.Repeat(got[:1], len(got))) {
+		t.Fatalf("torn state: %d bytes starting %q", len(got), got[:1])
+	}
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		if strings.HasSuffix(e.Name(), ".tmp") {
+			t.Errorf("leftover %s", e.Name())
+		}
+	}
+}
