@@ -66,6 +66,13 @@ type State struct {
 	CDC             CDCPosition       // cdc: position after the batch
 }
 
+// originalState is the state of the original Rust connector.
+type originalState struct {
+	LastPollTime    string
+	TrackingOffsets map[string]string
+	ProcessedRows   uint64
+}
+
 // CDCPosition is where a CDC batch ends in the replication stream.
 type CDCPosition struct {
 	// FlushLSN is the end LSN of the last transaction completely delivered: the slot may be
@@ -107,7 +114,12 @@ func newSource(cfg *Config, state []byte, log *slog.Logger) (*Source, error) {
 	}
 	s := &Source{cfg: cfg, log: log, conv: newConverter(cfg.SnakeCaseColumns, log), format: f, sleep: sleepCtx}
 	if err := sdk.DecodeState(state, &s.state); err != nil {
-		return nil, sdk.Permanent(fmt.Errorf("postgres source: cannot decode the persisted state (%d bytes): %w", len(state), err))
+		// The original connector's state has only the first three fields.
+		var orig originalState
+		if err2 := sdk.DecodeState(state, &orig); err2 != nil {
+			return nil, sdk.Permanent(fmt.Errorf("postgres source: cannot decode the persisted state (%d bytes): %w", len(state), err))
+		}
+		s.state = State{LastPollTime: orig.LastPollTime, TrackingOffsets: orig.TrackingOffsets, ProcessedRows: orig.ProcessedRows}
 	}
 	if s.state.TrackingOffsets == nil {
 		s.state.TrackingOffsets = map[string]string{}
