@@ -65,6 +65,31 @@ func ParseConnectorTOML(file string, data []byte) (*ConnectorDoc, Problems) {
 	return doc, ps
 }
 
+// PeekIdentity guesses the type and key of a connector file that is not valid TOML, from its
+// top-level `type = "..."` and `key = "..."` lines, so that a broken file can still be tied to its
+// connector (the local provider then refuses to fall back to an older version of it).
+func PeekIdentity(data []byte) (Kind, string, bool) {
+	var kind Kind
+	var key string
+	for _, line := range strings.Split(string(data), "\n") {
+		if tableHeader.MatchString(line) {
+			break
+		}
+		if m := identityLine.FindStringSubmatch(line); m != nil {
+			switch m[1] {
+			case "type":
+				kind = Kind(strings.ToLower(m[2]))
+			case "key":
+				key = m[2]
+			}
+		}
+	}
+	ok := (kind == KindSink || kind == KindSource) && key != ""
+	return kind, key, ok
+}
+
+var identityLine = regexp.MustCompile(`^\s*(type|key)\s*=\s*["']([^"']*)["']\s*(#.*)?$`)
+
 // Version returns the document's `version` when it is a valid one (used to tell which version a
 // file that fails to decode was meant to be).
 func (d *ConnectorDoc) Version() (uint64, bool) {

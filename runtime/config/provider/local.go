@@ -156,6 +156,8 @@ func (l *Local) scan() (*index, error) {
 		if doc != nil {
 			docs = append(docs, doc)
 			mtimes[p] = fi.ModTime()
+		} else if kind, key, ok := config.PeekIdentity(data); ok {
+			ix.broken[kind][key] = append(ix.broken[kind][key], brokenFile{file: p})
 		}
 	}
 	keys := map[config.Kind][]string{}
