@@ -2,40 +2,35 @@ package plugintest
 
 import (
 	"context"
-	"encoding/json"
+	"fmt"
 	"testing"
 
 	"github.com/iggy-go/connectors/abi"
 	"github.com/iggy-go/connectors/runtime/plugin"
 )
 
-// rustChecker verifies the Rust counter source's batches: JSON objects whose "n" field counts up
-// from the resumed state without gaps.
+// rustChecker verifies the Rust counter source's batches exactly: message n (1, 2, ... without gaps,
+// resumed from the state) has id n and payload {"n":n,"text":"rust-<n>"}.
 type rustChecker struct{ next uint64 }
 
+const rustConfig = `{"prefix": "rust-", "batch_size": 5}`
+
 func (c *rustChecker) check(r *abi.PollResult) error {
+	if c.next == 0 {
+		c.next = 1
+	}
+	if r.Schema != abi.SchemaJSON || len(r.State) == 0 {
+		return fmt.Errorf("rust batch %d: schema %q, %d state bytes", r.BatchID, r.Schema, len(r.State))
+	}
 	for _, m := range r.Messages {
-		var v struct {
-			N *uint64 `json:"n"`
-		}
-		if err := json.Unmarshal(m.Payload, &v); err != nil || v.N == nil {
-			return &checkError{"rust payload is not {\"n\": ...}: " + string(m.Payload)}
-		}
-		if *v.N != c.next {
-			return &checkError{"rust counter gap: got n=" + itoa(*v.N) + ", want " + itoa(c.next)}
+		want := fmt.Sprintf(`{"n":%d,"text":"rust-%d"}`, c.next, c.next)
+		if string(m.Payload) != want || m.ID == nil || *m.ID != abi.IDFromUint64s(0, c.next) {
+			return fmt.Errorf("rust message: id %v payload %s, want id %d payload %s", m.ID, m.Payload, c.next, want)
 		}
 		c.next++
 	}
 	return nil
 }
-
-type checkError struct{ s string }
-
-func (e *checkError) Error() string { return e.s }
-
-func itoa(v uint64) string { b, _ := json.Marshal(v); return string(b) }
-
-const rustConfig = `{"batch_size": 5}`
 
 func checkRustCounter(t *testing.T, ctx context.Context, lib *plugin.Library) {
 	t.Helper()
@@ -50,8 +45,8 @@ func checkRustCounter(t *testing.T, ctx context.Context, lib *plugin.Library) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(r.Messages) == 0 {
-			t.Fatalf("rust poll %d: empty batch", i)
+		if len(r.Messages) != 5 {
+			t.Fatalf("rust poll %d: %d messages, want 5", i, len(r.Messages))
 		}
 		if err := c.check(r); err != nil {
 			t.Fatal(err)
