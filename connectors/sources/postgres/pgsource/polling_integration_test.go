@@ -239,7 +239,7 @@ func TestPollingCustomQuery(t *testing.T) {
 		INSERT INTO %[1]s (name) VALUES ('a'), ('b''s'), ('c'), ('d')`, db.q("people")))
 	cfg := sourceConfig(t, db.url, map[string]any{"mode": "polling", "tables": []string{db.table("people")}, "tracking_column": "name",
 		"custom_query": `SELECT name, created FROM $table WHERE ($offset IS NULL OR name > $offset) AND created < $now AND extract(epoch from created) < $now_unix ORDER BY name LIMIT $limit`,
-		"batch_size": 2})
+		"batch_size":   2})
 	s := openSource(t, cfg, nil)
 	b1 := poll(t, s)
 	b2 := poll(t, s)
