@@ -1014,8 +1014,8 @@ static inline void iggy__json_ws(iggy__json *j) {
 }
 
 static inline int iggy__json_hex4(iggy__json *j, uint32_t *v) {
-    if (j->n - j->i < 4) return iggy__json_fail(j, "truncated \\u escape");
     *v = 0;
+    if (j->n - j->i < 4) return iggy__json_fail(j, "truncated \\u escape");
     for (int k = 0; k < 4; k++) {
         uint8_t c = j->p[j->i++];
         uint32_t d;
@@ -1043,11 +1043,11 @@ static inline int iggy__json_string(iggy__json *j, char **out, size_t *out_len) 
             if (j->i >= j->n) return iggy__json_fail(j, "unterminated string");
             c = j->p[j->i];
             if (c == 'u') {
-                uint32_t v;
+                uint32_t v = 0;
                 j->i++;
                 if (iggy__json_hex4(j, &v) != 0) return -1;
                 if (v >= 0xd800 && v <= 0xdbff) {
-                    uint32_t lo;
+                    uint32_t lo = 0;
                     if (j->n - j->i < 2 || j->p[j->i] != '\\' || j->p[j->i + 1] != 'u') return iggy__json_fail(j, "unpaired surrogate in \\u escape");
                     j->i += 2;
                     if (iggy__json_hex4(j, &lo) != 0) return -1;
@@ -1307,8 +1307,27 @@ typedef struct iggy_log_entry {
     char *message;
 } iggy_log_entry;
 
+/* Environment variable naming the lowest level that is buffered (as in the Go and Rust SDKs). */
+#define IGGY_LOG_LEVEL_ENV "IGGY_PLUGIN_LOG_LEVEL"
+
+/* Parses trace, debug, info, warn (or warning) and error, case-insensitively; -1 for anything else. */
+static inline int iggy_log_parse_level(const char *s) {
+    static const char *const names[] = {"trace", "debug", "info", "warn", "error", "warning"};
+    char low[16];
+    size_t n = 0;
+    if (s == NULL) return -1;
+    while (*s == ' ') s++;
+    for (; s[n] != '\0' && s[n] != ' ' && n < sizeof low - 1; n++) low[n] = (char)(s[n] >= 'A' && s[n] <= 'Z' ? s[n] + 32 : s[n]);
+    low[n] = '\0';
+    for (int i = 0; i < 6; i++)
+        if (strcmp(low, names[i]) == 0) return i == 5 ? IGGY_LOG_WARN : i;
+    return -1;
+}
+
 /* A bounded ring of log records shared by every instance of a library; the oldest record is dropped
- * when it is full, and the next drain starts with a warning saying how many were dropped. Thread-safe.
+ * when it is full, and the next drain starts with a warning saying how many were dropped. Records
+ * below the level named by IGGY_PLUGIN_LOG_LEVEL (read at the first record; default info) are dropped
+ * before they are formatted. Thread-safe.
  * Declare one per library:
  *     static iggy_log_entry log_ring[256];
  *     static iggy_log_buffer logs = IGGY_LOG_BUFFER_INIT(log_ring, 256);
@@ -1320,9 +1339,22 @@ typedef struct iggy_log_buffer {
     size_t head; /* index of the oldest record */
     size_t count;
     uint64_t dropped;
+    int min_level; /* -1 until IGGY_PLUGIN_LOG_LEVEL has been read */
 } iggy_log_buffer;
 
-#define IGGY_LOG_BUFFER_INIT(storage, capacity) {PTHREAD_MUTEX_INITIALIZER, (storage), (capacity), 0, 0, 0}
+#define IGGY_LOG_BUFFER_INIT(storage, capacity) {PTHREAD_MUTEX_INITIALIZER, (storage), (capacity), 0, 0, 0, -1}
+
+/* 1 when a record of this level would be kept. */
+static inline int iggy_log_enabled(iggy_log_buffer *b, uint8_t level) {
+    pthread_mutex_lock(&b->mu);
+    if (b->min_level < 0) {
+        int l = iggy_log_parse_level(getenv(IGGY_LOG_LEVEL_ENV));
+        b->min_level = l >= 0 ? l : IGGY_LOG_INFO;
+    }
+    int ok = level >= b->min_level;
+    pthread_mutex_unlock(&b->mu);
+    return ok;
+}
 
 static inline void iggy_log_entry_free(iggy_log_entry *e) {
     free(e->target);
@@ -1336,6 +1368,7 @@ static inline void iggy_log(iggy_log_buffer *b, uint8_t level, uint32_t instance
 static inline void iggy_log(iggy_log_buffer *b, uint8_t level, uint32_t instance, const char *target, const char *fmt, ...) {
     char buf[1024];
     va_list ap;
+    if (!iggy_log_enabled(b, level)) return;
     va_start(ap, fmt);
     vsnprintf(buf, sizeof buf, fmt, ap);
     va_end(ap);

@@ -570,6 +570,27 @@ static void test_json(void) {
     iggy_json_free(&o);
 }
 
+static void test_log_levels(void) {
+    static const struct {
+        const char *s;
+        int want;
+    } cases[] = {{"trace", 0}, {"DEBUG", 1}, {" info", 2}, {"warn", 3}, {"Warning", 3}, {"error", 4}, {"loud", -1}, {"", -1}, {NULL, -1}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        CHECK(iggy_log_parse_level(cases[i].s) == cases[i].want, "log level %s", cases[i].s ? cases[i].s : "(null)");
+    static iggy_log_entry ring[4];
+    iggy_log_buffer b = IGGY_LOG_BUFFER_INIT(ring, 4);
+    b.min_level = IGGY_LOG_WARN;
+    iggy_log(&b, IGGY_LOG_INFO, 1, "t", "dropped %d", 1);
+    iggy_log(&b, IGGY_LOG_ERROR, 1, "t", "kept %d", 2);
+    uint8_t *out = NULL;
+    size_t len = 0;
+    sbuf s;
+    char err[64];
+    CHECK(iggy_log_drain(&b, &out, &len) == IGGY_STATUS_OK && out != NULL, "drain");
+    CHECK(out && diag_all(out, len, &s, err, sizeof err) == 0 && strstr(s.buf, "kept 2") && !strstr(s.buf, "dropped 1"), "level filter: %s", s.buf);
+    free(out);
+}
+
 /* ---------------------------------------------------------------------------------------------- */
 /* 5. The example sink, through its exported symbols                                               */
 
@@ -910,6 +931,7 @@ int main(int argc, char **argv) {
     test_truncations_and_corruptions();
     test_malformed_items();
     test_json();
+    test_log_levels();
     test_sink(argv[2]);
     printf("sdk_c_test: %d passed, %d failed\n", passed, failed);
     return failed == 0 ? 0 : 1;
