@@ -1,0 +1,190 @@
+"""Wire-fidelity check of iggy-devserver with the official Python client (apache-iggy 0.9.0).
+
+Usage: interop.py ADDR scenario STREAM
+       interop.py ADDR produce STREAM TOPIC COUNT ORIGIN
+       interop.py ADDR consume STREAM TOPIC COUNT ORIGIN
+
+Message convention shared with gointerop (message i, 1-based): id = i, payload "payload-%06d",
+user headers seq=String(str(i)), n=UnsignedInt32(i), origin=String(ORIGIN). Exits non-zero on the
+first mismatch, naming it.
+"""
+import asyncio
+import sys
+import time
+
+from apache_iggy import (AutoCommit, Consumer, HeaderKey, HeaderValue, IggyClient, PollingStrategy,
+                         SendMessage)
+
+BATCH = 100
+
+
+def fail(msg):
+    print(f"interop.py: FAIL: {msg}", file=sys.stderr, flush=True)
+    sys.exit(1)
+
+
+def log(msg):
+    print(f"interop.py: {msg}", flush=True)
+
+
+def make_message(i, origin):
+    headers = {
+        HeaderKey.String("seq"): HeaderValue.String(str(i)),
+        HeaderKey.String("n"): HeaderValue.UnsignedInt32(i),
+        HeaderKey.String("origin"): HeaderValue.String(origin),
+    }
+    return SendMessage(f"payload-{i:06d}".encode(), user_headers=headers, id=i)
+
+
+def check_message(m, i, origin, offset=None):
+    if m.id() != i:
+        fail(f"message {i}: id {m.id()}")
+    if m.payload() != f"payload-{i:06d}".encode():
+        fail(f"message {i}: payload {m.payload()!r}")
+    if offset is not None and m.offset() != offset:
+        fail(f"message {i}: offset {m.offset()}, want {offset}")
+    h = m.user_headers()
+    if h is None:
+        fail(f"message {i}: no user headers")
+    want = {
+        HeaderKey.String("seq"): HeaderValue.String(str(i)),
+        HeaderKey.String("n"): HeaderValue.UnsignedInt32(i),
+        HeaderKey.String("origin"): HeaderValue.String(origin),
+    }
+    if dict(h) != want:
+        fail(f"message {i}: headers {h!r}, want {want!r}")
+    if m.timestamp() <= 0 or m.origin_timestamp() <= 0 or m.checksum() == 0:
+        fail(f"message {i}: timestamp {m.timestamp()} origin {m.origin_timestamp()} checksum {m.checksum()}")
+
+
+async def connect(addr):
+    c = IggyClient(addr)
+    await c.connect()
+    await c.login_user("iggy", "iggy")
+    return c
+
+
+async def ensure_topic(c, stream, topic, partitions):
+    if await c.get_stream(stream) is None:
+        await c.create_stream(stream)
+    if await c.get_topic(stream, topic) is None:
+        await c.create_topic(stream=stream, name=topic, partitions_count=partitions)
+
+
+async def produce(c, stream, topic, count, origin, partition=0):
+    for start in range(1, count + 1, BATCH):
+        msgs = [make_message(i, origin) for i in range(start, min(start + BATCH, count + 1))]
+        r = await c.send_messages(stream=stream, topic=topic, partitioning=partition, messages=msgs)
+        if len(r.confirmations) != 1 or r.confirmations[0].partition_id != partition:
+            fail(f"send confirmation {[(x.partition_id, x.base_offset) for x in r.confirmations]}")
+
+
+async def consume(c, stream, topic, count, origin, partition=0):
+    got = 0
+    while got < count:
+        msgs = await c.poll_messages(stream=stream, topic=topic, consumer=Consumer.Single(1), partition_id=partition,
+                                     polling_strategy=PollingStrategy.Offset(got), count=min(BATCH * 3, count - got),
+                                     auto_commit=False)
+        if not msgs:
+            fail(f"poll at offset {got} returned nothing ({count} expected)")
+        for m in msgs:
+            got += 1
+            check_message(m, got, origin, offset=got - 1)
+    return got
+
+
+async def group_flow(addr, stream, topic):
+    """Join a consumer group, poll with Next (auto-commit off), store offsets, reconnect, resume."""
+    c = await connect(addr)
+    consumer = await c.consumer_group("py-workers", stream, topic, batch_length=10,
+                                      polling_strategy=PollingStrategy.Next(), auto_commit=AutoCommit.Disabled())
+    it = consumer.iter_messages()
+    last = None
+    for k in range(20):
+        m = await asyncio.wait_for(it.__anext__(), timeout=20)
+        check_message(m, k + 1, "python", offset=k)
+        if m.offset() % 10 == 9:
+            # Auto-commit is off: Next only moves past what the group stored.
+            await consumer.store_offset(m.offset(), m.partition_id())
+            last = m
+    g = await c.get_consumer_group(stream, topic, "py-workers")
+    if g is None or g.members_count != 1 or g.members[0].partitions != [0]:
+        fail(f"consumer group while consuming: {g and [(x.id, x.partitions) for x in g.members]}")
+    log(f"group: consumed 20 with Next, stored offset {last.offset()}")
+    # Reconnect: end this session (the server drops its membership) and start a new client.
+    await c.logout_user()
+    c2 = await connect(addr)
+    consumer2 = await c2.consumer_group("py-workers", stream, topic, batch_length=10,
+                                        polling_strategy=PollingStrategy.Next(), auto_commit=AutoCommit.Disabled())
+    m = await asyncio.wait_for(consumer2.iter_messages().__anext__(), timeout=20)
+    if m.offset() != last.offset() + 1:
+        fail(f"resumed at offset {m.offset()}, want {last.offset() + 1}")
+    check_message(m, m.offset() + 1, "python", offset=m.offset())
+    g = await c2.get_consumer_group(stream, topic, "py-workers")
+    if g is None or g.members_count != 1:
+        fail(f"consumer group after resume: {g and g.members_count} members")
+    log(f"group: resumed at offset {m.offset()} after reconnect")
+
+
+async def scenario(addr, stream):
+    c = await connect(addr)
+    await c.ping()
+    topic = "orders"
+    await ensure_topic(c, stream, topic, 1)
+    await produce(c, stream, topic, 1000, "python")
+    log("sent 1000 messages in batches of 100")
+    n = await consume(c, stream, topic, 1000, "python")
+    log(f"polled {n} messages by offset: ids, payloads and headers match")
+    for strategy, want in ((PollingStrategy.First(), 1), (PollingStrategy.Last(), 1000)):
+        msgs = await c.poll_messages(stream=stream, topic=topic, consumer=Consumer.Single(2), partition_id=0,
+                                     polling_strategy=strategy, count=1, auto_commit=False)
+        if len(msgs) != 1:
+            fail(f"{strategy}: {len(msgs)} messages")
+        check_message(msgs[0], want, "python", offset=want - 1)
+    # Next with auto-commit walks forward.
+    for k in range(3):
+        msgs = await c.poll_messages(stream=stream, topic=topic, consumer=Consumer.Single(3), partition_id=0,
+                                     polling_strategy=PollingStrategy.Next(), count=10, auto_commit=True)
+        if len(msgs) != 10 or msgs[0].offset() != k * 10:
+            fail(f"next poll {k}: {[m.offset() for m in msgs]}")
+    s = await c.get_stream(stream)
+    if s is None or s.name != stream or s.topics_count != 1:
+        fail(f"get_stream: {s}")
+    t = await c.get_topic(stream, topic)
+    if t is None or t.partitions_count != 1 or t.messages_count != 1000:
+        fail(f"get_topic: {t}")
+    try:
+        await c.create_stream(stream)
+        fail("duplicate create_stream succeeded")
+    except RuntimeError as e:
+        log(f"duplicate stream refused: {e}")
+    if await c.get_stream("no-such-stream") is None:
+        log("missing stream reads as None")
+    else:
+        fail("missing stream returned something")
+    await group_flow(addr, stream, topic)
+    log("scenario passed")
+
+
+async def main():
+    if len(sys.argv) < 3:
+        fail(__doc__)
+    addr, cmd = sys.argv[1], sys.argv[2]
+    if cmd == "scenario":
+        await scenario(addr, sys.argv[3])
+    elif cmd == "produce":
+        stream, topic, count, origin = sys.argv[3], sys.argv[4], int(sys.argv[5]), sys.argv[6]
+        c = await connect(addr)
+        await ensure_topic(c, stream, topic, 1)
+        await produce(c, stream, topic, count, origin)
+        log(f"produced {count} messages to {stream}/{topic}")
+    elif cmd == "consume":
+        stream, topic, count, origin = sys.argv[3], sys.argv[4], int(sys.argv[5]), sys.argv[6]
+        c = await connect(addr)
+        n = await consume(c, stream, topic, count, origin)
+        log(f"consumed and verified {n} messages from {stream}/{topic} (origin {origin})")
+    else:
+        fail(f"unknown command {cmd}")
+
+
+asyncio.run(main())
