@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# Interop test of iggy-devserver: builds it, starts it on a free port with a data directory, runs the
+# scenario with the official Python client (apache-iggy 0.9.0, from build/venv made by
+# scripts/setup.sh) and with the project's Go client, crosses them (Python produces / Go consumes
+# and back), restarts the server on the same data directory and checks that everything is still
+# there, stops it, then runs the Go integration tests that kill and restart real devserver
+# processes (persistence, reconnect). Exits non-zero on the first failure.
+#
+#   test/interop/run.sh            # everything
+#   SKIP_GO_INTEGRATION=1 test/interop/run.sh   # only the client scenarios
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+PY=${PYTHON:-build/venv/bin/python}
+OUT=build/interop
+mkdir -p "$OUT"
+
+log() { printf '\033[1;34m[interop]\033[0m %s\n' "$*"; }
+die() { printf '\033[1;31m[interop] FAIL:\033[0m %s\n' "$*" >&2; exit 1; }
+
+[ -x "$PY" ] || die "$PY not found: run scripts/setup.sh first"
+"$PY" -c 'import apache_iggy' 2>/dev/null || die "apache-iggy is not installed in $PY: run scripts/setup.sh"
+log "apache-iggy $("$PY" -c 'import importlib.metadata as m; print(m.version("apache-iggy"))')"
+
+log "building iggy-devserver and gointerop"
+CGO_ENABLED=0 go build -o "$OUT/iggy-devserver" ./test/cmd/iggy-devserver
+CGO_ENABLED=0 go build -o "$OUT/gointerop" ./test/interop/gointerop
+
+PORT=$("$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+ADDR=127.0.0.1:$PORT
+DATA=$(mktemp -d)
+SERVER_PID=
+stop_server() {
+  if [ -n "$SERVER_PID" ] && kill -0 "$SERVER_PID" 2>/dev/null; then
+    kill "$SERVER_PID" 2>/dev/null || true
+    wait "$SERVER_PID" 2>/dev/null || true
+  fi
+  SERVER_PID=
+}
+cleanup() { stop_server; rm -rf "$DATA"; }
+trap cleanup EXIT
+
+start_server() {
+  "$OUT/iggy-devserver" --addr "$ADDR" --data-dir "$DATA" >>"$OUT/devserver.log" 2>&1 &
+  SERVER_PID=$!
+  for _ in $(seq 1 100); do
+    if "$PY" -c "import socket,sys; socket.create_connection(('127.0.0.1', $PORT), 0.2)" 2>/dev/null; then
+      return 0
+    fi
+    kill -0 "$SERVER_PID" 2>/dev/null || die "iggy-devserver exited; see $OUT/devserver.log"
+    sleep 0.1
+  done
+  die "iggy-devserver did not listen on $ADDR"
+}
+
+PASSED=0
+step() {
+  local name=$1; shift
+  log "$name"
+  if ! "$@"; then
+    die "$name (server log: $OUT/devserver.log)"
+  fi
+  PASSED=$((PASSED + 1))
+}
+
+: >"$OUT/devserver.log"
+start_server
+log "iggy-devserver on $ADDR, data in $DATA"
+step "python scenario (login, stream/topic, 1000 messages with headers, poll by offset, consumer group resume)" \
+  "$PY" test/interop/interop.py "$ADDR" scenario py-scenario
+step "go scenario (same, with runtime/iggy)" "$OUT/gointerop" "$ADDR" scenario go-scenario
+step "cross: python produces" "$PY" test/interop/interop.py "$ADDR" produce cross py-to-go 1000 python
+step "cross: go consumes python's messages" "$OUT/gointerop" "$ADDR" consume cross py-to-go 1000 python
+step "cross: go produces" "$OUT/gointerop" "$ADDR" produce cross go-to-py 1000 go
+step "cross: python consumes go's messages" "$PY" test/interop/interop.py "$ADDR" consume cross go-to-py 1000 go
+
+log "restarting iggy-devserver on the same data directory"
+stop_server
+start_server
+step "after restart: python reads go's messages" "$PY" test/interop/interop.py "$ADDR" consume cross go-to-py 1000 go
+step "after restart: go reads python's messages" "$OUT/gointerop" "$ADDR" consume cross py-to-go 1000 python
+stop_server
+
+if [ -z "${SKIP_GO_INTEGRATION:-}" ]; then
+  step "go integration tests (kill -9 and restart of real devserver processes: persistence, reconnect)" \
+    go test -count=1 -tags integration -run 'Devserver' ./test/interop/
+fi
+echo "interop: $PASSED passed, 0 failed"
