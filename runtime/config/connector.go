@@ -358,10 +358,12 @@ func validateCodec(ps *Problems, file, p, schema string, o CodecOptions) {
 			ps.Add(file, p+".flatbuffer_schema", "required when flatbuffer_root_table is set")
 		}
 	}
-	if schema != "proto" && (o.ProtoDescriptorSet != "" || o.ProtoMessageType != "") {
-		ps.Warn(file, p, "proto_* options are ignored: schema is %q", schema)
-	}
-	if schema != "flatbuffer" && (o.FlatbufferSchema != "" || o.FlatbufferRootTable != "") {
-		ps.Warn(file, p, "flatbuffer_* options are ignored: schema is %q", schema)
+	for _, opt := range []struct{ key, value, schema string }{
+		{"proto_descriptor_set", o.ProtoDescriptorSet, "proto"}, {"proto_message_type", o.ProtoMessageType, "proto"},
+		{"flatbuffer_schema", o.FlatbufferSchema, "flatbuffer"}, {"flatbuffer_root_table", o.FlatbufferRootTable, "flatbuffer"},
+	} {
+		if opt.value != "" && schema != opt.schema {
+			ps.Add(file, p+"."+opt.key, "only valid for schema %q, not %q", opt.schema, schema)
+		}
 	}
 }

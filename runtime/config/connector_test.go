@@ -189,6 +189,7 @@ func TestBadConnectorConfig(t *testing.T) {
 		{"bad schema", base("sink", "[[streams]]\nstream = \"s\"\ntopics = [\"t\"]\nschema = \"jsn\"\n"), "streams[0].schema", `invalid value "jsn": must be one of "json", "raw", "text", "proto", "flatbuffer", "avro" (did you mean "json"?)`, SeverityError},
 		{"avro unsupported", base("sink", "[[streams]]\nstream = \"s\"\ntopics = [\"t\"]\nschema = \"avro\"\n"), "streams[0].schema", `schema "avro" is not supported`, SeverityError},
 		{"proto options half set", base("sink", "[[streams]]\nstream = \"s\"\ntopics = [\"t\"]\nschema = \"proto\"\nproto_message_type = \"a.B\"\n"), "streams[0].proto_descriptor_set", "required when proto_message_type is set", SeverityError},
+		{"proto option on json", base("sink", "[[streams]]\nstream = \"s\"\ntopics = [\"t\"]\nschema = \"json\"\nproto_message_type = \"a.B\"\n"), "streams[0].proto_message_type", `only valid for schema "proto", not "json"`, SeverityError},
 		{"empty topics", base("sink", "[[streams]]\nstream = \"s\"\ntopics = []\nschema = \"json\"\n"), "streams[0].topics", "must list at least one topic", SeverityError},
 		{"no streams", base("sink", "streams = []\n"), "streams", "at least one [[streams]] entry", SeverityError},
 		{"source without topic", base("source", "[[streams]]\nstream = \"s\"\nschema = \"json\"\n"), "streams[0].topic", "missing required key", SeverityError},

@@ -30,6 +30,19 @@ func (s Severity) String() string {
 // MarshalText renders the severity as "error" or "warning" (for JSON output).
 func (s Severity) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
 
+// UnmarshalText reads "error" or "warning".
+func (s *Severity) UnmarshalText(b []byte) error {
+	switch string(b) {
+	case "error":
+		*s = SeverityError
+	case "warning":
+		*s = SeverityWarning
+	default:
+		return fmt.Errorf("unknown severity %q", b)
+	}
+	return nil
+}
+
 // Problem is one thing wrong with a configuration, located as precisely as possible.
 //
 // File is the file the value came from (as given or found, e.g. "configs/sinks/pg.toml"), or

@@ -272,8 +272,11 @@ func (ix *index) activeOf(kind config.Kind, key string, activeFile string) (*ent
 			best = e
 		}
 	}
+	if best == nil {
+		return nil, nil // no valid version: nothing to load (the files' problems are listed)
+	}
 	for _, b := range ix.broken[kind][key] {
-		if !b.hasVersion || best == nil || b.version >= best.cfg.Version {
+		if !b.hasVersion || b.version >= best.cfg.Version {
 			return nil, &config.Problem{File: b.file, Key: "",
 				Message: fmt.Sprintf("%s %q: this file may be its newest version but is invalid; the connector is not loaded (fix the file or record an active version)", kind, key)}
 		}
