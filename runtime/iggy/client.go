@@ -276,6 +276,9 @@ func (c *Client) connectLocked(ctx context.Context) error {
 	}
 }
 
+// newClientID mints the client id of a session (replaced in tests).
+var newClientID = randomClientID
+
 func randomClientID() wire.U128 {
 	var b [16]byte
 	for {
@@ -317,7 +320,7 @@ func (c *Client) dialLocked(ctx context.Context) error {
 		nc = tc
 	}
 	c.nc = nc
-	c.client = randomClientID()
+	c.client = newClientID()
 	c.session, c.reqNo = 0, 1
 	var body []byte
 	var code uint32

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"errors"
 	"testing"
+
+	"github.com/iggy-go/connectors/runtime/iggy/wire/wiretest"
 )
 
 // seedFrames returns every golden frame of the spec (whole frames and bodies) as fuzz seeds.
@@ -45,6 +47,14 @@ func seedFrames(f *testing.F) [][]byte {
 func FuzzDecoders(f *testing.F) {
 	for _, s := range seedFrames(f) {
 		f.Add(s)
+	}
+	vs, err := wiretest.Vectors()
+	if err != nil {
+		f.Fatal(err)
+	}
+	for _, v := range vs {
+		f.Add(v.Frame)
+		f.Add(v.Frame[HeaderSize:])
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		frame, err := ReadFrame(bytes.NewReader(b), nil, 1<<20)

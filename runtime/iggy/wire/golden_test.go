@@ -263,7 +263,7 @@ func getStreamVectorDetails() StreamDetails {
 
 // pollVectorBody builds the poll reply of spec 6.2 the way the server does: stamp the received
 // send batch, then serve it as a record.
-func pollVectorBody(t *testing.T, vs map[string]specVector) []byte {
+func pollVectorBody(t *testing.T, vs []specVector) []byte {
 	send := find(t, vs, "SendMessages to partition 0").Frame[HeaderSize:]
 	q, err := DecodeSendMessages(send)
 	if err != nil {

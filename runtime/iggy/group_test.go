@@ -1,0 +1,141 @@
+package iggy_test
+
+import (
+	"errors"
+	"sort"
+	"testing"
+	"time"
+
+	"github.com/iggy-go/connectors/runtime/iggy"
+	"github.com/iggy-go/connectors/test/iggyserver"
+)
+
+func TestGroupConsumerRebalanceCommitResume(t *testing.T) {
+	s := startServer(t, iggyserver.Config{})
+	ctx := testCtx(t)
+	admin := dial(t, s.Addr().String())
+	if _, err := admin.EnsureTopic(ctx, "g", "t", 4); err != nil {
+		t.Fatal(err)
+	}
+	for p := uint32(0); p < 4; p++ {
+		if _, err := admin.SendMessages(ctx, iggy.NamedID("g"), iggy.NamedID("t"), iggy.PartitionID(p), makeMessages(int(p)*100, 10)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c1 := dial(t, s.Addr().String())
+	g1 := iggy.NewGroupConsumer(c1, "g", "t", "workers", iggy.GroupConsumerOptions{})
+	b, err := g1.Poll(ctx, 5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := g1.Assignment(); len(got) != 4 {
+		t.Fatalf("single member owns %v", got)
+	}
+	if len(b.Messages) != 5 || b.Messages[0].Offset != 0 {
+		t.Fatalf("first poll %+v", b)
+	}
+	// Polling the same partition again continues after the returned messages (no commit yet).
+	for i := 0; i < 3; i++ {
+		g1.Poll(ctx, 5)
+	}
+	b2, _ := g1.Poll(ctx, 5)
+	if b2.PartitionID != b.PartitionID || b2.Messages[0].Offset != 5 {
+		t.Fatalf("second round on partition %d starts at %+v", b.PartitionID, b2)
+	}
+	if err := g1.Commit(ctx, b.PartitionID, 4); err != nil {
+		t.Fatal(err)
+	}
+	gd, err := admin.GetConsumerGroup(ctx, iggy.NamedID("g"), iggy.NamedID("t"), iggy.NamedID("workers"))
+	if err != nil || gd.MembersCount != 1 || len(gd.Members[0].Partitions) != 4 {
+		t.Fatalf("group %+v %v", gd, err)
+	}
+
+	// A second member joins: partitions are re-dealt 2+2.
+	c2 := dial(t, s.Addr().String())
+	g2 := iggy.NewGroupConsumer(c2, "g", "t", "workers", iggy.GroupConsumerOptions{SyncInterval: time.Millisecond})
+	if _, err := g2.Poll(ctx, 1); err != nil {
+		t.Fatal(err)
+	}
+	g1s := iggy.NewGroupConsumer(c1, "g", "t", "workers", iggy.GroupConsumerOptions{SyncInterval: time.Millisecond})
+	g1s.Poll(ctx, 1)
+	a1, a2 := g1s.Assignment(), g2.Assignment()
+	if len(a1) != 2 || len(a2) != 2 {
+		t.Fatalf("assignments %v %v", a1, a2)
+	}
+	all := append(append([]uint32{}, a1...), a2...)
+	sort.Slice(all, func(i, j int) bool { return all[i] < all[j] })
+	for i, p := range all {
+		if p != uint32(i) {
+			t.Fatalf("partitions not dealt exactly once: %v", all)
+		}
+	}
+	// Committing a partition the member does not own fails.
+	if err := g2.Commit(ctx, a1[0], 0); !errors.Is(err, iggy.ErrPartitionNotOwned) {
+		t.Fatalf("commit of foreign partition: %v", err)
+	}
+	// Member 2 leaves by closing its connection: member 1 gets everything back.
+	c2.Close()
+	deadline := time.Now().Add(5 * time.Second)
+	for len(g1s.Assignment()) != 4 && time.Now().Before(deadline) {
+		g1s.Poll(ctx, 1)
+		time.Sleep(10 * time.Millisecond)
+	}
+	if len(g1s.Assignment()) != 4 {
+		t.Fatalf("after leave: %v", g1s.Assignment())
+	}
+
+	// Resume from the stored offset after a reconnect (new connection, same group).
+	c3 := dial(t, s.Addr().String())
+	g3 := iggy.NewGroupConsumer(c3, "g", "t", "workers", iggy.GroupConsumerOptions{})
+	c1.Close()
+	found := false
+	for i := 0; i < 20 && !found; i++ {
+		b, err := g3.Poll(ctx, 100)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(b.Messages) > 0 && b.PartitionID == b2.PartitionID {
+			if b.Messages[0].Offset != 5 {
+				t.Fatalf("resumed partition %d at offset %d, want 5 (stored 4)", b.PartitionID, b.Messages[0].Offset)
+			}
+			found = true
+		}
+	}
+	if !found {
+		t.Fatal("never polled the committed partition")
+	}
+}
+
+func TestGroupMemberEvictedWhenSilent(t *testing.T) {
+	s := startServer(t, iggyserver.Config{HeartbeatInterval: 200 * time.Millisecond})
+	ctx := testCtx(t)
+	admin := dial(t, s.Addr().String())
+	if _, err := admin.EnsureTopic(ctx, "hb", "t", 2); err != nil {
+		t.Fatal(err)
+	}
+	silent := dial(t, s.Addr().String(), func(cfg *iggy.Config) { cfg.HeartbeatInterval = -1 })
+	if err := silent.JoinConsumerGroup(ctx, iggy.NamedID("hb"), iggy.NamedID("t"), iggy.NamedID("grp")); !errors.Is(err, iggy.ErrNotFound) {
+		t.Fatalf("join of missing group: %v", err)
+	}
+	if _, err := admin.CreateConsumerGroup(ctx, iggy.NamedID("hb"), iggy.NamedID("t"), "grp"); err != nil {
+		t.Fatal(err)
+	}
+	if err := silent.JoinConsumerGroup(ctx, iggy.NamedID("hb"), iggy.NamedID("t"), iggy.NamedID("grp")); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(600 * time.Millisecond)
+	gd, err := admin.GetConsumerGroup(ctx, iggy.NamedID("hb"), iggy.NamedID("t"), iggy.NamedID("grp"))
+	if err != nil || gd.MembersCount != 0 {
+		t.Fatalf("silent member still in group: %+v %v", gd, err)
+	}
+	// The evicted client notices and reconnects on its next call.
+	if err := silent.Ping(ctx); err != nil && !iggy.IsRetryable(err) {
+		t.Fatalf("ping after eviction: %v", err)
+	}
+	if err := silent.Ping(ctx); err != nil {
+		t.Fatalf("ping after reconnect: %v", err)
+	}
+	if silent.Reconnects() < 1 {
+		t.Fatalf("reconnects %d", silent.Reconnects())
+	}
+}
