@@ -1,6 +1,7 @@
 package abi
 
 import (
+	"encoding/binary"
 	"math"
 	"unicode/utf8"
 )
@@ -15,6 +16,14 @@ import (
 
 // AppendSinkBatch appends the CBOR encoding of b to dst (byte-identical to Marshal(b)).
 func AppendSinkBatch(dst []byte, b *SinkBatch) []byte {
+	need := 64 + len(b.Stream) + len(b.Topic) + len(b.Schema)
+	for i := range b.Messages {
+		need += 64 + len(b.Messages[i].Payload)
+		for _, h := range b.Messages[i].Headers {
+			need += 24 + len(h.Key) + len(h.Value)
+		}
+	}
+	dst = grow(dst, need)
 	dst = append(dst, 0xa6)
 	dst = append(dst, 0x01)
 	dst = appendText(dst, b.Stream)
@@ -60,6 +69,14 @@ func AppendSinkBatch(dst []byte, b *SinkBatch) []byte {
 
 // AppendPollResult appends the CBOR encoding of r to dst (byte-identical to Marshal(r)).
 func AppendPollResult(dst []byte, r *PollResult) []byte {
+	need := 48 + len(r.Schema) + len(r.State)
+	for i := range r.Messages {
+		need += 48 + len(r.Messages[i].Payload) + len(r.Messages[i].Key)
+		for _, h := range r.Messages[i].Headers {
+			need += 24 + len(h.Key) + len(h.Value)
+		}
+	}
+	dst = grow(dst, need)
 	n := 2
 	if len(r.Messages) > 0 {
 		n++
@@ -125,6 +142,16 @@ func AppendPollResult(dst []byte, r *PollResult) []byte {
 	return dst
 }
 
+// grow makes room for n more bytes with at most one reallocation.
+func grow(dst []byte, n int) []byte {
+	if cap(dst)-len(dst) >= n {
+		return dst
+	}
+	g := make([]byte, len(dst), len(dst)+n)
+	copy(g, dst)
+	return g
+}
+
 func appendHeaders(dst []byte, hs []Header) []byte {
 	dst = appendUint(dst, 0x80, uint64(len(hs)))
 	for i := range hs {
@@ -147,9 +174,9 @@ func appendUint(dst []byte, major byte, v uint64) []byte {
 	case v <= math.MaxUint16:
 		return append(dst, major|25, byte(v>>8), byte(v))
 	case v <= math.MaxUint32:
-		return append(dst, major|26, byte(v>>24), byte(v>>16), byte(v>>8), byte(v))
+		return binary.BigEndian.AppendUint32(append(dst, major|26), uint32(v))
 	}
-	return append(dst, major|27, byte(v>>56), byte(v>>48), byte(v>>40), byte(v>>32), byte(v>>24), byte(v>>16), byte(v>>8), byte(v))
+	return binary.BigEndian.AppendUint64(append(dst, major|27), v)
 }
 
 func appendText(dst []byte, s string) []byte {
@@ -180,6 +207,32 @@ func DecodeSinkBatch(data []byte) (*SinkBatch, error) {
 	return &b, nil
 }
 
+// SinkBatchDecoder decodes SinkBatches into memory it reuses from one Decode to the next: after the
+// first batches it allocates nothing. The zero value is ready to use; it is not safe for concurrent use.
+type SinkBatchDecoder struct {
+	batch SinkBatch
+	msgs  []Message
+	hslab []Header
+}
+
+// Decode decodes data like DecodeSinkBatch. The result and everything in it (messages, headers; byte
+// slices alias data) are valid only until the next Decode.
+func (dec *SinkBatchDecoder) Decode(data []byte) (*SinkBatch, error) {
+	d := fastDecoder{buf: data, msgs: dec.msgs[:0], hslab: dec.hslab[:0],
+		prev: SinkBatch{Stream: dec.batch.Stream, Topic: dec.batch.Topic, Schema: dec.batch.Schema}}
+	dec.batch = SinkBatch{}
+	if d.sinkBatch(&dec.batch) && d.off == len(d.buf) {
+		if cap(d.msgs) > cap(dec.msgs) {
+			dec.msgs = d.msgs[:0]
+		}
+		if cap(d.hslab) > cap(dec.hslab) {
+			dec.hslab = d.hslab[:0]
+		}
+		return &dec.batch, nil
+	}
+	return DecodeSinkBatch(data)
+}
+
 // DecodePollResult decodes a PollResult. Payloads, keys, header bytes and state of the result alias
 // data, so data must not be modified while the result is in use.
 func DecodePollResult(data []byte) (*PollResult, error) {
@@ -198,8 +251,11 @@ func DecodePollResult(data []byte) (*PollResult, error) {
 // fastDecoder reads definite-length CBOR. Every method returns false when the input is anything it
 // does not handle; the caller then falls back to Unmarshal.
 type fastDecoder struct {
-	buf []byte
-	off int
+	buf   []byte
+	off   int
+	msgs  []Message // reusable storage for SinkBatch.Messages (SinkBatchDecoder)
+	hslab []Header  // storage for headers, shared by the messages of a batch
+	prev  SinkBatch // the previous batch (SinkBatchDecoder): its strings are reused when equal
 }
 
 // head reads an item head: major type and argument. Indefinite lengths and reserved values fail.
@@ -257,6 +313,16 @@ func (d *fastDecoder) isNull() bool {
 }
 
 func (d *fastDecoder) uint() (uint64, bool) {
+	if d.off < len(d.buf) {
+		if b := d.buf[d.off]; b < 24 {
+			d.off++
+			return uint64(b), true
+		} else if b == 27 && d.off+9 <= len(d.buf) {
+			v := binary.BigEndian.Uint64(d.buf[d.off+1:])
+			d.off += 9
+			return v, true
+		}
+	}
 	m, v, ok := d.head()
 	return v, ok && m == 0
 }
@@ -270,6 +336,17 @@ func (d *fastDecoder) length(major byte) (int, bool) {
 }
 
 func (d *fastDecoder) rawBytes(major byte) ([]byte, bool) {
+	if d.off < len(d.buf) {
+		if b := d.buf[d.off]; b>>5 == major && b&0x1f < 24 { // short string: inline length
+			n := int(b & 0x1f)
+			if d.off+1+n > len(d.buf) {
+				return nil, false
+			}
+			s := d.buf[d.off+1 : d.off+1+n : d.off+1+n]
+			d.off += 1 + n
+			return s, true
+		}
+	}
 	n, ok := d.length(major)
 	if !ok || d.off+n > len(d.buf) {
 		return nil, false
@@ -298,6 +375,24 @@ func (d *fastDecoder) text() (string, bool) {
 	return string(b), true
 }
 
+// textLike reads a text string, returning prev (without allocating) when it has the same bytes.
+func (d *fastDecoder) textLike(prev string) (string, bool) {
+	if d.isNull() {
+		return "", true
+	}
+	b, ok := d.rawBytes(3)
+	if !ok {
+		return "", false
+	}
+	if string(b) == prev {
+		return prev, true
+	}
+	if !utf8.Valid(b) {
+		return "", false
+	}
+	return string(b), true
+}
+
 func (d *fastDecoder) id(dst *ID) bool {
 	b, ok := d.rawBytes(2)
 	if !ok || len(b) != len(dst) {
@@ -309,9 +404,15 @@ func (d *fastDecoder) id(dst *ID) bool {
 
 // mapKey reads the next key of a map with integer keys and checks it was not seen before.
 func (d *fastDecoder) mapKey(seen *uint64) (uint64, bool) {
-	k, ok := d.uint()
-	if !ok {
-		return 0, false
+	var k uint64
+	if d.off < len(d.buf) && d.buf[d.off] < 24 {
+		k = uint64(d.buf[d.off])
+		d.off++
+	} else {
+		var ok bool
+		if k, ok = d.uint(); !ok {
+			return 0, false
+		}
 	}
 	if k >= 64 || *seen&(1<<k) != 0 {
 		return 0, false // duplicate (an error) or a key too large to track: let Unmarshal decide
@@ -366,10 +467,17 @@ func (d *fastDecoder) headers() ([]Header, bool) {
 		return nil, true
 	}
 	n, ok := d.length(4)
-	if !ok {
+	if !ok || n > len(d.buf)-d.off {
 		return nil, false
 	}
-	hs := make([]Header, n)
+	// Headers of a batch share slabs: one allocation for many messages' headers. Each message's
+	// slice is capped so an append by its user cannot overwrite a neighbour's.
+	if cap(d.hslab)-len(d.hslab) < n {
+		d.hslab = make([]Header, 0, max(n, 256, 2*cap(d.hslab)))
+	}
+	start := len(d.hslab)
+	d.hslab = d.hslab[:start+n]
+	hs := d.hslab[start : start+n : start+n]
 	for i := range hs {
 		h := &hs[i]
 		if l, ok := d.length(4); !ok || l != 4 {
@@ -402,9 +510,9 @@ func (d *fastDecoder) sinkBatch(b *SinkBatch) bool {
 		}
 		switch k {
 		case 1:
-			b.Stream, ok = d.text()
+			b.Stream, ok = d.textLike(d.prev.Stream)
 		case 2:
-			b.Topic, ok = d.text()
+			b.Topic, ok = d.textLike(d.prev.Topic)
 		case 3:
 			var v uint64
 			v, ok = d.uint()
@@ -414,7 +522,7 @@ func (d *fastDecoder) sinkBatch(b *SinkBatch) bool {
 			b.CurrentOffset, ok = d.uint()
 		case 5:
 			var s string
-			s, ok = d.text()
+			s, ok = d.textLike(string(d.prev.Schema))
 			b.Schema = Schema(s)
 		case 6:
 			ok = d.messages(&b.Messages)
@@ -437,9 +545,22 @@ func (d *fastDecoder) messages(dst *[]Message) bool {
 	if !ok {
 		return false
 	}
-	ms := make([]Message, n)
+	if n > len(d.buf)-d.off {
+		return false
+	}
+	var ms []Message
+	if n > 0 && cap(d.msgs) >= n {
+		ms = d.msgs[:n]
+	} else {
+		ms = make([]Message, n)
+		d.msgs = ms
+	}
 	for i := range ms {
 		m := &ms[i]
+		if d.canonicalMessage(m) {
+			continue
+		}
+		*m = Message{}
 		c, ok := d.length(5)
 		if !ok {
 			return false
@@ -474,6 +595,71 @@ func (d *fastDecoder) messages(dst *[]Message) bool {
 		}
 	}
 	*dst = ms
+	return true
+}
+
+// canonicalMessage reads a Message laid out exactly as AppendSinkBatch writes it (keys 1-5[,6],7 in
+// order). On any other layout it restores the offset and returns false for the generic path.
+func (d *fastDecoder) canonicalMessage(m *Message) bool {
+	start := d.off
+	b := d.buf
+	if d.off+19 > len(b) || (b[d.off] != 0xa6 && b[d.off] != 0xa7) || b[d.off+1] != 0x01 || b[d.off+2] != 0x50 {
+		return false
+	}
+	withHeaders := b[d.off] == 0xa7
+	if !withHeaders {
+		m.Headers = nil // reused storage may hold an earlier message
+	}
+	copy(m.ID[:], b[d.off+3:d.off+19])
+	d.off += 19
+	var ok bool
+	for k, dst := range [4]*uint64{&m.Offset, &m.Checksum, &m.Timestamp, &m.OriginTimestamp} {
+		off := d.off
+		if off+10 > len(b) || b[off] != byte(k+2) {
+			d.off = start
+			return false
+		}
+		switch h := b[off+1]; {
+		case h < 24:
+			*dst = uint64(h)
+			d.off = off + 2
+		case h == 24:
+			*dst = uint64(b[off+2])
+			d.off = off + 3
+		case h == 25:
+			*dst = uint64(binary.BigEndian.Uint16(b[off+2:]))
+			d.off = off + 4
+		case h == 26:
+			*dst = uint64(binary.BigEndian.Uint32(b[off+2:]))
+			d.off = off + 6
+		case h == 27:
+			*dst = binary.BigEndian.Uint64(b[off+2:])
+			d.off = off + 10
+		default:
+			d.off = start
+			return false
+		}
+	}
+	if withHeaders {
+		if d.off >= len(b) || b[d.off] != 0x06 {
+			d.off = start
+			return false
+		}
+		d.off++
+		if m.Headers, ok = d.headers(); !ok {
+			d.off = start
+			return false
+		}
+	}
+	if d.off >= len(b) || b[d.off] != 0x07 {
+		d.off = start
+		return false
+	}
+	d.off++
+	if m.Payload, ok = d.bytes(); !ok {
+		d.off = start
+		return false
+	}
 	return true
 }
 

@@ -172,6 +172,30 @@ func TestFastMatchesReflection(t *testing.T) {
 	}
 }
 
+// TestSinkBatchDecoderReuse: a reusing decoder gives what Unmarshal gives, batch after batch, with
+// growing and shrinking message counts and headers.
+func TestSinkBatchDecoderReuse(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	var dec SinkBatchDecoder
+	for i := 0; i < 2000; i++ {
+		data := AppendSinkBatch(nil, randSinkBatch(r))
+		var ref SinkBatch
+		if err := Unmarshal(data, &ref); err != nil {
+			t.Fatal(err)
+		}
+		got, err := dec.Decode(data)
+		if err != nil || !reflect.DeepEqual(*got, ref) {
+			t.Fatalf("batch %d: reusing decoder differs: %v\n got %#v\nwant %#v", i, err, got, ref)
+		}
+	}
+	// After warming up, decoding allocates nothing.
+	data := AppendSinkBatch(nil, benchBatch(1000, 100))
+	dec.Decode(data)
+	if n := testing.AllocsPerRun(10, func() { dec.Decode(data) }); n != 0 {
+		t.Fatalf("%v allocations per reused decode", n)
+	}
+}
+
 // TestFastDecodeFallback: non-canonical but valid input (unknown keys, reordered keys, indefinite
 // lengths) decodes like Unmarshal, and invalid input fails like Unmarshal.
 func TestFastDecodeFallback(t *testing.T) {
@@ -271,6 +295,14 @@ func BenchmarkSinkBatchDecode(b *testing.B) {
 	b.Run("fast", func(b *testing.B) {
 		for b.Loop() {
 			if _, err := DecodeSinkBatch(data); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("fast_reused", func(b *testing.B) {
+		var dec SinkBatchDecoder
+		for b.Loop() {
+			if _, err := dec.Decode(data); err != nil {
 				b.Fatal(err)
 			}
 		}

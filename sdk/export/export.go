@@ -18,8 +18,9 @@
 //   - Calls for one instance are serialised by the runtime; calls for different instances run
 //     concurrently on arbitrary OS threads. The shim keeps per-instance state in a map keyed by the
 //     instance id; no Go pointer ever reaches C. Inputs are copied into Go memory before use, so a
-//     connector may keep any slice it is given. Outputs are malloc'ed and released by
-//     iggy_plugin_free.
+//     connector may keep any slice it is given, unless the sink implements sdk.BatchBorrower (then
+//     batches are decoded into memory reused by the next batch). Outputs are malloc'ed and released
+//     by iggy_plugin_free.
 //   - Every exported function recovers panics: a panic becomes IGGY_STATUS_PERMANENT with an Error of
 //     code "panic" carrying the panic value and a short stack, and the library keeps serving its other
 //     instances. A panic in a connector's own goroutine cannot be recovered and ends the process: use
@@ -86,6 +87,14 @@ func in(p *C.uint8_t, n C.size_t) []byte {
 		return nil
 	}
 	return bytes.Clone(unsafe.Slice((*byte)(unsafe.Pointer(p)), int(n)))
+}
+
+// borrowed views a C buffer without copying; valid only during the call.
+func borrowed(p *C.uint8_t, n C.size_t) []byte {
+	if p == nil || n == 0 {
+		return nil
+	}
+	return unsafe.Slice((*byte)(unsafe.Pointer(p)), int(n))
 }
 
 // put hands b to the caller as a malloc'ed buffer (NULL / 0 for an empty b).
@@ -178,7 +187,7 @@ func iggy_sink_consume(id C.uint32_t, batch *C.uint8_t, batchLen C.size_t, out *
 	if served == nil {
 		return finish(abi.StatusPermanent, notRegistered, out, outLen)
 	}
-	st, b := served.SinkConsume(uint32(id), in(batch, batchLen))
+	st, b := served.SinkConsume(uint32(id), borrowed(batch, batchLen))
 	return finish(st, b, out, outLen)
 }
 
@@ -208,8 +217,8 @@ func iggy_source_poll(id C.uint32_t, out **C.uint8_t, outLen *C.size_t) (rc C.in
 	if served == nil {
 		return finish(abi.StatusPermanent, notRegistered, out, outLen)
 	}
-	st, b := served.SourcePoll(uint32(id))
-	return finish(st, b, out, outLen)
+	st := served.SourcePollInto(uint32(id), func(b []byte) { put(out, outLen, b) })
+	return C.int32_t(st)
 }
 
 //export iggy_source_commit

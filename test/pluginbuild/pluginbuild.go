@@ -1,7 +1,8 @@
 // Package pluginbuild builds the real plugin libraries and the runtime binary for tests: Go plugins
 // with `go build -buildmode=c-shared` (CGO_ENABLED=1), the C test plugins with gcc, and
 // runtime/cmd/iggy-connectors with CGO_ENABLED=0. Each artefact is built at most once per test process
-// into a temporary directory (the Go build cache keeps rebuilds fast); call Cleanup from TestMain.
+// into a temporary directory (the Go build cache keeps rebuilds fast), or into $IGGY_PLUGINBUILD_DIR
+// when set (kept afterwards, e.g. for a profiler to read symbols); call Cleanup from TestMain.
 // Prebuilt finds libraries that `make plugins` put in build/plugins (the C and Rust examples).
 package pluginbuild
 
@@ -18,6 +19,7 @@ import (
 var (
 	mu     sync.Mutex
 	dir    string
+	keep   bool // dir is IGGY_PLUGINBUILD_DIR: kept after the tests (e.g. for profiling)
 	builds = map[string]*result{}
 )
 
@@ -36,6 +38,10 @@ func RepoRoot() string {
 func tempDir() (string, error) {
 	mu.Lock()
 	defer mu.Unlock()
+	if dir == "" && os.Getenv("IGGY_PLUGINBUILD_DIR") != "" {
+		dir, keep = os.Getenv("IGGY_PLUGINBUILD_DIR"), true
+		return dir, os.MkdirAll(dir, 0o755)
+	}
 	if dir == "" {
 		d, err := os.MkdirTemp("", "iggy-plugins-")
 		if err != nil {
@@ -50,7 +56,7 @@ func tempDir() (string, error) {
 func Cleanup() {
 	mu.Lock()
 	defer mu.Unlock()
-	if dir != "" {
+	if dir != "" && !keep {
 		os.RemoveAll(dir)
 		dir = ""
 	}

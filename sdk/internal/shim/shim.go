@@ -9,6 +9,7 @@
 package shim
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -38,9 +39,14 @@ type instance struct {
 	closed bool
 	sink   sdk.Sink
 	source sdk.Source
+	// sink batches of a BatchBorrower: decoded into reused memory
+	borrow bool
+	inbuf  []byte
+	dec    abi.SinkBatchDecoder
 	// source batches
 	nextBatch uint64
 	pending   []pendingCommit
+	outbuf    []byte // reused PollResult encoding (SourcePollInto)
 }
 
 type pendingCommit struct {
@@ -150,11 +156,14 @@ func (s *Shim) SinkOpen(id uint32, cfg []byte) (st abi.Status, out []byte) {
 	if err := sink.Open(s.ctx); err != nil {
 		return errorOut(err, "open_failed", true)
 	}
+	_, in.borrow = sink.(sdk.BatchBorrower)
 	in.sink, ok = sink, true
 	return abi.StatusOK, nil
 }
 
-// SinkConsume decodes a SinkBatch, hands it to the sink and encodes its SinkResult.
+// SinkConsume decodes a SinkBatch, hands it to the sink and encodes its SinkResult. batch is
+// borrowed: it is read during the call only (copied into fresh memory, or into the instance's reused
+// buffer when the sink is an sdk.BatchBorrower).
 func (s *Shim) SinkConsume(id uint32, batch []byte) (st abi.Status, out []byte) {
 	defer s.recoverInto("sink_consume", &st, &out)
 	in, st, out := s.lookup(id)
@@ -165,7 +174,14 @@ func (s *Shim) SinkConsume(id uint32, batch []byte) (st abi.Status, out []byte) 
 	if in.sink == nil {
 		return errorRecord(abi.StatusPermanent, abi.Error{Code: abi.CodeBadInput, Message: fmt.Sprintf("instance %d is a source, not a sink", id)})
 	}
-	b, err := abi.DecodeSinkBatch(batch)
+	var b *abi.SinkBatch
+	var err error
+	if in.borrow {
+		in.inbuf = append(in.inbuf[:0], batch...)
+		b, err = in.dec.Decode(in.inbuf)
+	} else {
+		b, err = abi.DecodeSinkBatch(bytes.Clone(batch))
+	}
 	if err != nil {
 		return errorRecord(abi.StatusBadInput, abi.Error{Code: abi.CodeBadInput, Message: err.Error()})
 	}
@@ -238,18 +254,36 @@ func (s *Shim) SourceOpen(id uint32, cfg, state []byte) (st abi.Status, out []by
 // SourcePoll polls the source and encodes the batch as a PollResult with the next batch id. The
 // batch's OnCommit is queued until SourceCommit names its id (or a later one).
 func (s *Shim) SourcePoll(id uint32) (st abi.Status, out []byte) {
+	st = s.SourcePollInto(id, func(b []byte) { out = bytes.Clone(b) })
+	return st, out
+}
+
+// SourcePollInto is SourcePoll handing its output to emit instead of returning it: emit is called
+// once, with the instance still locked, and must copy the bytes (they are reused by the next poll).
+func (s *Shim) SourcePollInto(id uint32, emit func(out []byte)) abi.Status {
+	st, out, in := s.sourcePoll(id)
+	if in != nil {
+		defer in.mu.Unlock()
+	}
+	emit(out)
+	return st
+}
+
+func (s *Shim) sourcePoll(id uint32) (st abi.Status, out []byte, locked *instance) {
 	defer s.recoverInto("source_poll", &st, &out)
 	in, st, out := s.lookup(id)
 	if in == nil {
-		return st, out
+		return st, out, nil
 	}
-	defer in.mu.Unlock()
+	locked = in
 	if in.source == nil {
-		return errorRecord(abi.StatusPermanent, abi.Error{Code: abi.CodeBadInput, Message: fmt.Sprintf("instance %d is a sink, not a source", id)})
+		st, out = errorRecord(abi.StatusPermanent, abi.Error{Code: abi.CodeBadInput, Message: fmt.Sprintf("instance %d is a sink, not a source", id)})
+		return st, out, in
 	}
 	b, err := in.source.Poll(s.ctx)
 	if err != nil {
-		return errorOut(err, "read_failed", true)
+		st, out = errorOut(err, "read_failed", true)
+		return st, out, in
 	}
 	in.nextBatch++
 	schema := b.Schema
@@ -263,7 +297,11 @@ func (s *Shim) SourcePoll(id uint32) (st abi.Status, out []byte) {
 	if b.OnCommit != nil {
 		in.pending = append(in.pending, pendingCommit{id: r.BatchID, onCommit: b.OnCommit})
 	}
-	return abi.StatusOK, abi.AppendPollResult(nil, &r)
+	in.outbuf = abi.AppendPollResult(in.outbuf[:0], &r)
+	if cap(in.outbuf) > 16<<20 {
+		defer func() { in.outbuf = nil }() // do not pin a huge buffer after an unusually large batch
+	}
+	return abi.StatusOK, in.outbuf, in
 }
 
 // SourceCommit runs, in batch order, the OnCommit of every queued batch whose id is <= batchID. Each

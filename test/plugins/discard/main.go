@@ -28,6 +28,9 @@ type sink struct {
 	batches int
 }
 
+// BorrowsBatch: the sink keeps nothing of a batch after Consume (sdk.BatchBorrower).
+func (s *sink) BorrowsBatch() {}
+
 func (s *sink) Open(context.Context) error  { return nil }
 func (s *sink) Close(context.Context) error { return nil }
 

@@ -41,6 +41,9 @@ var outMu sync.Mutex
 // New returns a sink printing payloads to out.
 func New(cfg *Config, env sdk.Env, out io.Writer) *Sink { return &Sink{cfg: *cfg, env: env, out: out} }
 
+// BorrowsBatch marks the sink as an sdk.BatchBorrower: it keeps nothing of a batch after Consume.
+func (s *Sink) BorrowsBatch() {}
+
 // Open does nothing: there is nothing to connect to.
 func (s *Sink) Open(context.Context) error {
 	s.env.Logger.Info("stdout sink opened", "print_payload", s.cfg.PrintPayload)
