@@ -91,6 +91,19 @@ func openCDC(ctx context.Context, s *Source, pcfg *pgxpool.Config) (*cdc, error)
 	if err := c.ensureSlot(ctx); err != nil {
 		return nil, err
 	}
+	// Never report a position behind the slot's (PostgreSQL 15 would move confirmed_flush back in
+	// memory): a slot ahead of the state was advanced over changes that needed no batch.
+	var confirmed *string
+	if err := s.pool.QueryRow(ctx, "SELECT confirmed_flush_lsn::text FROM pg_replication_slots WHERE slot_name = $1",
+		s.cfg.ReplicationSlot).Scan(&confirmed); err != nil {
+		return nil, classify("inspect replication slot "+s.cfg.ReplicationSlot, err)
+	}
+	if confirmed != nil {
+		if lsn, err := pglogrepl.ParseLSN(*confirmed); err == nil && uint64(lsn) > c.committed.FlushLSN {
+			c.committed = CDCPosition{FlushLSN: uint64(lsn)}
+			c.delivered = c.committed
+		}
+	}
 	c.connCfg = pcfg.ConnConfig.Config.Copy()
 	c.connCfg.RuntimeParams["replication"] = "database"
 	// A receive that times out must leave the stream usable: only set a deadline on the socket
@@ -248,9 +261,14 @@ func (c *cdc) connect(ctx context.Context) error {
 }
 
 // sendStatus reports the committed position as written, flushed and applied.
-func (c *cdc) sendStatus(ctx context.Context) error {
+func (c *cdc) sendStatus(ctx context.Context) error { return c.status(ctx, false) }
+
+// sendStatusRequestReply is sendStatus asking the server for an immediate keepalive.
+func (c *cdc) sendStatusRequestReply(ctx context.Context) error { return c.status(ctx, true) }
+
+func (c *cdc) status(ctx context.Context, reply bool) error {
 	lsn := pglogrepl.LSN(c.committed.FlushLSN)
-	if err := pglogrepl.SendStandbyStatusUpdate(ctx, c.conn, pglogrepl.StandbyStatusUpdate{WALWritePosition: lsn}); err != nil {
+	if err := pglogrepl.SendStandbyStatusUpdate(ctx, c.conn, pglogrepl.StandbyStatusUpdate{WALWritePosition: lsn, ReplyRequested: reply}); err != nil {
 		return err
 	}
 	c.lastStatus = c.clock()
@@ -279,6 +297,13 @@ func (c *cdc) Poll(ctx context.Context) (sdk.Batch, error) {
 	}
 	start := c.clock()
 	firstWait := min(max(c.s.cfg.PollInterval.D(), 10*time.Millisecond), maxPollWait)
+	if c.outstanding == 0 && !c.inTx && c.delivered.PartialLSN == 0 && start.Sub(c.lastStatus) >= time.Second {
+		// Everything returned is committed: ask for a keepalive, whose position (what the walsender
+		// has sent) can then be confirmed if nothing arrives before it.
+		if err := c.sendStatusRequestReply(ctx); err != nil {
+			return c.fail(ctx, err)
+		}
+	}
 	pos := c.delivered
 	var msgs []sdk.SourceMessage
 	var walEnd pglogrepl.LSN

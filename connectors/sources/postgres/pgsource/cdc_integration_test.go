@@ -314,3 +314,39 @@ func TestCDCUncommittedBatchRedelivered(t *testing.T) {
 		}
 	}
 }
+
+// While the tables are quiet and everything is committed, the slot follows the server (changes of
+// untracked tables need no batch), and re-opening with an older state never moves it back.
+func TestCDCQuietSlotAdvancesAndNeverMovesBack(t *testing.T) {
+	db, cfg := cdcSetup(t, `CREATE TABLE %[1]s.t (id INT PRIMARY KEY); CREATE TABLE %[1]s.other (id INT PRIMARY KEY)`,
+		map[string]any{"tables": []string{"t"}})
+	s := openSource(t, cfg, nil)
+	db.exec(t, fmt.Sprintf(`INSERT INTO %s VALUES (1)`, db.q("t")))
+	_, b := waitFor(t, s, 1, true, 10*time.Second)
+	var st State
+	_ = sdk.DecodeState(b[0].State, &st)
+	db.exec(t, fmt.Sprintf(`INSERT INTO %s SELECT generate_series(1, 100)`, db.q("other")))
+	deadline := time.Now().Add(10 * time.Second)
+	var advanced pglogrepl.LSN
+	for {
+		if got := poll(t, s); len(got.Messages) != 0 {
+			t.Fatalf("untracked change delivered: %s", got.Messages[0].Payload)
+		}
+		if advanced = confirmedLSN(t, db, cfg.ReplicationSlot); uint64(advanced) > st.CDC.FlushLSN {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("slot stayed at %s while quiet", advanced)
+		}
+	}
+	_ = s.Close(context.Background())
+	s2 := openSource(t, cfg, b[0].State) // older than the slot
+	for i := 0; i < 3; i++ {
+		if got := poll(t, s2); len(got.Messages) != 0 {
+			t.Fatalf("delivered again: %s", got.Messages[0].Payload)
+		}
+	}
+	if now := confirmedLSN(t, db, cfg.ReplicationSlot); now < advanced {
+		t.Fatalf("slot moved back from %s to %s", advanced, now)
+	}
+}

@@ -29,6 +29,8 @@ type poller struct {
 	// cleanup holds delete/mark work of committed batches that failed; retried on the next commit.
 	cleanup []tableKeys
 	clock   func() time.Time
+
+	warnedNoTracking bool
 }
 
 // tableKeys are the primary-key values (text form) of rows of one table in a batch.
@@ -115,8 +117,15 @@ func (p *poller) Poll(ctx context.Context) (sdk.Batch, error) {
 		if (cfg.DeleteAfterRead || cfg.ProcessedColumn != "") && pk < 0 {
 			return sdk.Batch{}, sdk.Permanent(fmt.Errorf("postgres source: table %s: primary key column %q (primary_key_column, default tracking_column) is not in the result, so rows cannot be deleted or marked", t.quoted, cfg.pkColumn()))
 		}
-		if trk < 0 && cfg.CustomQuery == "" {
-			return sdk.Batch{}, sdk.Permanent(fmt.Errorf("postgres source: table %s has no tracking_column %q", t.quoted, cfg.TrackingColumn))
+		if trk < 0 {
+			if cfg.CustomQuery == "" {
+				return sdk.Batch{}, sdk.Permanent(fmt.Errorf("postgres source: table %s has no tracking_column %q", t.quoted, cfg.TrackingColumn))
+			}
+			if !p.warnedNoTracking {
+				p.warnedNoTracking = true
+				p.s.log.Warn("postgres source: custom_query result has no tracking_column, so the cursor ($offset) does not move",
+					"table", t.quoted, "tracking_column", cfg.TrackingColumn)
+			}
 		}
 		keys := tableKeys{table: t}
 		for _, r := range rows {
