@@ -37,6 +37,10 @@ type conn struct {
 	memberships int // number of groups this connection is a member of (Server.mu)
 
 	rbuf, wbuf []byte
+	owned      bool     // the current frame's buffer may be kept (send batches are stored in place)
+	tail       [][]byte // reply segments written after wbuf (poll records, zero-copy)
+	tailLen    int
+	segs       net.Buffers
 }
 
 func (s *Server) newConn(nc net.Conn) *conn {
@@ -89,8 +93,9 @@ func (c *conn) serve() {
 	}()
 	s.log.Debug("connection opened", "conn", c.id, "remote", c.remote)
 	br := bufio.NewReaderSize(c.nc, 64<<10)
+	var hdr [wire.HeaderSize]byte
 	for {
-		frame, err := wire.ReadFrame(br, c.rbuf, s.cfg.MaxFrameSize)
+		frame, err := c.readFrame(br, hdr[:])
 		if err != nil {
 			if errors.Is(err, wire.ErrFrameSize) {
 				s.log.Warn("closing connection: bad frame size", "conn", c.id, "remote", c.remote, "err", err)
@@ -98,11 +103,6 @@ func (c *conn) serve() {
 				s.log.Debug("connection read ended", "conn", c.id, "err", err)
 			}
 			return
-		}
-		if cap(frame) <= 1<<20 {
-			c.rbuf = frame[:0]
-		} else {
-			c.rbuf = nil // do not keep a huge buffer per idle connection
 		}
 		c.lastSeen.Store(time.Now().UnixNano())
 		if wire.FrameCommand(frame) != wire.CommandRequest {
@@ -113,6 +113,39 @@ func (c *conn) serve() {
 			return
 		}
 	}
+}
+
+// readFrame reads one frame. A SendMessages frame gets a buffer of its own (c.owned is set) so
+// that its batch can be stored without a copy; other frames reuse c.rbuf.
+func (c *conn) readFrame(br *bufio.Reader, hdr []byte) ([]byte, error) {
+	if _, err := io.ReadFull(br, hdr); err != nil {
+		return nil, err
+	}
+	size := wire.FrameSize(hdr)
+	if size < wire.HeaderSize || int64(size) > int64(c.s.cfg.MaxFrameSize) {
+		return nil, fmt.Errorf("%w: %d (allowed %d..%d)", wire.ErrFrameSize, size, wire.HeaderSize, c.s.cfg.MaxFrameSize)
+	}
+	var frame []byte
+	c.owned = hdr[176] == wire.OpSendMessages
+	if c.owned {
+		frame = make([]byte, size)
+	} else {
+		if cap(c.rbuf) < int(size) {
+			c.rbuf = make([]byte, size)
+		}
+		frame = c.rbuf[:size]
+	}
+	copy(frame, hdr)
+	if _, err := io.ReadFull(br, frame[wire.HeaderSize:]); err != nil {
+		if errors.Is(err, io.EOF) {
+			err = io.ErrUnexpectedEOF
+		}
+		return nil, err
+	}
+	if !c.owned && cap(c.rbuf) > 4<<20 {
+		defer func() { c.rbuf = nil }() // do not keep a huge buffer per idle connection
+	}
+	return frame, nil
 }
 
 // handle processes one request frame; false closes the connection.
@@ -173,6 +206,7 @@ func (c *conn) reply(h *wire.RequestHeader, out []byte, err error) bool {
 		Commit: s.commit.Load(), Timestamp: h.Timestamp, Request: h.Request, Operation: h.Operation}
 	frame := out
 	if err != nil {
+		c.tail, c.tailLen = c.tail[:0], 0
 		var er *errReply
 		if !errors.As(err, &er) {
 			er = &errReply{code: wire.ErrCodeError, msg: err.Error()}
@@ -186,6 +220,9 @@ func (c *conn) reply(h *wire.RequestHeader, out []byte, err error) bool {
 		}
 	}
 	wire.FinishReply(frame, rh)
+	if c.tailLen > 0 {
+		wire.SetFrameSize(frame, uint32(len(frame)+c.tailLen))
+	}
 	if cap(frame) <= 4<<20 {
 		c.wbuf = frame[:0]
 	} else {
@@ -198,7 +235,29 @@ func (c *conn) reply(h *wire.RequestHeader, out []byte, err error) bool {
 		c.lastMetaReq = h.Request
 		c.lastReply = append(c.lastReply[:0], frame...)
 	}
+	if c.tailLen > 0 {
+		c.segs = append(append(c.segs[:0], frame), c.tail...)
+		clear(c.tail)
+		c.tail, c.tailLen = c.tail[:0], 0
+		return c.writeBuffers()
+	}
 	return c.write(frame)
+}
+
+// writeBuffers writes c.segs with one writev.
+func (c *conn) writeBuffers() bool {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	c.nc.SetWriteDeadline(time.Now().Add(30 * time.Second))
+	segs := c.segs
+	_, err := segs.WriteTo(c.nc)
+	clear(c.segs[:cap(c.segs)])
+	c.segs = c.segs[:0]
+	if err != nil {
+		c.s.log.Debug("write failed", "conn", c.id, "err", err)
+		return false
+	}
+	return true
 }
 
 // begin returns the buffer dispatch appends a payload to: zeroed header space, then an OK result

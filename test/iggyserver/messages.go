@@ -1,6 +1,7 @@
 package iggyserver
 
 import (
+	"bytes"
 	"errors"
 	"sort"
 
@@ -49,8 +50,11 @@ func (c *conn) send(body, out []byte) ([]byte, error) {
 		return nil, statusErr(wire.ErrCodeInvalidFormat, "%v", err)
 	}
 	p := t.partitions[pid]
-	rec := make([]byte, len(q.Batch))
-	copy(rec, q.Batch)
+	rec := q.Batch
+	if !c.owned { // the frame buffer is reused: keep a copy
+		rec = bytes.Clone(q.Batch)
+	}
+	c.owned = false
 	ts := max(nowMicros(), p.lastTS)
 	base := p.next
 	wire.StampBatch(rec, pid, base, ts)
@@ -179,10 +183,14 @@ func (c *conn) poll(body, out []byte) ([]byte, error) {
 		if n > 0 && bytes+int(b.spans[to]-b.spans[from]) > maxPollBytes {
 			break
 		}
+		// Records go out as extra write segments aliasing the stored batch (immutable once
+		// stored); a partial batch gets a rewritten 256-byte header of its own.
 		if from == 0 && to == b.count() {
-			out = append(out, b.rec...)
+			c.addTail(b.rec)
 		} else {
-			out = wire.AppendRecordSlice(out, b.rec, b.rec[b.spans[from]:b.spans[to]], uint32(to-from))
+			frames := b.rec[b.spans[from]:b.spans[to]]
+			c.addTail(wire.AppendRecordSliceHeader(make([]byte, 0, wire.BatchHeaderSize), b.rec, frames, uint32(to-from)))
+			c.addTail(frames)
 		}
 		bytes += int(b.spans[to] - b.spans[from])
 		n += to - from
@@ -197,6 +205,11 @@ func (c *conn) poll(body, out []byte) ([]byte, error) {
 		}
 	}
 	return out, nil
+}
+
+func (c *conn) addTail(b []byte) {
+	c.tail = append(c.tail, b)
+	c.tailLen += len(b)
 }
 
 func putCount(b []byte, v uint32) {

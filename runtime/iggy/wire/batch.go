@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math"
+	"sync"
 
 	"github.com/zeebo/xxh3"
 )
@@ -147,29 +148,45 @@ func grow(b []byte, n int) []byte {
 // BatchChecksum computes the batch checksum of a well-formed record (header fields, then every
 // frame's checksum). The record must have passed ValidateBatch or come from AppendBatch.
 func BatchChecksum(rec []byte) uint64 {
-	var scratch [44 + 8*64]byte
-	buf := scratch[:0]
-	buf = append(buf, rec[:bBatchChecksum]...)
-	buf = append(buf, rec[bMessageCount:bMessageCount+4]...)
-	var h *xxh3.Hasher
-	p := BatchHeaderSize
+	return batchChecksum(rec[:BatchHeaderSize], rec[BatchHeaderSize:])
+}
+
+// batchChecksum computes the checksum of a record given as its header and its frames.
+func batchChecksum(hdr, frames []byte) uint64 {
+	sc := summerPool.Get().(*summer)
+	defer summerPool.Put(sc)
+	buf := sc.buf[:0]
+	buf = append(buf, hdr[:bBatchChecksum]...)
+	buf = append(buf, hdr[bMessageCount:bMessageCount+4]...)
+	streaming := false
+	rec := frames
+	p := 0
 	for p < len(rec) {
 		if len(buf)+8 > cap(buf) {
-			if h == nil {
-				h = xxh3.New()
+			if !streaming {
+				sc.h.Reset()
+				streaming = true
 			}
-			h.Write(buf)
+			sc.h.Write(buf)
 			buf = buf[:0]
 		}
 		buf = append(buf, rec[p:p+8]...)
 		p += FrameHeaderSize + int(binary.LittleEndian.Uint32(rec[p+fPayloadLen:])) + int(binary.LittleEndian.Uint32(rec[p+fHeadersLen:]))
 	}
-	if h == nil {
+	if !streaming {
 		return xxh3.Hash(buf)
 	}
-	h.Write(buf)
-	return h.Sum64()
+	sc.h.Write(buf)
+	return sc.h.Sum64()
 }
+
+// summer is the reusable state of BatchChecksum: a scratch buffer and a streaming hasher.
+type summer struct {
+	h   *xxh3.Hasher
+	buf []byte
+}
+
+var summerPool = sync.Pool{New: func() any { return &summer{h: xxh3.New(), buf: make([]byte, 0, 16<<10)} }}
 
 // CodeError is a validation failure that maps to an Iggy error code.
 type CodeError struct {
@@ -313,11 +330,27 @@ func AppendRecordSlice(dst []byte, storedHeader []byte, frames []byte, count uin
 	return dst
 }
 
+// AppendRecordSliceHeader appends only the 256-byte header of the record AppendRecordSlice would
+// build (the frames are then sent from where they are stored).
+func AppendRecordSliceHeader(dst []byte, storedHeader []byte, frames []byte, count uint32) []byte {
+	start := len(dst)
+	dst = append(dst, storedHeader[:BatchHeaderSize]...)
+	h := dst[start:]
+	binary.LittleEndian.PutUint64(h[bBatchLength:], uint64(BatchHeaderSize+len(frames)))
+	binary.LittleEndian.PutUint32(h[bMessageCount:], count)
+	binary.LittleEndian.PutUint64(h[bBatchChecksum:], batchChecksum(h, frames))
+	return dst
+}
+
 // DecodeRecords decodes consecutive batch records (a poll reply tail, or a log file) into
 // messages appended to dst, walking records by batch_length and frames by their lengths
 // (message_count is not relied on). Payloads and headers alias b.
-func DecodeRecords(b []byte, dst []Message) ([]Message, error) {
+func DecodeRecords(b []byte, dst []Message) ([]Message, error) { return decodeRecords(b, dst, 0) }
+
+// decodeRecords is DecodeRecords with a hint of the number of messages (sizes the header slab).
+func decodeRecords(b []byte, dst []Message, hint int) ([]Message, error) {
 	r := Reader{b: b}
+	var slab []Header // headers of all messages, sliced per message (grows geometrically)
 	for r.Len() > 0 {
 		recStart := r.off
 		hdr := r.Bytes(BatchHeaderSize, "batch header")
@@ -353,12 +386,24 @@ func DecodeRecords(b []byte, dst []Message) ([]Message, error) {
 				Payload:         f[FrameHeaderSize : FrameHeaderSize+int(pl) : FrameHeaderSize+int(pl)],
 			}
 			if hl > 0 {
-				hs, err := DecodeHeaders(f[FrameHeaderSize+int(pl):flen], nil)
+				if slab == nil {
+					slab = make([]Header, 0, max(hint, 16))
+				}
+				start := len(slab)
+				hs, err := DecodeHeaders(f[FrameHeaderSize+int(pl):flen], slab[start:])
 				if err != nil {
 					r.Fail("message user headers", "%v", err)
 					return dst, r.err
 				}
-				m.Headers = hs
+				if len(hs) > 0 && cap(slab)-start >= len(hs) && &slab[:start+1][start] == &hs[0] {
+					slab = slab[:start+len(hs)]
+				} else {
+					// DecodeHeaders outgrew the slab: continue in a new, larger one.
+					slab = make([]Header, len(hs), max(2*cap(slab), 64, len(hs)))
+					copy(slab, hs)
+					start = 0
+				}
+				m.Headers = slab[start : start+len(hs) : start+len(hs)]
 			}
 			dst = append(dst, m)
 			r.off += int(flen)

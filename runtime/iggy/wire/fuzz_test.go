@@ -134,3 +134,35 @@ func decodeAll(body []byte) {
 	DecodeHeaders(body, nil)
 	ReadBatchInfo(body)
 }
+
+func TestRecordSliceHeaderMatchesSlice(t *testing.T) {
+	body, _ := AppendSendMessages(nil, NamedID("s"), NamedID("t"), PartitionID(0), benchMessages()[:10])
+	q, _ := DecodeSendMessages(body)
+	rec := append([]byte(nil), q.Batch...)
+	StampBatch(rec, 3, 100, 5)
+	spans := FrameSpans(rec, nil)
+	for from := 0; from < 10; from++ {
+		for to := from + 1; to <= 10; to++ {
+			whole := AppendRecordSlice(nil, rec, rec[spans[from]:spans[to]], uint32(to-from))
+			hdr := AppendRecordSliceHeader(nil, rec, rec[spans[from]:spans[to]], uint32(to-from))
+			if string(hdr) != string(whole[:BatchHeaderSize]) {
+				t.Fatalf("slice %d..%d: headers differ", from, to)
+			}
+			if err := ValidateBatchStored(whole); err != nil {
+				t.Fatalf("slice %d..%d: %v", from, to, err)
+			}
+		}
+	}
+}
+
+// ValidateBatchStored checks a served record: its checksum and frame tiling.
+func ValidateBatchStored(rec []byte) error {
+	info, err := ReadBatchInfo(rec)
+	if err != nil {
+		return err
+	}
+	if BatchChecksum(rec) != info.Checksum || info.BatchLength != uint64(len(rec)) || len(FrameSpans(rec, nil))-1 != int(info.MessageCount) {
+		return &CodeError{Code: ErrCodeInvalidBatchChecksum, Reason: "served record is inconsistent"}
+	}
+	return nil
+}

@@ -236,3 +236,6 @@ func FinishReply(frame []byte, h ReplyHeader) {
 	h.Size = uint32(len(frame))
 	h.Put(frame)
 }
+
+// SetFrameSize overwrites the size field of a frame header (for replies written in segments).
+func SetFrameSize(hdr []byte, size uint32) { binary.LittleEndian.PutUint32(hdr[offSize:], size) }

@@ -278,12 +278,12 @@ func AppendPollReplyHeader(b []byte, partitionID uint32, currentOffset uint64, c
 func DecodePollReply(b []byte, dst []Message) (PollReply, error) {
 	r := Reader{b: b}
 	p := PollReply{PartitionID: r.U32("partition_id"), CurrentOffset: r.U64("current_offset")}
-	r.U32("messages_count")
+	hint := r.U32("messages_count")
 	if r.err != nil {
 		return p, r.err
 	}
 	var err error
-	p.Messages, err = DecodeRecords(r.Rest(), dst[:0])
+	p.Messages, err = decodeRecords(r.Rest(), dst[:0], int(min(hint, 1<<16)))
 	if err != nil {
 		if de, ok := err.(*DecodeError); ok {
 			de.Offset += 16
