@@ -121,6 +121,7 @@ func TestValidateListsEveryProblem(t *testing.T) {
 	missingKey := write("conn/required.toml", strings.Replace(head("sink", "req", stdout), "name = \"req\"\n", "", 1)+sinkStreams)
 	wrongType := write("conn/type.toml", head("source", "rnd", random)+"max_in_flight = \"two\"\n[[streams]]\nstream = \"s\"\ntopic = \"t\"\nschema = \"json\"\n")
 	codecFile := write("conn/codec.toml", head("source", "codec", random)+"[[streams]]\nstream = \"s\"\ntopic = \"t\"\nschema = \"proto\"\nproto_descriptor_set = \"nope.pb\"\nproto_message_type = \"a.B\"\n")
+	avro := write("conn/avro.toml", head("sink", "avro", stdout)+"[[streams]]\nstream = \"s\"\ntopics = [\"t\"]\nschema = \"avro\"\navro_schema_path = \"x.avsc\"\n")
 	unknownKey := write("conn/unknown.toml", head("sink", "unk", stdout)+"verbos = true\n"+sinkStreams)
 	malformed := write("conn/malformed.toml", "type = \"sink\"\nkey = \"broken\"\nname = [\n")
 	write("conn/disabled.toml", strings.Replace(head("sink", "off", "libiggy_connector_nope_sink"), "enabled = true", "enabled = false", 1)+sinkStreams)
@@ -144,6 +145,7 @@ func TestValidateListsEveryProblem(t *testing.T) {
 		{missingKey, "name", "missing required key", config.SeverityError},
 		{wrongType, "max_in_flight", `expected a non-negative integer, got string "two"`, config.SeverityError},
 		{codecFile, "streams[0].proto_descriptor_set", "nope.pb", config.SeverityError},
+		{avro, "streams[0]", "schema avro: schema not supported by this runtime", config.SeverityError},
 		{unknownKey, "verbos", `unknown key (did you mean "verbose"?)`, config.SeverityWarning},
 		{malformed, "", "invalid TOML at line 3", config.SeverityError},
 	}

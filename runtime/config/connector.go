@@ -340,12 +340,11 @@ func (c *ConnectorConfig) Validate(file string) Problems {
 	return ps
 }
 
-// validateCodec checks the schema and its options of stream p. Files named by options are checked
-// by the validate command (they are relative to the runtime's working directory).
+// validateCodec checks the schema options of stream p. Schema "avro" is accepted here (it is a valid
+// config of the original) but no codec exists for it: the connector fails at setup, visibly, and
+// `validate` reports it. Files named by options are checked by the codecs (validate, setup).
 func validateCodec(ps *Problems, file, p, schema string, o CodecOptions) {
 	switch schema {
-	case "avro":
-		ps.Add(file, p+".schema", "schema \"avro\" is not supported by this runtime (use json, raw, text, proto or flatbuffer)")
 	case "proto":
 		if o.ProtoMessageType != "" && o.ProtoDescriptorSet == "" {
 			ps.Add(file, p+".proto_descriptor_set", "required when proto_message_type is set")

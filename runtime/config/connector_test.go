@@ -93,6 +93,11 @@ func TestConnectorDefaults(t *testing.T) {
 			t.Errorf("%s = %#v, want %#v", tc.name, tc.got, tc.want)
 		}
 	}
+	// The original's avro keys load (the codec, not the config, refuses schema avro).
+	avro := mustLoad(t, "avro.toml", strings.Replace(minimalSink, `schema = "json"`, "schema = \"avro\"\navro_schema_json = '{\"type\":\"string\"}'\navro_schema_path = \"s.avsc\"", 1))
+	if s := avro.SinkStreams[0]; s.Schema != "avro" || s.AvroSchemaPath != "s.avsc" || s.AvroSchemaJSON != `{"type":"string"}` {
+		t.Errorf("avro stream %+v", s)
+	}
 	if j, _ := sink.PluginConfigJSON(); string(j) != "{}" {
 		t.Errorf("plugin config JSON %s, want {}", j)
 	}
@@ -187,7 +192,6 @@ func TestBadConnectorConfig(t *testing.T) {
 		{"bad duration", base("sink", sinkStream+"poll_interval = \"5 parsecs\"\n"), "streams[0].poll_interval", `invalid duration "5 parsecs": unknown unit "parsecs"`, SeverityError},
 		{"duration without unit", base("source", "[[streams]]\nstream = \"s\"\ntopic = \"t\"\nschema = \"json\"\nlinger_time = \"5\"\n"), "streams[0].linger_time", `invalid duration "5": missing unit`, SeverityError},
 		{"bad schema", base("sink", "[[streams]]\nstream = \"s\"\ntopics = [\"t\"]\nschema = \"jsn\"\n"), "streams[0].schema", `invalid value "jsn": must be one of "json", "raw", "text", "proto", "flatbuffer", "avro" (did you mean "json"?)`, SeverityError},
-		{"avro unsupported", base("sink", "[[streams]]\nstream = \"s\"\ntopics = [\"t\"]\nschema = \"avro\"\n"), "streams[0].schema", `schema "avro" is not supported`, SeverityError},
 		{"proto options half set", base("sink", "[[streams]]\nstream = \"s\"\ntopics = [\"t\"]\nschema = \"proto\"\nproto_message_type = \"a.B\"\n"), "streams[0].proto_descriptor_set", "required when proto_message_type is set", SeverityError},
 		{"proto option on json", base("sink", "[[streams]]\nstream = \"s\"\ntopics = [\"t\"]\nschema = \"json\"\nproto_message_type = \"a.B\"\n"), "streams[0].proto_message_type", `only valid for schema "proto", not "json"`, SeverityError},
 		{"empty topics", base("sink", "[[streams]]\nstream = \"s\"\ntopics = []\nschema = \"json\"\n"), "streams[0].topics", "must list at least one topic", SeverityError},
