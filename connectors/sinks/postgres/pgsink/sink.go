@@ -66,15 +66,16 @@ const roundTimeout = 60 * time.Second
 
 // Sink is one sink instance. The runtime serialises Open, Consume and Close.
 type Sink struct {
-	cfg    *Config
-	log    *slog.Logger
-	cols   columns
-	table  []string // parsed target_table
-	quoted string   // quoted target_table
-	ident  pgx.Identifier
-	insert string // INSERT ... SELECT ... ON CONFLICT DO NOTHING
-	pool   *pgxpool.Pool
-	sleep  func(ctx context.Context, d time.Duration) error
+	cfg     *Config
+	log     *slog.Logger
+	cols    columns
+	table   []string // parsed target_table
+	quoted  string   // quoted target_table
+	ident   pgx.Identifier
+	insert  string // INSERT ... SELECT ... ON CONFLICT DO NOTHING
+	staging string // CREATE TEMP TABLE IF NOT EXISTS staging ...
+	pool    *pgxpool.Pool
+	sleep   func(ctx context.Context, d time.Duration) error
 	// direct is set at Open when the table's columns have exactly the types the sink writes, so rows
 	// can be COPYed straight into it (the fast path). replaying is set after a round hit a unique
 	// conflict and cleared after a round found no duplicate: while set, rounds take the idempotent
@@ -109,6 +110,7 @@ func newSink(cfg *Config, log *slog.Logger) (*Sink, error) {
 		quotedCols[i] = QuoteIdent(n)
 	}
 	list := strings.Join(quotedCols, ", ")
+	s.staging = s.stagingSQL()
 	s.insert = fmt.Sprintf("INSERT INTO %s (%s) SELECT %s FROM %s ON CONFLICT DO NOTHING", s.quoted, list, list, stagingTable)
 	return s, nil
 }
@@ -153,7 +155,7 @@ func (s *Sink) stagingSQL() string {
 	return fmt.Sprintf("CREATE TEMP TABLE IF NOT EXISTS %s (%s) ON COMMIT DELETE ROWS", stagingTable, strings.Join(defs, ", "))
 }
 
-// Open connects (max_connections pooled connections, each with its staging table), checks the
+// Open connects (at most max_connections pooled connections), checks the
 // connection with SELECT 1, creates the table when auto_create_table is set, and checks that the
 // table exists. A missing table or a bad connection string is permanent; a failed connection is
 // transient.
@@ -165,11 +167,6 @@ func (s *Sink) Open(ctx context.Context) error {
 	pcfg.MaxConns = int32(min(s.cfg.MaxConnections, math.MaxInt32))
 	if pcfg.ConnConfig.ConnectTimeout == 0 {
 		pcfg.ConnConfig.ConnectTimeout = 10 * time.Second
-	}
-	staging := s.stagingSQL()
-	pcfg.AfterConnect = func(ctx context.Context, c *pgx.Conn) error {
-		_, err := c.Exec(ctx, staging)
-		return err
 	}
 	octx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
@@ -398,6 +395,11 @@ func (s *Sink) copyStaged(ctx context.Context, src *rowSource, rows []row) (int6
 		return 0, err
 	}
 	defer func() { _ = tx.Rollback(ctx) }()
+	// Created in the transaction (a no-op when this session has it): works behind poolers that
+	// reset sessions, and costs nothing on the fast path, which does not use it.
+	if _, err := tx.Exec(ctx, s.staging); err != nil {
+		return 0, err
+	}
 	src.rows, src.i = rows, 0
 	if _, err := tx.CopyFrom(ctx, pgx.Identifier{stagingTable}, s.cols.names, src); err != nil {
 		return 0, err
