@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"os/exec"
+	"runtime"
 	"strings"
 	"sync"
 	"syscall"
@@ -98,26 +99,32 @@ func startChild(ctx context.Context, path string, opts *Options, log *slog.Logge
 	if cmd.Stdout == nil {
 		cmd.Stdout = os.Stdout
 	}
-	cmd.ExtraFiles = []*os.File{pw}
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true} // terminal signals go to the runtime, which stops children itself
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		pr.Close()
-		pw.Close()
-		return nil, &LoadError{Library: path, Reason: ErrHost, Detail: err.Error()}
-	}
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		pr.Close()
 		pw.Close()
 		return nil, &LoadError{Library: path, Reason: ErrHost, Detail: err.Error()}
 	}
+	cmd.ExtraFiles = []*os.File{pw}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true} // terminal signals go to the runtime, which stops children itself
+	sr, stdin, err := os.Pipe()
+	if err != nil {
+		pr.Close()
+		pw.Close()
+		return nil, &LoadError{Library: path, Reason: ErrHost, Detail: err.Error()}
+	}
+	cmd.Stdin = sr
+	setPipeSize(stdin)
+	setPipeSize(pw)
 	if err := cmd.Start(); err != nil {
 		pr.Close()
 		pw.Close()
+		sr.Close()
+		stdin.Close()
 		return nil, &LoadError{Library: path, Reason: ErrHost, Detail: fmt.Sprintf("cannot start the plugin host %q: %v", exe, err)}
 	}
 	pw.Close()
+	sr.Close()
 	c := &child{cmd: cmd, stdin: stdin, bw: bufio.NewWriterSize(stdin, 64<<10), replies: pr,
 		br: bufio.NewReaderSize(pr, 64<<10), done: make(chan struct{})}
 	go func() {
@@ -322,4 +329,19 @@ func probe(ctx context.Context, path string, opts *Options, log *slog.Logger, fn
 	}
 	defer c.stop(5 * time.Second)
 	return fn(c)
+}
+
+// pipeSize is the kernel buffer asked for the transport's pipes (Linux F_SETPIPE_SZ), so that a batch
+// of a few hundred kilobytes crosses in one or two writes instead of sixteen 64 KiB ones.
+const pipeSize = 1 << 20
+
+func setPipeSize(f *os.File) {
+	if runtime.GOOS != "linux" {
+		return
+	}
+	if rc, err := f.SyscallConn(); err == nil {
+		_ = rc.Control(func(fd uintptr) {
+			_, _, _ = syscall.Syscall(syscall.SYS_FCNTL, fd, 1031 /* F_SETPIPE_SZ */, pipeSize)
+		})
+	}
 }

@@ -7,6 +7,7 @@ import (
 
 	"github.com/iggy-go/connectors/abi"
 	"github.com/iggy-go/connectors/sdk"
+	"github.com/iggy-go/connectors/sdk/sdktest"
 )
 
 func TestConfig(t *testing.T) {
@@ -69,4 +70,9 @@ func TestFormatPayload(t *testing.T) {
 	if got := FormatPayload(abi.SchemaText, []byte("hi")); got != "hi" {
 		t.Fatal(got)
 	}
+}
+
+func TestConformance(t *testing.T) {
+	sdktest.CheckSink(t, Plugin, `{"print_payload": false}`, map[string]string{
+		`{"print_payload": 1}`: "print_payload", `{"verbose": true}`: "verbose"})
 }

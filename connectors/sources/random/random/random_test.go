@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/iggy-go/connectors/sdk"
+	"github.com/iggy-go/connectors/sdk/sdktest"
 )
 
 func newSource(t *testing.T, cfgJSON string, state []byte) *Source {
@@ -101,4 +102,9 @@ func TestEqualRangeAndZeroCost(t *testing.T) {
 	if len(b.Messages) != 5 || string(b.Messages[4].Payload) != want {
 		t.Fatalf("zero_cost: %d messages, %s", len(b.Messages), b.Messages[0].Payload)
 	}
+}
+
+func TestConformance(t *testing.T) {
+	sdktest.CheckSource(t, Plugin, `{"interval":"0","messages_range":[2,2]}`, map[string]string{
+		`{"messages_range":[3,1]}`: "messages_range", `{"payload_size":-5}`: "payload_size", `{"intervall":"1s"}`: "intervall"})
 }
