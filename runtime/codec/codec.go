@@ -35,6 +35,10 @@ import (
 type Options struct {
 	// Stream names the stream in decode/encode errors (optional).
 	Stream string
+	// IndexObjects makes the json decoder index the top-level members of a (compact) JSON object
+	// while it validates it, saving the second pass Payload.Object would otherwise make. Set it when
+	// the decoded payloads go through transforms; it costs an allocation per payload otherwise.
+	IndexObjects bool
 	// ProtoDescriptorSet (config key proto_descriptor_set) is the path of a binary
 	// google.protobuf.FileDescriptorSet holding ProtoMessageType and everything it imports, as written
 	// by `protoc --include_imports --descriptor_set_out=FILE`. Only for schema proto.
@@ -170,7 +174,7 @@ func NewDecoder(schema abi.Schema, opts Options) (Decoder, error) {
 	b := base{schema: schema, stream: opts.Stream}
 	switch schema {
 	case abi.SchemaJSON:
-		return jsonDecoder{b}, nil
+		return jsonDecoder{base: b, index: opts.IndexObjects}, nil
 	case abi.SchemaRaw:
 		return rawDecoder{b}, nil
 	case abi.SchemaText:

@@ -25,27 +25,45 @@ func errAt(pos int, format string, args ...any) error {
 // scanner validates a JSON document (RFC 8259, strings must be valid UTF-8 and must not contain lone
 // surrogate escapes, as serde_json requires) and notes whether it contains insignificant whitespace.
 type scanner struct {
-	b  []byte
-	ws bool
+	b       []byte
+	ws      bool
+	escaped bool    // the last string scanned had an escape sequence
+	obj     *Object // when set, the members of a top-level object are recorded in it
 }
 
 // validateJSON checks that b holds exactly one JSON value, optionally surrounded by whitespace.
 // compact reports that b has no insignificant whitespace at all (so it can be passed on as is).
 func validateJSON(b []byte) (compact bool, err error) {
+	compact, _, err = scanJSON(b, false)
+	return compact, err
+}
+
+// scanJSON validates b like validateJSON and, with index set, also returns the index of the
+// top-level members when b is a compact object (nil otherwise).
+func scanJSON(b []byte, index bool) (compact bool, obj *Object, err error) {
 	s := scanner{b: b}
+	if index {
+		if i := skipWS(b, 0); i == 0 && i < len(b) && b[i] == '{' {
+			s.obj = newObject(b)
+		}
+	}
 	i := s.skipWS(0)
 	if i == len(b) {
-		return false, errAt(i, "empty JSON payload")
+		return false, nil, errAt(i, "empty JSON payload")
 	}
 	i, err = s.value(i, 0)
-	if err != nil {
-		return false, err
+	if err == nil {
+		if i = s.skipWS(i); i != len(b) {
+			err = errAt(i, "unexpected %s after the JSON value", describeByte(b[i]))
+		}
 	}
-	i = s.skipWS(i)
-	if i != len(b) {
-		return false, errAt(i, "unexpected %s after the JSON value", describeByte(b[i]))
+	if err != nil || s.ws {
+		if s.obj != nil {
+			releaseObject(s.obj) // offsets of a non-compact document are of no use
+		}
+		return !s.ws && err == nil, nil, err
 	}
-	return !s.ws, nil
+	return true, s.obj, nil
 }
 
 func describeByte(c byte) string {
@@ -160,6 +178,15 @@ func plainWord(x uint64) bool {
 	return (ctrl|((q-swarLo)&^q)|((bs-swarLo)&^bs)|x)&swarHi == 0
 }
 
+// strSpecial marks the bytes that end the plain run of a JSON string: the quote, the backslash,
+// control characters and every non-ASCII byte.
+var strSpecial = func() (t [256]bool) {
+	for c := 0; c < 256; c++ {
+		t[c] = c < 0x20 || c == '"' || c == '\\' || c >= utf8.RuneSelf
+	}
+	return t
+}()
+
 // str validates the string starting with the quote at b[i] and returns the offset after its closing
 // quote.
 func (s *scanner) str(i int) (int, error) {
@@ -170,6 +197,9 @@ func (s *scanner) str(i int) (int, error) {
 		for i+8 <= len(b) && plainWord(binary.LittleEndian.Uint64(b[i:])) {
 			i += 8
 		}
+		for i < len(b) && !strSpecial[b[i]] {
+			i++
+		}
 		if i >= len(b) {
 			return i, errAt(start, "unterminated string starting at offset %d", start)
 		}
@@ -178,6 +208,7 @@ func (s *scanner) str(i int) (int, error) {
 		case c == '"':
 			return i + 1, nil
 		case c == '\\':
+			s.escaped = true
 			n, err := s.escape(i)
 			if err != nil {
 				return n, err
@@ -185,8 +216,6 @@ func (s *scanner) str(i int) (int, error) {
 			i = n
 		case c < 0x20:
 			return i, errAt(i, "control character 0x%02x in string (must be escaped)", c)
-		case c < utf8.RuneSelf:
-			i++
 		default:
 			r, size := utf8.DecodeRune(b[i:])
 			if r == utf8.RuneError && size <= 1 {
@@ -264,10 +293,13 @@ func (s *scanner) object(i, depth int) (int, error) {
 		if b[i] != '"' {
 			return i, errAt(i, "invalid %s looking for an object key", describeByte(b[i]))
 		}
+		ks := i
+		s.escaped = false
 		var err error
 		if i, err = s.str(i); err != nil {
 			return i, err
 		}
+		ke, escaped := i, s.escaped
 		i = s.skipWS(i)
 		if i >= len(b) || b[i] != ':' {
 			if i >= len(b) {
@@ -276,8 +308,12 @@ func (s *scanner) object(i, depth int) (int, error) {
 			return i, errAt(i, "invalid %s after object key, expected ':'", describeByte(b[i]))
 		}
 		i = s.skipWS(i + 1)
+		vs := i
 		if i, err = s.value(i, depth); err != nil {
 			return i, err
+		}
+		if depth == 1 && s.obj != nil && !s.ws {
+			s.obj.member(ks, ke, vs, i, escaped)
 		}
 		i = s.skipWS(i)
 		if i >= len(b) {

@@ -166,3 +166,94 @@ func TestAppendStringAndUnquote(t *testing.T) {
 		t.Errorf("Compact error: %v", err)
 	}
 }
+
+func TestIndexWhileValidating(t *testing.T) {
+	docs := []string{
+		`{}`, `{"a":1}`, `{"a":1,"b":{"c":[1,{"d":"}"}]},"e":"x\"y"}`, `{"a":1,"b":2,"a":3}`,
+		`{"\u0061":1,"a":2,"b\n":3}`, `{"n":1e5,"s":"é","t":true,"f":false,"z":null,"arr":[]}`,
+	}
+	for _, d := range docs {
+		compact, obj, err := scanJSON([]byte(d), true)
+		if err != nil || !compact || obj == nil {
+			t.Fatalf("%s: %v %v %v", d, compact, obj, err)
+		}
+		if got, want := members(obj), members(indexObject([]byte(d))); got != want {
+			t.Errorf("%s: indexed while validating %q, separately %q", d, got, want)
+		}
+	}
+	// Not compact or not an object: no index (Payload.Object indexes lazily then).
+	for _, d := range []string{` {"a":1}`, `{"a": 1}`, `{"a":1} `, `[1]`, `"s"`} {
+		if _, obj, err := scanJSON([]byte(d), true); err != nil || obj != nil {
+			t.Errorf("%q: want no index, got %v %v", d, obj, err)
+		}
+	}
+	dec, _ := NewDecoder("json", Options{IndexObjects: true})
+	for _, d := range []string{`{"a":1,"a":2,"b":3}`, `{ "a" : 1 , "a" : 2, "b" : 3 }`} {
+		p, err := dec.Decode([]byte(d))
+		if err != nil {
+			t.Fatal(err)
+		}
+		o, ok := p.Object()
+		if !ok || members(o) != `a=2;b=3;` {
+			t.Errorf("%s: %v %q", d, ok, members(o))
+		}
+		o.Delete(NewKey("b"))
+		if got := string(p.Bytes()); got != `{"a":2}` {
+			t.Errorf("%s: %s", d, got)
+		}
+	}
+	if _, err := dec.Decode([]byte(`{"a":1,}`)); err == nil {
+		t.Error("indexing decoder must still validate")
+	}
+}
+
+func TestAppendBytes(t *testing.T) {
+	for _, c := range []struct{ in, out string }{
+		{`{"a":1}`, `{"a":1}`},
+		{` { "a" : 1 } `, `{"a":1}`},
+	} {
+		p := mustJSONPayload(t, c.in)
+		if got := string(p.AppendBytes([]byte("x"))); got != "x"+c.out {
+			t.Errorf("%q: %q", c.in, got)
+		}
+		o, _ := p.Object()
+		o.Set(NewKey("b"), []byte(`2`))
+		want := strings.TrimSuffix(c.out, "}") + `,"b":2}`
+		if got := string(p.AppendBytes([]byte("x"))); got != "x"+want {
+			t.Errorf("%q modified: %q", c.in, got)
+		}
+		if got := string(p.Bytes()); got != want {
+			t.Errorf("%q Bytes: %q", c.in, got)
+		}
+	}
+	raw, _ := NewPayload(KindRaw, []byte{1, 2})
+	if got := raw.AppendBytes([]byte{0}); string(got) != "\x00\x01\x02" {
+		t.Errorf("raw: %v", got)
+	}
+}
+
+func TestSerialiseRuns(t *testing.T) {
+	// Edits in the middle, at the ends, and of every kind keep the rest byte for byte.
+	in := `{"a":1,"b":"x","c":[1,2],"d":{"e":null},"f":true}`
+	cases := []struct {
+		edit func(o *Object)
+		want string
+	}{
+		{func(o *Object) { o.Delete(NewKey("c")) }, `{"a":1,"b":"x","d":{"e":null},"f":true}`},
+		{func(o *Object) { o.Delete(NewKey("a")) }, `{"b":"x","c":[1,2],"d":{"e":null},"f":true}`},
+		{func(o *Object) { o.Delete(NewKey("f")) }, `{"a":1,"b":"x","c":[1,2],"d":{"e":null}}`},
+		{func(o *Object) { o.Set(NewKey("c"), []byte(`0`)) }, `{"a":1,"b":"x","c":0,"d":{"e":null},"f":true}`},
+		{func(o *Object) { o.Set(NewKey("a"), []byte(`0`)); o.Set(NewKey("f"), []byte(`0`)) }, `{"a":0,"b":"x","c":[1,2],"d":{"e":null},"f":0}`},
+		{func(o *Object) { o.Delete(NewKey("b")); o.Delete(NewKey("d")) }, `{"a":1,"c":[1,2],"f":true}`},
+		{func(o *Object) { o.Retain(func(k, v []byte) bool { return false }); o.Set(NewKey("z"), []byte(`1`)) }, `{"z":1}`},
+		{func(o *Object) { o.Retain(func(k, v []byte) bool { return false }) }, `{}`},
+	}
+	for i, c := range cases {
+		p := mustJSONPayload(t, in)
+		o, _ := p.Object()
+		c.edit(o)
+		if got := string(p.Bytes()); got != c.want {
+			t.Errorf("case %d: got %s, want %s", i, got, c.want)
+		}
+	}
+}

@@ -1,6 +1,7 @@
 package codec
 
 import (
+	"bytes"
 	"fmt"
 	"unicode/utf8"
 
@@ -129,6 +130,19 @@ func (p *Payload) Bytes() []byte {
 	return p.data
 }
 
+// AppendBytes appends the payload's wire form (what Bytes returns) to dst and returns the extended
+// slice. Unlike Bytes it never allocates a buffer of its own for a modified JSON object, so a caller
+// that gathers a batch into one buffer pays no per-message allocation.
+func (p *Payload) AppendBytes(dst []byte) []byte {
+	if p.kind == KindJSON && p.obj != nil && p.obj.dirty {
+		return p.obj.appendJSON(dst)
+	}
+	if p.kind == KindJSON && !p.compact {
+		return appendCompact(dst, p.data)
+	}
+	return append(dst, p.data...)
+}
+
 // ForPlugin returns what a sink plugin receives for this payload: its bytes (Bytes) and the ABI
 // schema tag that describes them. JSON payloads — including protobuf and FlatBuffers payloads that
 // were decoded with a schema — go as compact JSON tagged "json"; raw and text go as they are; protobuf
@@ -166,15 +180,30 @@ func (p *Payload) Unwrap(k Key) bool {
 	if !ok {
 		return false
 	}
-	v, ok := obj.Get(k)
-	if !ok {
+	i := obj.find(k)
+	if i < 0 {
 		return false
 	}
+	v := obj.bytes(obj.fields[i].val)
+	if obj.fields[i].val.ext {
+		v = bytes.Clone(v) // the arena goes back to the pool with the object
+	}
+	releaseObject(obj)
 	p.data = v
 	p.compact = true
 	p.notObject = false
 	p.obj = nil
 	return true
+}
+
+// Release hands the payload's object index back for reuse by later payloads and empties p. Call it
+// when done with a payload that transforms used; it is optional (without it the index is
+// garbage-collected). Bytes obtained from p before (Bytes, ForPlugin, an Encoder) stay valid.
+func (p *Payload) Release() {
+	if p.obj != nil {
+		releaseObject(p.obj)
+	}
+	*p = Payload{}
 }
 
 // JSONView renders the payload as JSON the way the original runtime's decoders presented it to JSON

@@ -14,16 +14,21 @@ import (
 
 // --- json ---------------------------------------------------------------------------------------
 
-type jsonDecoder struct{ base }
+type jsonDecoder struct {
+	base
+	index bool
+}
 
 func (jsonDecoder) Kind() Kind { return KindJSON }
 
 func (d jsonDecoder) Decode(b []byte) (Payload, error) {
-	compact, err := validateJSON(b)
+	compact, obj, err := scanJSON(b, d.index)
 	if err != nil {
 		return Payload{}, d.err("decode", errPos(err), err)
 	}
-	return jsonPayload(b, compact), nil
+	p := jsonPayload(b, compact)
+	p.obj = obj
+	return p, nil
 }
 
 type jsonEncoder struct{ base }
@@ -213,8 +218,8 @@ func encodeJSONNoSchema(b []byte) []byte {
 	obj := indexObject(b)
 	offs := make([]flatbuffers.UOffsetT, 0, 2*len(obj.fields))
 	for _, f := range obj.fields {
-		offs = append(offs, bl.CreateByteString(f.key))
-		v := f.val
+		offs = append(offs, bl.CreateByteString(obj.bytes(f.key)))
+		v := obj.bytes(f.val)
 		if v[0] == '"' {
 			v = unquoteJSON(v)
 		}

@@ -34,42 +34,45 @@ type fieldValue struct {
 	computed string
 }
 
-// value returns the JSON to store for one message.
-func (v *fieldValue) value() ([]byte, error) {
+// appendValue appends the JSON to store for one message to dst.
+func (v *fieldValue) appendValue(dst []byte) ([]byte, error) {
 	if v.static != nil {
-		return v.static, nil
+		return append(dst, v.static...), nil
 	}
-	return compute(v.computed)
+	return appendComputed(dst, v.computed)
 }
 
 // compute renders a computed value as JSON.
-func compute(kind string) ([]byte, error) {
+func compute(kind string) ([]byte, error) { return appendComputed(nil, kind) }
+
+// appendComputed appends a computed value as JSON to dst.
+func appendComputed(dst []byte, kind string) ([]byte, error) {
 	switch kind {
 	case ComputedUUIDv4:
 		u, err := uuid.NewRandom()
 		if err != nil {
 			return nil, fmt.Errorf("uuid_v4: %w", err)
 		}
-		return appendUUID(make([]byte, 0, 38), u), nil
+		return appendUUID(dst, u), nil
 	case ComputedUUIDv7:
 		u, err := uuid.NewV7()
 		if err != nil {
 			return nil, fmt.Errorf("uuid_v7: %w", err)
 		}
-		return appendUUID(make([]byte, 0, 38), u), nil
+		return appendUUID(dst, u), nil
 	}
 	t := now().UTC()
 	switch kind {
 	case ComputedDateTime:
-		return appendRFC3339(make([]byte, 0, 40), t), nil
+		return appendRFC3339(dst, t), nil
 	case ComputedTimestampNanos:
-		return strconv.AppendInt(make([]byte, 0, 20), t.UnixNano(), 10), nil
+		return strconv.AppendInt(dst, t.UnixNano(), 10), nil
 	case ComputedTimestampMicros:
-		return strconv.AppendInt(make([]byte, 0, 20), t.UnixMicro(), 10), nil
+		return strconv.AppendInt(dst, t.UnixMicro(), 10), nil
 	case ComputedTimestampMillis:
-		return strconv.AppendInt(make([]byte, 0, 20), t.UnixMilli(), 10), nil
+		return strconv.AppendInt(dst, t.UnixMilli(), 10), nil
 	default: // seconds
-		return strconv.AppendInt(make([]byte, 0, 20), t.Unix(), 10), nil
+		return strconv.AppendInt(dst, t.Unix(), 10), nil
 	}
 }
 
@@ -182,7 +185,12 @@ func (t *setFields) Apply(_ Meta, p *codec.Payload) error {
 				continue
 			}
 		}
-		v, err := f.value.value()
+		if f.value.static != nil {
+			obj.Set(f.key, f.value.static)
+			continue
+		}
+		var buf [64]byte // computed values are short; Set copies them
+		v, err := appendComputed(buf[:0], f.value.computed)
 		if err != nil {
 			return fmt.Errorf("field %q: %w", f.key.String(), err)
 		}
