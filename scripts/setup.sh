@@ -19,6 +19,8 @@ command -v pg_ctl >/dev/null || ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2
 command -v psql >/dev/null || NEED_APT+=" postgresql-client"
 command -v systemd-analyze >/dev/null || NEED_APT+=" systemd"
 python3 -c 'import venv' 2>/dev/null || NEED_APT+=" python3-venv"
+command -v protoc >/dev/null || NEED_APT+=" protobuf-compiler"   # codec tests compile .proto files
+command -v flatc >/dev/null || NEED_APT+=" flatbuffers-compiler" # codec tests compile .fbs files
 if [ -n "$NEED_APT" ]; then
   log "installing Debian packages:$NEED_APT"
   if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; else SUDO=; fi
