@@ -68,6 +68,9 @@ func (o *orderRecorder) walkValue(path []string, n *unstable.Node) {
 		it := n.Children()
 		for it.Next() {
 			kv := it.Node()
+			if kv.Kind != unstable.KeyValue {
+				continue
+			}
 			parts := keyParts(kv.Key())
 			o.addPath(path, parts)
 			o.walkValue(append(append([]string{}, path...), parts...), kv.Value())

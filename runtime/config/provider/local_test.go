@@ -371,3 +371,23 @@ func TestLocalEnvOverrides(t *testing.T) {
 		t.Errorf("problems %v", snap.Problems)
 	}
 }
+
+// The local provider reads the whole directory on every call; this measures a directory of 100
+// connector files (versions of 50 keys).
+func BenchmarkLocalActiveConfigs100Files(b *testing.B) {
+	dir := b.TempDir()
+	for i := 0; i < 100; i++ {
+		p := filepath.Join(dir, fmt.Sprintf("c%03d.toml", i))
+		if err := os.WriteFile(p, []byte(sinkFile(fmt.Sprintf("k%02d", i/2), i%2, "")), 0o644); err != nil {
+			b.Fatal(err)
+		}
+	}
+	p := NewLocal(dir, Options{})
+	b.ReportAllocs()
+	for b.Loop() {
+		snap, err := p.ActiveConfigs(context.Background())
+		if err != nil || len(snap.Sinks) != 50 {
+			b.Fatal(err, len(snap.Sinks))
+		}
+	}
+}
