@@ -6,14 +6,16 @@ Usage: interop.py ADDR scenario STREAM
 
 Message convention shared with gointerop (message i, 1-based): id = i, payload "payload-%06d",
 user headers seq=String(str(i)), n=UnsignedInt32(i), origin=String(ORIGIN). Exits non-zero on the
-first mismatch, naming it.
+first mismatch, naming it. IGGY_TOKEN (a personal access token) and IGGY_TLS_CA (a CA file; TLS
+with server name localhost) change how it connects.
 """
 import asyncio
+import os
 import sys
 import time
 
-from apache_iggy import (AutoCommit, Consumer, HeaderKey, HeaderValue, IggyClient, PollingStrategy,
-                         SendMessage)
+from apache_iggy import (AutoCommit, AutoLogin, Consumer, HeaderKey, HeaderValue, IggyClient, PollingStrategy,
+                         SendMessage, TcpConfig)
 
 BATCH = 100
 
@@ -58,9 +60,23 @@ def check_message(m, i, origin, offset=None):
 
 
 async def connect(addr):
-    c = IggyClient(addr)
+    """Logs in with iggy/iggy, or with the personal access token in IGGY_TOKEN (auto-login);
+    IGGY_TLS_CA (a CA file) switches to TLS with server name localhost."""
+    token, ca = os.environ.get("IGGY_TOKEN"), os.environ.get("IGGY_TLS_CA")
+    if not token and not ca:
+        c = IggyClient(addr)
+        await c.connect()
+        await c.login_user("iggy", "iggy")
+        return c
+    kw = {"server_address": addr}
+    if ca:
+        kw.update(tls_enabled=True, tls_ca_file=ca, tls_domain="localhost")
+    if token:
+        kw["auto_login"] = AutoLogin.personal_access_token(token)
+    c = IggyClient(TcpConfig(**kw))
     await c.connect()
-    await c.login_user("iggy", "iggy")
+    if not token:
+        await c.login_user("iggy", "iggy")
     return c
 
 

@@ -3,7 +3,8 @@
 # scenario with the official Python client (apache-iggy 0.9.0, from build/venv made by
 # scripts/setup.sh) and with the project's Go client, crosses them (Python produces / Go consumes
 # and back), restarts the server on the same data directory and checks that everything is still
-# there, stops it, then runs the Go integration tests that kill and restart real devserver
+# there, repeats a cross check over TLS with personal access tokens, stops it, then runs the Go
+# integration tests that kill and restart real devserver
 # processes (persistence, reconnect). Exits non-zero on the first failure.
 #
 #   test/interop/run.sh            # everything
@@ -39,8 +40,8 @@ stop_server() {
 cleanup() { stop_server; rm -rf "$DATA"; }
 trap cleanup EXIT
 
-start_server() {
-  "$OUT/iggy-devserver" --addr "$ADDR" --data-dir "$DATA" >>"$OUT/devserver.log" 2>&1 &
+start_server() { # extra arguments go to iggy-devserver
+  "$OUT/iggy-devserver" --addr "$ADDR" --data-dir "$DATA" "$@" >>"$OUT/devserver.log" 2>&1 &
   SERVER_PID=$!
   for _ in $(seq 1 100); do
     if "$PY" -c "import socket,sys; socket.create_connection(('127.0.0.1', $PORT), 0.2)" 2>/dev/null; then
@@ -78,6 +79,19 @@ stop_server
 start_server
 step "after restart: python reads go's messages" "$PY" test/interop/interop.py "$ADDR" consume cross go-to-py 1000 go
 step "after restart: go reads python's messages" "$OUT/gointerop" "$ADDR" consume cross py-to-go 1000 python
+stop_server
+
+log "TLS and personal access tokens: devserver with a throwaway CA"
+CERTS=$(mktemp -d)
+trap 'cleanup; rm -rf "$CERTS"' EXIT
+"$OUT/gointerop" "$CERTS" gencert - >/dev/null
+start_server --tls-cert "$CERTS/server.pem" --tls-key "$CERTS/server-key.pem"
+TOKEN=$(IGGY_TLS_CA="$CERTS/ca.pem" "$OUT/gointerop" "$ADDR" mktoken interop) || die "creating a personal access token over TLS"
+printf '%s\n' "$TOKEN" >"$CERTS/token"
+step "tls+token: python produces (TcpConfig tls_ca_file, AutoLogin.personal_access_token)" \
+  env IGGY_TLS_CA="$CERTS/ca.pem" IGGY_TOKEN="$TOKEN" "$PY" test/interop/interop.py "$ADDR" produce tls py-to-go 300 python
+step "tls+token: go consumes (TLS CA file, token from file:PATH)" \
+  env IGGY_TLS_CA="$CERTS/ca.pem" IGGY_TOKEN="file:$CERTS/token" "$OUT/gointerop" "$ADDR" consume tls py-to-go 300 python
 stop_server
 
 if [ -z "${SKIP_GO_INTEGRATION:-}" ]; then

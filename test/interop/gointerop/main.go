@@ -5,6 +5,11 @@
 //	gointerop ADDR scenario STREAM
 //	gointerop ADDR produce STREAM TOPIC COUNT ORIGIN
 //	gointerop ADDR consume STREAM TOPIC COUNT ORIGIN
+//	gointerop DIR gencert -          (writes ca.pem, server.pem, server-key.pem for localhost)
+//	gointerop ADDR mktoken NAME      (creates a personal access token and prints it)
+//
+// IGGY_TOKEN (token or file:PATH) switches the login to a personal access token; IGGY_TLS_CA
+// (a CA file) switches to TLS with server name localhost.
 //
 // Message i (1-based): id i, payload "payload-%06d", user headers seq=String(i), n=Uint32(i),
 // origin=String(ORIGIN). It exits non-zero on the first mismatch, naming it.
@@ -16,11 +21,13 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"strconv"
 	"time"
 
 	"github.com/iggy-go/connectors/runtime/iggy"
+	"github.com/iggy-go/connectors/test/iggyserver/devcert"
 )
 
 const batch = 100
@@ -71,9 +78,18 @@ func check(m iggy.Message, i int, origin string, offset uint64) {
 	}
 }
 
+// dial logs in with iggy/iggy, or with the token in IGGY_TOKEN (literal or file:PATH); with
+// IGGY_TLS_CA set it uses TLS, verifying the server as "localhost" with that CA file.
 func dial(ctx context.Context, addr string) *iggy.Client {
-	c, err := iggy.Dial(ctx, iggy.Config{Address: addr, Username: "iggy", Password: "iggy",
-		Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))})
+	cfg := iggy.Config{Address: addr, Username: "iggy", Password: "iggy",
+		Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))}
+	if tok := os.Getenv("IGGY_TOKEN"); tok != "" {
+		cfg.Username, cfg.Password, cfg.Token = "", "", tok
+	}
+	if ca := os.Getenv("IGGY_TLS_CA"); ca != "" {
+		cfg.TLS = iggy.TLSConfig{Enabled: true, CAFile: ca, ServerName: "localhost"}
+	}
+	c, err := iggy.Dial(ctx, cfg)
 	if err != nil {
 		fail("dial %s: %v", addr, err)
 	}
@@ -198,6 +214,23 @@ func main() {
 	defer cancel()
 	addr, cmd := os.Args[1], os.Args[2]
 	switch cmd {
+	case "gencert": // gointerop DIR gencert -: a CA and a localhost/127.0.0.1 server certificate
+		pair, err := devcert.New([]string{"localhost"}, []net.IP{net.ParseIP("127.0.0.1")})
+		if err != nil {
+			fail("gencert: %v", err)
+		}
+		if _, err := pair.Write(addr); err != nil {
+			fail("gencert: %v", err)
+		}
+		logf("wrote ca.pem, server.pem, server-key.pem to %s", addr)
+	case "mktoken": // gointerop ADDR mktoken NAME: create a personal access token, print it
+		c := dial(ctx, addr)
+		defer c.Close()
+		tok, err := c.CreatePersonalAccessToken(ctx, os.Args[3], time.Hour)
+		if err != nil {
+			fail("create token: %v", err)
+		}
+		fmt.Println(tok)
 	case "scenario":
 		scenario(ctx, addr, os.Args[3])
 	case "produce", "consume":
