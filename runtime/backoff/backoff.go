@@ -16,7 +16,7 @@ type Policy struct {
 	Max         time.Duration // cap of a single delay
 	Multiplier  float64       // growth factor per attempt (>= 1)
 	Jitter      float64       // 0..1: each delay is scaled by a random factor in [1-Jitter, 1+Jitter]
-	MaxAttempts int           // retries before giving up; 0 = unlimited
+	MaxAttempts int           // calls in total (the first try included) before giving up; 0 = unlimited
 }
 
 // Default is 100ms doubling up to 30s with 20% jitter, unlimited attempts.
@@ -45,7 +45,7 @@ func (p Policy) Delay(attempt int) time.Duration {
 	return time.Duration(d)
 }
 
-// Exhausted reports whether attempt (1-based count of retries already made) reached MaxAttempts.
+// Exhausted reports whether attempt (1-based count of calls already made) reached MaxAttempts.
 func (p Policy) Exhausted(attempt int) bool { return p.MaxAttempts > 0 && attempt >= p.MaxAttempts }
 
 // Sleep waits for the delay of attempt or until ctx is done; it returns ctx.Err() in the latter case.
