@@ -92,3 +92,15 @@ func TestInspectInfo(t *testing.T) {
 		t.Fatalf("info = %+v", info)
 	}
 }
+
+// TestDoubleRegistration: a library that registers two plugins panics while loading; under the
+// process transport the runtime survives and reports the SDK's message.
+func TestDoubleRegistration(t *testing.T) {
+	path := pluginbuild.GoPlugin(t, "test/plugins/double", "iggy_connector_double_sink")
+	_, err := Open(path, Options{Transport: TransportProcess, Logger: discardLogger()})
+	if !errors.Is(err, ErrHost) || !strings.Contains(err.Error(), path) ||
+		!strings.Contains(err.Error(), `plugin "first" is already registered`) {
+		t.Fatalf("err = %v", err)
+	}
+	t.Log(err)
+}
