@@ -4,8 +4,6 @@ import (
 	"fmt"
 	"sort"
 
-	flatbuffers "github.com/google/flatbuffers/go"
-
 	"github.com/iggy-go/connectors/runtime/codec/reflection"
 )
 
@@ -281,8 +279,3 @@ func (s *fbSchema) enumOf(t reflection.BaseType, index int32) *fbEnum {
 	}
 	return nil
 }
-
-// vtableSlot converts a field id to a builder slot.
-func vtableSlot(f *fbField) int { return f.id }
-
-var _ = flatbuffers.SizeUOffsetT

@@ -251,3 +251,91 @@ func TestFlatBufferSchemaEncoderPassesVerifiedBuffers(t *testing.T) {
 		t.Fatal("proto payloads cannot become FlatBuffers")
 	}
 }
+
+func TestFlatBufferUnsupportedSchemas(t *testing.T) {
+	flatc := requireTool(t, "flatc", "flatbuffers-compiler")
+	cases := []struct{ fbs, want string }{
+		{`table A { x: int; } table B { y: int; } union U { A, B } table R { us: [U]; } root_type R;`, "field R.us: vectors of unions are not supported"},
+	}
+	for _, c := range cases {
+		dir := t.TempDir()
+		src := filepath.Join(dir, "s.fbs")
+		os.WriteFile(src, []byte(c.fbs), 0o600)
+		run(t, nil, flatc, "--binary", "--schema", "-o", dir, src)
+		_, err := NewDecoder(abi.SchemaFlatBuffer, Options{FlatBufferSchema: filepath.Join(dir, "s.bfbs")})
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: got %v, want %q", c.fbs, err, c.want)
+		}
+	}
+	// A schema without root_type needs flatbuffer_root_table.
+	dir := t.TempDir()
+	src := filepath.Join(dir, "n.fbs")
+	os.WriteFile(src, []byte(`namespace n; table T { x: int; }`), 0o600)
+	run(t, nil, flatc, "--binary", "--schema", "-o", dir, src)
+	if _, err := NewDecoder(abi.SchemaFlatBuffer, Options{FlatBufferSchema: filepath.Join(dir, "n.bfbs")}); err == nil || !strings.Contains(err.Error(), "declares no root_type: set flatbuffer_root_table") {
+		t.Errorf("no root_type: %v", err)
+	}
+	if _, err := NewDecoder(abi.SchemaFlatBuffer, Options{FlatBufferSchema: filepath.Join(dir, "n.bfbs"), FlatBufferRootTable: "n.T"}); err != nil {
+		t.Errorf("explicit root table: %v", err)
+	}
+}
+
+func TestFlatBufferEnumsAndScalarsEdgeCases(t *testing.T) {
+	schema := flatBufferSchema(t)
+	enc, _ := NewEncoder(abi.SchemaFlatBuffer, Options{FlatBufferSchema: schema})
+	dec, _ := NewDecoder(abi.SchemaFlatBuffer, Options{FlatBufferSchema: schema})
+	cases := []struct{ in, wantSub string }{
+		// enums by number; undeclared values come back as numbers
+		{`{"color":1,"colors":[2,7]}`, `"color":"Green"`},
+		{`{"colors":[2,7]}`, `"colors":["Blue",7]`},
+		// bool from 0/1, optional scalar present, byte default
+		{`{"active":0,"maybe":-1,"neg":127}`, `"active":false,"maybe":-1,"old"`},
+		{`{"ratio":3.4028234663852886e38}`, `"ratio":3.4028235e+38`},
+	}
+	for _, c := range cases {
+		p, _ := NewPayload(KindJSON, []byte(c.in))
+		bin, err := enc.Encode(&p)
+		if err != nil {
+			t.Errorf("%s: %v", c.in, err)
+			continue
+		}
+		out, err := dec.Decode(bin)
+		if err != nil {
+			t.Errorf("%s: %v", c.in, err)
+			continue
+		}
+		got := string(out.Bytes())
+		want := c.wantSub
+		if strings.HasSuffix(want, `,"old"`) { // "old" is deprecated: it must never appear
+			want = strings.TrimSuffix(want, `,"old"`)
+			if strings.Contains(got, `"old"`) {
+				t.Errorf("%s: deprecated field in %s", c.in, got)
+			}
+		}
+		if !strings.Contains(got, want) {
+			t.Errorf("%s: got %s, want it to contain %s", c.in, got, want)
+		}
+	}
+	for _, c := range []struct{ in, want string }{
+		{`{"active":2}`, "want a boolean"},
+		{`{"color":1.5}`, "is not a value of enum shop.Color"},
+		{`{"color":true}`, "want a name of enum shop.Color or a number, got a boolean"},
+		{`{"ratio":1e39}`, "out of range for a 32-bit float"},
+		{`{"ratio":"x"}`, "want a number, got a string"},
+		{`{"neg":128}`, "128 is out of range for byte (int8)"},
+		{`{"maybe":2147483648}`, "out of range for int (int32)"},
+		{`{"box":{"min":{"x":0,"y":0,"z":0},"max":{"x":0,"y":0,"z":0},"tag":256,"ids":[1,2,3]}}`, "256 is out of range for ubyte (uint8)"},
+		{`{"items":"x"}`, "$.items: want an array, got a string"},
+		{`{"items":[1]}`, "$.items[0]: want an object (table shop.Item), got a number"},
+		{`{"tags":[null]}`, "$.tags[0]: want a string, got null"},
+		{`{"pos":[1,2,3]}`, "$.pos: want an object (struct shop.Vec3), got an array"},
+		{`{"pos":{"x":1,"y":2,"z":3,"w":4}}`, `struct shop.Vec3 has no field "w"`},
+		{`{"extra_type":"Note","extra":5}`, "$.extra: want an object (table shop.Note), got a number"},
+		{`{"old":1}`, `has no field "old"`},
+	} {
+		p, _ := NewPayload(KindJSON, []byte(c.in))
+		if _, err := enc.Encode(&p); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: got %v, want %q", c.in, err, c.want)
+		}
+	}
+}

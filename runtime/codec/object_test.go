@@ -257,3 +257,41 @@ func TestSerialiseRuns(t *testing.T) {
 		}
 	}
 }
+
+func TestReleaseKeepsEarlierResults(t *testing.T) {
+	dec, _ := NewDecoder("json", Options{IndexObjects: true})
+	var outs []string
+	var kept [][]byte
+	for i := 0; i < 50; i++ {
+		p, err := dec.Decode([]byte(`{"env":{"a":1},"x":2}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		o, _ := p.Object()
+		o.Set(NewKey("env"), []byte(`{"n":`+strings.Repeat("9", i%5+1)+`}`)) // value lives in the pooled arena
+		p.Unwrap(NewKey("env"))
+		b := p.Bytes()
+		kept = append(kept, b)
+		outs = append(outs, string(b))
+		p.Release()
+		if p.Kind() != 0 {
+			t.Fatal("Release must empty the payload")
+		}
+	}
+	for i, b := range kept {
+		if string(b) != outs[i] || string(b) != `{"n":`+strings.Repeat("9", i%5+1)+`}` {
+			t.Fatalf("result %d changed after Release: %s", i, b)
+		}
+	}
+	// Range stops when asked; Get of a missing key.
+	p := mustJSONPayload(t, `{"a":1,"b":2,"c":3}`)
+	o, _ := p.Object()
+	n := 0
+	o.Range(func(k, v []byte) bool { n++; return string(k) != "b" })
+	if n != 2 {
+		t.Errorf("Range visited %d members, want 2", n)
+	}
+	if _, ok := o.Get(NewKey("zz")); ok || NewKey("zz").String() != "zz" {
+		t.Error("Get of a missing key")
+	}
+}
