@@ -127,6 +127,8 @@ type Client struct {
 	wbuf    []byte
 	rbuf    []byte
 
+	base       context.Context // cancelled by Close: bounds background work
+	cancel     context.CancelFunc
 	connected  atomic.Bool
 	epoch      atomic.Uint64 // successful connections so far
 	reconnects atomic.Uint64
@@ -143,6 +145,7 @@ func Dial(ctx context.Context, cfg Config) (*Client, error) {
 		return nil, err
 	}
 	c := &Client{cfg: cfg, log: cfg.Logger, sem: make(chan struct{}, 1), closed: make(chan struct{})}
+	c.base, c.cancel = context.WithCancel(context.Background())
 	if t, ok := strings.CutPrefix(cfg.Token, "file:"); ok {
 		raw, err := os.ReadFile(t)
 		if err != nil {
@@ -159,6 +162,7 @@ func Dial(ctx context.Context, cfg Config) (*Client, error) {
 	err := c.connectLocked(ctx)
 	<-c.sem
 	if err != nil {
+		c.cancel()
 		return nil, err
 	}
 	if cfg.HeartbeatInterval > 0 {
@@ -173,6 +177,7 @@ func Dial(ctx context.Context, cfg Config) (*Client, error) {
 func (c *Client) Close() error {
 	c.closeOnce.Do(func() {
 		close(c.closed)
+		c.cancel()
 		select {
 		case c.sem <- struct{}{}:
 			if c.nc != nil {
@@ -219,7 +224,7 @@ func (c *Client) heartbeat() {
 		if time.Since(time.Unix(0, c.lastUsed.Load())) < c.cfg.HeartbeatInterval && c.connected.Load() {
 			continue
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), max(c.cfg.RequestTimeout, c.cfg.HeartbeatInterval))
+		ctx, cancel := context.WithTimeout(c.base, max(c.cfg.RequestTimeout, c.cfg.HeartbeatInterval))
 		if err := c.Ping(ctx); err != nil && !errors.Is(err, ErrClosed) {
 			c.log.Warn("iggy: heartbeat failed", "address", c.cfg.Address, "err", err)
 		}

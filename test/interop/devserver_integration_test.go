@@ -381,3 +381,78 @@ func TestDevserverReconnectLosesNothing(t *testing.T) {
 	t.Logf("%d acknowledged, %d stored (duplicates from retried sends: %d), %d reconnects, %d send and %d poll errors",
 		len(acked), len(all), len(all)-len(acked), c.Reconnects(), sendErrs, pollErrs)
 }
+
+// TestDevserverGroupResumeAfterRestart: a GroupConsumer on one Client keeps going across a kill -9
+// and restart of the server: the client reconnects, the consumer re-joins by itself and resumes
+// right after its last commit (uncommitted messages are delivered again, never skipped).
+func TestDevserverGroupResumeAfterRestart(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	addr, data := freeAddr(t), t.TempDir()
+	srv := startDevserver(t, addr, data)
+	c := dialClient(t, addr)
+	if _, err := c.EnsureTopic(ctx, "grp", "t", 2); err != nil {
+		t.Fatal(err)
+	}
+	for p := uint32(0); p < 2; p++ {
+		if _, err := c.SendMessages(ctx, iggy.NamedID("grp"), iggy.NamedID("t"), iggy.PartitionID(p), msgs(int(p)*1000, 100)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	g := iggy.NewGroupConsumer(c, "grp", "t", "sink", iggy.GroupConsumerOptions{})
+	committed := map[uint32]uint64{}
+	delivered := map[uint32]uint64{} // highest offset handed out per partition
+	for i := 0; i < 4; i++ {
+		b, err := g.Poll(ctx, 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(b.Messages) == 0 {
+			continue
+		}
+		last := b.Messages[len(b.Messages)-1].Offset
+		delivered[b.PartitionID] = last
+		if i < 2 { // commit only the first round
+			if err := g.Commit(ctx, b.PartitionID, last); err != nil {
+				t.Fatal(err)
+			}
+			committed[b.PartitionID] = last
+		}
+	}
+	if len(committed) != 2 {
+		t.Fatalf("committed %v", committed)
+	}
+	srv.kill(syscall.SIGKILL)
+	time.Sleep(200 * time.Millisecond)
+	srv = startDevserver(t, addr, data)
+	epoch := c.ConnectionEpoch()
+	resumed := map[uint32]uint64{}
+	deadline := time.Now().Add(20 * time.Second)
+	for len(resumed) < 2 && time.Now().Before(deadline) {
+		b, err := g.Poll(ctx, 10)
+		if err != nil {
+			if !iggy.IsRetryable(err) {
+				t.Fatalf("poll after restart: %v", err)
+			}
+			time.Sleep(20 * time.Millisecond)
+			continue
+		}
+		if len(b.Messages) > 0 {
+			if _, seen := resumed[b.PartitionID]; !seen {
+				resumed[b.PartitionID] = b.Messages[0].Offset
+			}
+		}
+	}
+	for p, off := range committed {
+		if resumed[p] != off+1 {
+			t.Fatalf("partition %d resumed at %d, want %d (committed %d, delivered up to %d)", p, resumed[p], off+1, off, delivered[p])
+		}
+	}
+	if c.ConnectionEpoch() <= epoch && c.Reconnects() == 0 {
+		t.Fatal("client did not reconnect")
+	}
+	gd, err := c.GetConsumerGroup(ctx, iggy.NamedID("grp"), iggy.NamedID("t"), iggy.NamedID("sink"))
+	if err != nil || gd.MembersCount != 1 {
+		t.Fatalf("group after restart %+v %v", gd, err)
+	}
+}
