@@ -10,6 +10,7 @@ import (
 
 	"github.com/iggy-go/connectors/sdk"
 	"github.com/jackc/pglogrepl"
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgconn/ctxwatch"
 	"github.com/jackc/pgx/v5/pgproto3"
@@ -63,16 +64,15 @@ type cdc struct {
 	processed            uint64
 
 	// the transaction being read
-	inTx               bool
-	txLSN              pglogrepl.LSN
-	txTime             time.Time
-	txCount            uint64 // row changes seen in it, before filtering
-	txSkipAll          bool
-	txSkip             uint64
-	lastStatus         time.Time
-	reportedFlush      pglogrepl.LSN
-	clock              func() time.Time
-	receiveErrInjector func() error // tests: fail a receive
+	inTx          bool
+	txLSN         pglogrepl.LSN
+	txTime        time.Time
+	txCount       uint64 // row changes seen in it, before filtering
+	txSkipAll     bool
+	txSkip        uint64
+	lastStatus    time.Time
+	reportedFlush pglogrepl.LSN
+	clock         func() time.Time
 }
 
 func openCDC(ctx context.Context, s *Source, pcfg *pgxpool.Config) (*cdc, error) {
@@ -178,7 +178,7 @@ func (c *cdc) ensurePublication(ctx context.Context) error {
 			}
 		}
 		return nil
-	case strings.Contains(err.Error(), "no rows"):
+	case errors.Is(err, pgx.ErrNoRows):
 		stmt := "CREATE PUBLICATION " + QuoteIdent(pub)
 		if len(tables) > 0 {
 			list := make([]string, len(tables))
@@ -213,7 +213,7 @@ func (c *cdc) ensureSlot(ctx context.Context) error {
 			return sdk.FieldErrorf("replication_slot", "slot %q exists with plugin %s, but this source needs a logical slot with pgoutput; drop it (SELECT pg_drop_replication_slot('%s')) or choose another replication_slot", slot, p, slot)
 		}
 		return nil
-	case strings.Contains(err.Error(), "no rows"):
+	case errors.Is(err, pgx.ErrNoRows):
 		if _, err := c.s.pool.Exec(ctx, "SELECT pg_create_logical_replication_slot($1, 'pgoutput')", slot); err != nil {
 			var pe *pgconn.PgError
 			if errors.As(err, &pe) && pe.Code == "42710" { // created concurrently
@@ -326,9 +326,6 @@ func (c *cdc) Poll(ctx context.Context) (sdk.Batch, error) {
 		rctx, cancel := context.WithTimeout(ctx, wait)
 		raw, err := c.conn.ReceiveMessage(rctx)
 		cancel()
-		if err == nil && c.receiveErrInjector != nil {
-			err = c.receiveErrInjector()
-		}
 		if err != nil {
 			if pgconn.Timeout(err) && ctx.Err() == nil {
 				break
