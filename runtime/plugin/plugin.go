@@ -14,7 +14,9 @@
 //     the hidden mode `plugin-host --library PATH` (ServeHost), which loads the library and exchanges
 //     the same bytes over pipes. A child that dies fails the call in flight with a retryable
 //     *CallError saying so; the next call restarts it (exponential backoff), reopens the instance with
-//     its original config (sources: with the latest committed state) and proceeds.
+//     its original config (sources: with the latest committed state) and proceeds. A context that
+//     ends during a call kills the child (the only way to interrupt a plugin call); it is restarted
+//     on the next call.
 //
 // Calls of one instance are serialised by the instance (an ABI rule); different instances may be
 // called concurrently. Plugin log records are drained after every call and every DrainInterval and

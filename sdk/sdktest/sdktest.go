@@ -135,7 +135,10 @@ func (s *Source) Commit(batchID uint64) error {
 }
 
 // Close closes the instance.
-func (s *Source) Close() error { st, out := s.h.s.SourceClose(s.ID); return result("source_close", st, out) }
+func (s *Source) Close() error {
+	st, out := s.h.s.SourceClose(s.ID)
+	return result("source_close", st, out)
+}
 
 // CheckSink is a conformance suite for a sink plugin: its info is complete, validCfg opens, an empty
 // batch is accepted, it closes, and each config in badCfgs (config JSON -> the field its error must
