@@ -124,7 +124,7 @@ func TestSourceCDCThroughPluginBoundary(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer conn.Close(ctx)
+	t.Cleanup(func() { conn.Close(ctx) }) // registered first: runs after the drops below
 	lib, err := plugin.Open(so, plugin.Options{Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
@@ -146,7 +146,7 @@ func TestSourceCDCThroughPluginBoundary(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer src.Close(ctx)
+	t.Cleanup(func() { _ = src.Close(ctx) }) // runs before the slot is dropped
 	if _, err := conn.Exec(ctx, fmt.Sprintf(`INSERT INTO %s.t VALUES (1, 'a'); UPDATE %[1]s.t SET v = 'b'`, s)); err != nil {
 		t.Fatal(err)
 	}
