@@ -172,6 +172,8 @@ func (s *Server) Serve(ln net.Listener) error {
 		delay = 0
 		if tc, ok := nc.(*net.TCPConn); ok {
 			tc.SetNoDelay(true)
+			tc.SetWriteBuffer(4 << 20)
+			tc.SetReadBuffer(4 << 20)
 		}
 		c := s.newConn(nc)
 		s.mu.Lock()
