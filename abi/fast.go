@@ -480,6 +480,9 @@ func (d *fastDecoder) headers() ([]Header, bool) {
 	hs := d.hslab[start : start+n : start+n]
 	for i := range hs {
 		h := &hs[i]
+		if d.canonicalHeader(h) {
+			continue
+		}
 		if l, ok := d.length(4); !ok || l != 4 {
 			return nil, false
 		}
@@ -495,6 +498,30 @@ func (d *fastDecoder) headers() ([]Header, bool) {
 		h.KeyKind, h.ValueKind = HeaderKind(kk), HeaderKind(vk)
 	}
 	return hs, true
+}
+
+// canonicalHeader reads the common header form [small kind, short bytes, small kind, short bytes]
+// without calls; anything else leaves the offset unchanged and returns false.
+func (d *fastDecoder) canonicalHeader(h *Header) bool {
+	b, off := d.buf, d.off
+	if off+5 > len(b) || b[off] != 0x84 || b[off+1] >= 24 {
+		return false
+	}
+	kk := b[off+1]
+	kl := int(b[off+2]) - 0x40
+	if kl < 0 || kl >= 24 || off+3+kl+2 > len(b) {
+		return false
+	}
+	key := b[off+3 : off+3+kl : off+3+kl]
+	off += 3 + kl
+	vk := b[off]
+	vl := int(b[off+1]) - 0x40
+	if vk >= 24 || vl < 0 || vl >= 24 || off+2+vl > len(b) {
+		return false
+	}
+	h.KeyKind, h.Key, h.ValueKind, h.Value = HeaderKind(kk), key, HeaderKind(vk), b[off+2:off+2+vl:off+2+vl]
+	d.off = off + 2 + vl
+	return true
 }
 
 func (d *fastDecoder) sinkBatch(b *SinkBatch) bool {
