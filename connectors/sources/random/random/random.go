@@ -71,6 +71,7 @@ type Source struct {
 	committed uint64 // as of the last commit
 	last      time.Time
 	fixed     []byte // zero_cost payload
+	reuse     []sdk.SourceMessage
 	now       func() time.Time
 }
 
@@ -114,13 +115,22 @@ func (s *Source) Poll(context.Context) (sdk.Batch, error) {
 		}
 		n = int(min(uint64(n), *s.cfg.MaxCount-s.produced))
 	}
-	msgs := make([]sdk.SourceMessage, n)
-	for i := range msgs {
-		if s.fixed != nil {
-			msgs[i].Payload = s.fixed
-			continue
+	var msgs []sdk.SourceMessage
+	if s.fixed != nil {
+		// zero_cost: the SDK encodes a batch before Poll returns, so one slice of identical messages
+		// serves every poll.
+		if cap(s.reuse) < n {
+			s.reuse = make([]sdk.SourceMessage, n)
+			for i := range s.reuse {
+				s.reuse[i].Payload = s.fixed
+			}
 		}
-		msgs[i].Payload = Record(s.uuid(), s.text(s.cfg.PayloadSize))
+		msgs = s.reuse[:n]
+	} else {
+		msgs = make([]sdk.SourceMessage, n)
+		for i := range msgs {
+			msgs[i].Payload = Record(s.uuid(), s.text(s.cfg.PayloadSize))
+		}
 	}
 	s.produced += uint64(n)
 	total := s.produced
