@@ -9,14 +9,33 @@ import (
 	"github.com/iggy-go/connectors/runtime/codec/reflection"
 )
 
-// maxFBDepth bounds table nesting when reading a buffer (the same limit as FlatBuffers' verifier).
-const maxFBDepth = 64
+// Limits when reading a buffer. Offsets may point to shared (or the same) tables and strings, so a
+// small hostile buffer could otherwise expand into an enormous JSON document.
+const (
+	maxFBDepth  = 64        // table nesting (FlatBuffers' verifier default)
+	maxFBVisits = 1_000_000 // tables and vector elements visited (the verifier's max_tables)
+	fbExpansion = 64        // JSON output at most this many times the buffer size, plus 64 KiB
+)
 
 // fbReader converts a FlatBuffer to JSON, checking every offset against the buffer.
 type fbReader struct {
-	s   *fbSchema
-	buf []byte
-	out []byte
+	s      *fbSchema
+	buf    []byte
+	out    []byte
+	visits int
+	maxOut int
+}
+
+// visit counts one table or vector element and checks the limits.
+func (r *fbReader) visit(pos int) error {
+	r.visits++
+	if r.visits > maxFBVisits {
+		return r.fail(pos, "buffer references more than %d tables and vector elements", maxFBVisits)
+	}
+	if len(r.out) > r.maxOut {
+		return r.fail(pos, "buffer expands to more than %d bytes of JSON (shared offsets?)", r.maxOut)
+	}
+	return nil
 }
 
 type fbErr struct {
@@ -54,7 +73,7 @@ func (r *fbReader) deref(pos int, what string) (int, error) {
 
 // decodeFlatBuffer converts buf, whose root is s.root, to compact JSON.
 func (s *fbSchema) decode(buf []byte) ([]byte, error) {
-	r := fbReader{s: s, buf: buf, out: make([]byte, 0, 2*len(buf)+64)}
+	r := fbReader{s: s, buf: buf, out: make([]byte, 0, 2*len(buf)+64), maxOut: fbExpansion*len(buf) + 64<<10}
 	if len(buf) < 8 {
 		return nil, r.fail(0, "a FlatBuffer needs at least 8 bytes, got %d", len(buf))
 	}
@@ -71,6 +90,9 @@ func (s *fbSchema) decode(buf []byte) ([]byte, error) {
 func (r *fbReader) table(obj *fbObject, pos, depth int) error {
 	if depth >= maxFBDepth {
 		return r.fail(pos, "tables nested deeper than %d levels", maxFBDepth)
+	}
+	if err := r.visit(pos); err != nil {
+		return err
 	}
 	if err := r.need(pos, 4, "table "+obj.name); err != nil {
 		return err
@@ -237,6 +259,9 @@ func (r *fbReader) vector(obj *fbObject, f *fbField, fp, depth int) error {
 			r.out = append(r.out, ',')
 		}
 		p := start + i*elem
+		if err := r.visit(p); err != nil {
+			return err
+		}
 		switch {
 		case sub != nil && sub.isStruct:
 			r.structAt(sub, p)

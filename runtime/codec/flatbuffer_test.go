@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 
+	flatbuffers "github.com/google/flatbuffers/go"
+
 	"github.com/iggy-go/connectors/abi"
 )
 
@@ -338,4 +340,52 @@ func TestFlatBufferEnumsAndScalarsEdgeCases(t *testing.T) {
 			t.Errorf("%s: got %v, want %q", c.in, err, c.want)
 		}
 	}
+}
+
+func TestFlatBufferSharedOffsetsCannotExplode(t *testing.T) {
+	schema := flatBufferSchema(t)
+	dec, _ := NewDecoder(abi.SchemaFlatBuffer, Options{FlatBufferSchema: schema})
+	// Build an Order whose "tags" vector has 100000 offsets all pointing at one 1 KiB string: a
+	// ~400 KB buffer that would expand into ~100 MB of JSON.
+	bl := flatbuffers.NewBuilder(0)
+	str := bl.CreateString(strings.Repeat("x", 1024))
+	const n = 100000
+	bl.StartVector(4, n, 4)
+	for i := 0; i < n; i++ {
+		bl.PrependUOffsetT(str)
+	}
+	vec := bl.EndVector(n)
+	bl.StartObject(20)
+	bl.PrependUOffsetTSlot(6, vec, 0) // tags has id 6
+	bl.Finish(bl.EndObject())
+	_, err := dec.Decode(bl.FinishedBytes())
+	if err == nil || !strings.Contains(err.Error(), "expands to more than") {
+		t.Fatalf("want an expansion error, got %v", err)
+	}
+}
+
+// FuzzFlatBufferDecode checks that no buffer makes the schema-driven decoder panic, and that what it
+// accepts becomes valid JSON.
+func FuzzFlatBufferDecode(f *testing.F) {
+	schema := flatBufferSchema(f)
+	enc, _ := NewEncoder(abi.SchemaFlatBuffer, Options{FlatBufferSchema: schema})
+	dec, _ := NewDecoder(abi.SchemaFlatBuffer, Options{FlatBufferSchema: schema})
+	for _, js := range []string{fbOrderJSON, `{}`, `{"customer":"c","extra_type":"Note","extra":{"text":"t"}}`} {
+		p, _ := NewPayload(KindJSON, []byte(js))
+		b, err := enc.Encode(&p)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		p, err := dec.Decode(b)
+		if err != nil {
+			return
+		}
+		out := p.Bytes()
+		if _, err := validateJSON(out); err != nil {
+			t.Fatalf("decoder produced invalid JSON %s: %v", out, err)
+		}
+	})
 }
