@@ -17,6 +17,7 @@ type SourceStream struct {
 	Stream, Topic string
 	BatchLength   int           // max messages per send request (default 1000)
 	LingerTime    time.Duration // minimum gap between two send requests to this stream
+	Producer      Producer      // nil: SourceOptions.Producer
 	lastSend      time.Time
 }
 
@@ -212,7 +213,11 @@ func (s *Source) deliver(ctx context.Context, res *abi.PollResult, start time.Ti
 					return nil
 				}
 			}
-			if err := sendWithRetry(ctx, s.opt.Retry, s.opt.Producer, st.Stream, st.Topic, chunk, s.opt.Counters, s.opt.State, s.log); err != nil {
+			prod := st.Producer
+			if prod == nil {
+				prod = s.opt.Producer
+			}
+			if err := sendWithRetry(ctx, s.opt.Retry, prod, st.Stream, st.Topic, chunk, s.opt.Counters, s.opt.State, s.log); err != nil {
 				if ctx.Err() != nil {
 					return nil // abandoned: not committed, re-read after restart
 				}

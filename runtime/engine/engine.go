@@ -1,0 +1,360 @@
+// Package engine runs the runtime's connectors: it reads the active connector configs from the
+// config provider, loads each connector's plugin, connects it to Iggy, wraps it in a pipeline and
+// supervises it — start, status, restart with the active config, reload on SIGHUP, shutdown.
+//
+// One Engine per process. Its methods are safe for concurrent use (the HTTP API calls them).
+// A connector's failure never stops the others: a bad config, a missing plugin or a plugin that
+// cannot open puts that connector in status "error" with its reason.
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/iggy-go/connectors/runtime/backoff"
+	"github.com/iggy-go/connectors/runtime/config"
+	"github.com/iggy-go/connectors/runtime/config/provider"
+	"github.com/iggy-go/connectors/runtime/iggy"
+	"github.com/iggy-go/connectors/runtime/pipeline"
+	"github.com/iggy-go/connectors/runtime/plugin"
+	"github.com/iggy-go/connectors/runtime/state"
+)
+
+// Options configure an Engine.
+type Options struct {
+	Config   *config.Config    // the main config (iggy, state)
+	Provider provider.Provider // connector configs
+	Logger   *slog.Logger
+	// PluginDirs are searched for relative plugin paths before the default directories.
+	PluginDirs []string
+	// Observer, if set, returns the stage observer of a connector (latency histograms).
+	Observer func(kind config.Kind, key string) pipeline.Observer
+	// OnStatus, if set, is told about every status change of every connector.
+	OnStatus func(kind config.Kind, key string, from, to pipeline.Status)
+	// StopTimeout bounds how long stopping one connector may take (default 10s): the in-flight plugin
+	// call is waited for, then the connector is abandoned (nothing uncommitted is committed).
+	StopTimeout time.Duration
+	// Executable is the runtime binary started as plugin host by transport = "process" (default: this
+	// executable).
+	Executable string
+}
+
+// Engine supervises every connector of the process.
+type Engine struct {
+	opt    Options
+	log    *slog.Logger
+	states *state.Store
+
+	mu         sync.Mutex
+	connectors map[string]*Connector // by kind/key
+	nextID     uint32                // plugin ids for the API, as the original's counter (from 1)
+	libs       map[string]*plugin.Library
+
+	admin     *iggy.Client // liveness of the Iggy connection for /ready and /stats
+	adminOnce sync.Once
+	ctx       context.Context
+	cancel    context.CancelFunc
+}
+
+// New creates an engine; Start starts it.
+func New(opt Options) (*Engine, error) {
+	if opt.Config == nil || opt.Provider == nil {
+		return nil, errors.New("engine: Config and Provider are required")
+	}
+	if opt.Logger == nil {
+		opt.Logger = slog.Default()
+	}
+	if opt.StopTimeout == 0 {
+		opt.StopTimeout = 10 * time.Second
+	}
+	if opt.PluginDirs == nil {
+		opt.PluginDirs = PluginDirs()
+	}
+	return &Engine{
+		opt: opt, log: opt.Logger, states: state.New(opt.Config.State.Path),
+		connectors: map[string]*Connector{}, libs: map[string]*plugin.Library{},
+	}, nil
+}
+
+func connectorID(kind config.Kind, key string) string { return string(kind) + "/" + key }
+
+// Start connects the admin Iggy client, reads the active configs and starts every connector (sources
+// first, like the original). A provider failure is returned; connector failures are not (they show
+// in the connectors' status).
+func (e *Engine) Start(ctx context.Context) error {
+	e.ctx, e.cancel = context.WithCancel(context.WithoutCancel(ctx))
+	go e.connectAdmin()
+	snap, err := e.opt.Provider.ActiveConfigs(ctx)
+	if err != nil {
+		return fmt.Errorf("read connector configs from %s: %w", e.opt.Provider.Describe(), err)
+	}
+	for _, p := range snap.Problems {
+		e.log.Warn("connector config problem", "problem", p.Error())
+	}
+	for _, c := range snap.All() {
+		e.startConnector(c)
+	}
+	return nil
+}
+
+// connectAdmin dials the Iggy client the engine itself uses (readiness, stats), retrying until the
+// engine stops.
+func (e *Engine) connectAdmin() {
+	for attempt := 1; e.ctx.Err() == nil; attempt++ {
+		c, err := iggy.Dial(e.ctx, IggyConfig(e.opt.Config, e.log.With("client", "admin")))
+		if err == nil {
+			e.mu.Lock()
+			e.admin = c
+			e.mu.Unlock()
+			return
+		}
+		e.log.Warn("cannot connect to Iggy; retrying", "address", e.opt.Config.Iggy.Address, "attempt", attempt, "err", err)
+		if backoff.Default.Sleep(e.ctx, attempt) != nil {
+			return
+		}
+	}
+}
+
+// IggyConnected reports whether the engine's own Iggy connection is up.
+func (e *Engine) IggyConnected() bool {
+	e.mu.Lock()
+	c := e.admin
+	e.mu.Unlock()
+	return c != nil && c.Connected()
+}
+
+// IggyReconnects sums the reconnections of every Iggy client of the engine.
+func (e *Engine) IggyReconnects() uint64 {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	var n uint64
+	if e.admin != nil {
+		n += e.admin.Reconnects()
+	}
+	for _, c := range e.connectors {
+		n += c.reconnects()
+	}
+	return n
+}
+
+// Connectors returns every connector the engine knows, sources first then sinks, by key.
+func (e *Engine) Connectors() []*Connector {
+	e.mu.Lock()
+	out := make([]*Connector, 0, len(e.connectors))
+	for _, c := range e.connectors {
+		out = append(out, c)
+	}
+	e.mu.Unlock()
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Kind != out[j].Kind {
+			return out[i].Kind == config.KindSource
+		}
+		return out[i].Key < out[j].Key
+	})
+	return out
+}
+
+// Connector returns one connector, or nil.
+func (e *Engine) Connector(kind config.Kind, key string) *Connector {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.connectors[connectorID(kind, key)]
+}
+
+// Provider is the connector config provider (for the API's config endpoints).
+func (e *Engine) Provider() provider.Provider { return e.opt.Provider }
+
+// Ready reports whether Iggy is connected and every enabled connector is running; when not, the
+// reasons name what is not ready.
+func (e *Engine) Ready() (bool, []string) {
+	var reasons []string
+	if !e.IggyConnected() {
+		reasons = append(reasons, fmt.Sprintf("iggy: not connected to %s", e.opt.Config.Iggy.Address))
+	}
+	for _, c := range e.Connectors() {
+		if !c.Config().Enabled {
+			continue
+		}
+		st, lastErr := c.State.Get()
+		if st != pipeline.StatusRunning {
+			r := fmt.Sprintf("%s %s: %s", c.Kind, c.Key, st)
+			if lastErr != nil {
+				r += ": " + lastErr.Message
+			}
+			reasons = append(reasons, r)
+		}
+	}
+	return len(reasons) == 0, reasons
+}
+
+// startConnector registers c and starts it in the background (disabled configs are registered
+// as stopped, so the API lists them... no: like the original, disabled connectors are counted but
+// not started).
+func (e *Engine) startConnector(cfg *config.ConnectorConfig) *Connector {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	id := connectorID(cfg.Kind, cfg.Key)
+	c := e.connectors[id]
+	if c == nil {
+		c = newConnector(e, cfg)
+		e.connectors[id] = c
+	} else {
+		c.setConfig(cfg)
+	}
+	if cfg.Enabled {
+		e.nextID++
+		c.start(e.ctx, e.nextID)
+	} else {
+		c.State.Set(pipeline.StatusStopped, true)
+	}
+	return c
+}
+
+// Restart stops the connector and starts it again with its ACTIVE config from the provider (the
+// original reloaded the highest version). Concurrent restarts of one connector are collapsed: a
+// call made while a restart is running waits for it and returns its result.
+func (e *Engine) Restart(ctx context.Context, kind config.Kind, key string) error {
+	c := e.Connector(kind, key)
+	if c == nil {
+		cfg, err := e.opt.Provider.ActiveConfig(ctx, kind, key)
+		if err != nil {
+			return err
+		}
+		e.startConnector(cfg)
+		return nil
+	}
+	return c.restart(ctx, func() (*config.ConnectorConfig, error) {
+		return e.opt.Provider.ActiveConfig(ctx, kind, key)
+	})
+}
+
+// Reload re-reads the active configs (SIGHUP): connectors whose config changed are restarted, new
+// ones started, removed ones stopped; the others keep running untouched. It returns the ids of the
+// connectors it restarted, started or stopped.
+func (e *Engine) Reload(ctx context.Context) ([]string, error) {
+	snap, err := e.opt.Provider.ActiveConfigs(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for _, p := range snap.Problems {
+		e.log.Warn("connector config problem", "problem", p.Error())
+	}
+	seen := map[string]bool{}
+	var changed []string
+	for _, cfg := range snap.All() {
+		id := connectorID(cfg.Kind, cfg.Key)
+		seen[id] = true
+		c := e.Connector(cfg.Kind, cfg.Key)
+		if c != nil && sameConfig(c.Config(), cfg) {
+			continue
+		}
+		changed = append(changed, id)
+		if c == nil {
+			e.startConnector(cfg)
+			continue
+		}
+		cfg := cfg
+		if err := c.restart(ctx, func() (*config.ConnectorConfig, error) { return cfg, nil }); err != nil {
+			e.log.Error("restarting connector after reload failed", "connector", id, "err", err)
+		}
+	}
+	for _, c := range e.Connectors() {
+		id := connectorID(c.Kind, c.Key)
+		if seen[id] {
+			continue
+		}
+		changed = append(changed, id)
+		c.stop()
+		e.mu.Lock()
+		delete(e.connectors, id)
+		e.mu.Unlock()
+	}
+	e.log.Info("connector configs reloaded", "changed", changed)
+	return changed, nil
+}
+
+func sameConfig(a, b *config.ConnectorConfig) bool {
+	ja, err1 := a.MarshalJSON()
+	jb, err2 := b.MarshalJSON()
+	return err1 == nil && err2 == nil && string(ja) == string(jb)
+}
+
+// Stop stops every connector (sources first, so nothing new is produced while sinks drain), closes
+// the plugins and the Iggy clients. Each connector's stop is bounded by StopTimeout.
+func (e *Engine) Stop() {
+	all := e.Connectors()
+	var wg sync.WaitGroup
+	for _, kind := range []config.Kind{config.KindSource, config.KindSink} {
+		for _, c := range all {
+			if c.Kind == kind {
+				wg.Add(1)
+				go func() { defer wg.Done(); c.stop() }()
+			}
+		}
+		wg.Wait()
+	}
+	if e.cancel != nil {
+		e.cancel()
+	}
+	e.mu.Lock()
+	if e.admin != nil {
+		_ = e.admin.Close()
+	}
+	e.mu.Unlock()
+}
+
+// library opens (once per path and transport) the plugin library of a connector.
+func (e *Engine) library(cfg *config.ConnectorConfig, log *slog.Logger) (*plugin.Library, error) {
+	resolved, err := plugin.Resolve(cfg.Path, e.opt.PluginDirs)
+	if err != nil {
+		return nil, err
+	}
+	transport := plugin.Transport(cfg.Transport)
+	id := resolved + "|" + string(transport)
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if l, ok := e.libs[id]; ok {
+		return l, nil
+	}
+	l, err := plugin.Open(resolved, plugin.Options{Transport: transport, Logger: e.log, Executable: e.opt.Executable})
+	if err != nil {
+		return nil, err
+	}
+	e.libs[id] = l
+	return l, nil
+}
+
+// PluginDirs are the directories searched for relative plugin paths before the original runtime's
+// list (executable dir, working dir, system library dirs): the layouts of `make build`
+// (build/bin next to build/plugins) and of an installed package (<prefix>/bin next to
+// <prefix>/lib/iggy-connectors).
+func PluginDirs() []string {
+	exe, err := os.Executable()
+	if err != nil {
+		return nil
+	}
+	dir := filepath.Dir(exe)
+	return []string{filepath.Join(dir, "..", "plugins"), filepath.Join(dir, "..", "lib", "iggy-connectors")}
+}
+
+// IggyConfig builds the Iggy client config from the main config.
+func IggyConfig(c *config.Config, log *slog.Logger) iggy.Config {
+	ic := iggy.Config{
+		Address:  c.Iggy.Address,
+		Username: c.Iggy.Username,
+		Password: c.Iggy.Password,
+		Token:    c.Iggy.Token,
+		Logger:   log,
+	}
+	if c.Iggy.TLS.Enabled {
+		ic.TLS = iggy.TLSConfig{Enabled: true, CAFile: c.Iggy.TLS.CAFile, ServerName: c.Iggy.TLS.Domain}
+	}
+	return ic
+}
