@@ -325,3 +325,33 @@ func itoa(v uint64) string {
 	}
 	return string(b)
 }
+
+// TestBackgroundLogsAreDrained: records a plugin's own goroutine writes between calls reach the
+// runtime's log within about a second, under the connector key, with both transports.
+func TestBackgroundLogsAreDrained(t *testing.T) {
+	for _, tr := range transports {
+		t.Run(string(tr), func(t *testing.T) {
+			rec := &recorder{}
+			lib, err := Open(faultySink(t), Options{Transport: tr, Logger: slog.New(rec)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			s, err := lib.OpenSink(context.Background(), "ticker-"+string(tr), []byte(`{"background_log":true}`))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close(context.Background())
+			deadline := time.Now().Add(3 * time.Second)
+			for len(rec.find("tick")) < 5 && time.Now().Before(deadline) {
+				time.Sleep(50 * time.Millisecond)
+			}
+			ticks := rec.find("tick")
+			if len(ticks) < 5 {
+				t.Fatalf("%d tick records after 3 s without calls", len(ticks))
+			}
+			if ticks[0].attrs["connector"] != "ticker-"+string(tr) || ticks[0].attrs["i"] != "1" {
+				t.Fatalf("tick record %+v", ticks[0])
+			}
+		})
+	}
+}

@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"time"
 
 	"github.com/iggy-go/connectors/sdk"
 	"github.com/iggy-go/connectors/sdk/export"
@@ -27,6 +28,9 @@ type Config struct {
 	// CrashPayload, when set, limits on_consume to batches containing a message with exactly this
 	// payload; other batches are written.
 	CrashPayload string `json:"crash_payload" default:"\"\""`
+	// BackgroundLog starts a goroutine at Open that logs "tick" every 50 ms until Close, to test
+	// that records written between calls reach the runtime (periodic drain).
+	BackgroundLog bool `json:"background_log" default:"false"`
 }
 
 // Validate names the bad field.
@@ -39,19 +43,40 @@ func (c *Config) Validate() error {
 }
 
 type sink struct {
-	cfg Config
-	env sdk.Env
-	n   int
+	cfg  Config
+	env  sdk.Env
+	n    int
+	stop chan struct{}
 }
 
 func (s *sink) Open(context.Context) error {
 	if s.cfg.PanicOnOpen {
 		panic("faulty sink: panic_on_open")
 	}
+	if s.cfg.BackgroundLog {
+		s.stop = make(chan struct{})
+		go func() {
+			t := time.NewTicker(50 * time.Millisecond)
+			defer t.Stop()
+			for i := 1; ; i++ {
+				select {
+				case <-s.stop:
+					return
+				case <-t.C:
+					s.env.Logger.Info("tick", "i", i)
+				}
+			}
+		}()
+	}
 	return nil
 }
 
-func (s *sink) Close(context.Context) error { return nil }
+func (s *sink) Close(context.Context) error {
+	if s.stop != nil {
+		close(s.stop)
+	}
+	return nil
+}
 
 func (s *sink) Consume(_ context.Context, b *sdk.SinkBatch) (sdk.Result, error) {
 	s.n++
