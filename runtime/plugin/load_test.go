@@ -83,7 +83,15 @@ func TestInspectInfo(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if a.n != b.n {
+	link := filepath.Join(t.TempDir(), "libiggy_connector_link_sink.so")
+	if err := os.Symlink(path, link); err != nil {
+		t.Fatal(err)
+	}
+	c, err := Open(link, Options{Logger: discardLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.n != b.n || a.n != c.n {
 		t.Fatal("the same library was loaded twice")
 	}
 	info := a.Info()

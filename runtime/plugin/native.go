@@ -70,14 +70,18 @@ var (
 func loadNative(path string) (*native, error) {
 	nativesMu.Lock()
 	defer nativesMu.Unlock()
-	if n, ok := natives[path]; ok {
+	key := path
+	if real, err := filepath.EvalSymlinks(path); err == nil {
+		key = real // the dynamic loader shares one handle between links to the same file
+	}
+	if n, ok := natives[key]; ok {
 		return n, nil
 	}
 	n, err := dlopen(path)
 	if err != nil {
 		return nil, err
 	}
-	natives[path] = n
+	natives[key] = n
 	return n, nil
 }
 
