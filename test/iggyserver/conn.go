@@ -82,6 +82,7 @@ func (c *conn) serve() {
 	defer s.wg.Done()
 	defer func() {
 		if r := recover(); r != nil {
+			s.panics.Add(1)
 			s.log.Error("iggy-devserver: panic while serving a connection (closed)", "conn", c.id, "remote", c.remote, "panic", r, "stack", string(debug.Stack()))
 		}
 		c.nc.Close()

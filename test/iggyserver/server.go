@@ -59,6 +59,7 @@ type Server struct {
 	st    *state
 	conns map[*conn]struct{}
 
+	panics     atomic.Uint64 // connections ended by a recovered panic (tests assert 0)
 	nextConnID atomic.Uint32
 	nextSess   atomic.Uint64
 	commit     atomic.Uint64
