@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# Runs every test of the project on a fresh machine: set-up (scripts/setup.sh), build, unit tests of
+# every Go module, the C, Rust and Python checks of the plugin ABI, then the integration suites
+# against real servers (PostgreSQL started here, iggy-devserver started by the tests, the official
+# Python Iggy client), and a smoke run of the benchmark harness.
+#
+#   scripts/test.sh           everything (what CI runs through `make test`)
+#   scripts/test.sh --unit    unit tests only (no PostgreSQL, no interop)
+#
+# Every step runs even if an earlier one failed; the summary at the end lists the failures and the
+# exit status is non-zero if there were any.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+MODE=${1:-all}
+
+export IGGY_REQUIRE_TOOLS=1 # tests that need protoc/flatc/systemd-analyze/cargo fail instead of skipping
+export GOFLAGS=${GOFLAGS:--buildvcs=false}
+
+failed=()
+step() {
+  local name=$1
+  shift
+  printf '\n\033[1;34m==> %s\033[0m\n' "$name"
+  local start=$SECONDS
+  if "$@"; then
+    printf '\033[1;32m<== %s: ok (%ds)\033[0m\n' "$name" $((SECONDS - start))
+  else
+    printf '\033[1;31m<== %s: FAILED (%ds)\033[0m\n' "$name" $((SECONDS - start))
+    failed+=("$name")
+  fi
+}
+
+# Go modules of the workspace (root, abi, sdk, every connector and test plugin).
+mapfile -t MODULES < <(go list -m -f '{{.Dir}}' | sed "s|^$ROOT|.|")
+
+go_vet_all() {
+  local rc=0
+  for m in "${MODULES[@]}"; do (cd "$m" && go vet ./...) || rc=1; done
+  return $rc
+}
+gofmt_check() {
+  local out
+  out=$(gofmt -l $(git ls-files '*.go'))
+  [ -z "$out" ] || { echo "not gofmt'ed:"; echo "$out"; return 1; }
+}
+go_unit_all() {
+  local rc=0
+  for m in "${MODULES[@]}"; do (cd "$m" && go test -count=1 ./...) || rc=1; done
+  return $rc
+}
+
+step "set-up" scripts/setup.sh || true
+[ ${#failed[@]} -eq 0 ] || { echo "set-up failed; stopping" >&2; exit 1; }
+step "build runtime and devserver" make --no-print-directory build
+step "build plugins (Go, C, Rust, test plugins)" scripts/build-plugins.sh --test
+step "gofmt" gofmt_check
+step "go vet (every module)" go_vet_all
+step "Go unit tests (every module)" go_unit_all
+step "C SDK tests (golden vectors, example sink)" make --no-print-directory -C sdk/c test
+step "Rust SDK tests (golden vectors, example source)" bash -c 'cd sdk/rust && cargo test --quiet'
+step "Python cbor2 check of the golden vectors" build/venv/bin/python abi/testdata/check_vectors.py
+
+if [ "$MODE" != "--unit" ]; then
+  PG_STARTED=
+  stop_pg() { [ -n "$PG_STARTED" ] && scripts/postgres.sh stop >/dev/null 2>&1; }
+  trap stop_pg EXIT
+  if step "start PostgreSQL (throwaway cluster)" scripts/postgres.sh start; then
+    PG_STARTED=1
+    eval "$(scripts/postgres.sh env)"
+  fi
+  step "Iggy interop with the official Python client" test/interop/run.sh
+  step "integration: runtime packages and end-to-end suites" go test -count=1 -p 1 -tags integration -timeout 20m ./runtime/... ./test/...
+  step "integration: PostgreSQL sink" bash -c 'cd connectors/sinks/postgres && go test -count=1 -p 1 -tags integration ./...'
+  step "integration: PostgreSQL source" bash -c 'cd connectors/sources/postgres && go test -count=1 -p 1 -tags integration ./...'
+  if [ -x scripts/bench.sh ]; then
+    step "benchmark harness smoke run" scripts/bench.sh --smoke
+  fi
+fi
+
+echo
+if [ ${#failed[@]} -gt 0 ]; then
+  printf '\033[1;31mFAILED steps:\033[0m\n'
+  printf '  - %s\n' "${failed[@]}"
+  exit 1
+fi
+printf '\033[1;32mall tests passed\033[0m (%ds)\n' "$SECONDS"
