@@ -318,23 +318,18 @@ func (c *Client) EnsureTopic(ctx context.Context, stream, topic string, partitio
 }
 
 // SendMessages appends msgs, in order, to one partition chosen by p (Balanced: the server
-// round-robins; MessagesKey: XXH32(key) mod partitions). Messages with OriginTimestamp 0 get the
-// current time; IDs are sent as given (0 stays 0). It returns once the server acknowledged the
-// batch (with --data-dir, written to the log). On an ErrTransport error the batch may or may not
-// have been stored.
+// round-robins; MessagesKey: XXH32(key) mod partitions). Messages with OriginTimestamp 0 are sent
+// with the current time (msgs are not modified); IDs are sent as given (0 stays 0). It returns
+// once the server acknowledged the batch (with --data-dir, written to the log). On an
+// ErrTransport error the batch may or may not have been stored.
 func (c *Client) SendMessages(ctx context.Context, stream, topic Identifier, p Partitioning, msgs []Message) ([]SendConfirmation, error) {
 	if len(msgs) == 0 {
 		return nil, fmt.Errorf("%w: SendMessages: no messages", ErrInvalidArgument)
 	}
 	now := uint64(time.Now().UnixMicro())
-	for i := range msgs {
-		if msgs[i].OriginTimestamp == 0 {
-			msgs[i].OriginTimestamp = now
-		}
-	}
 	var out []SendConfirmation
 	err := c.call(ctx, wire.CodeSendMessages, func(b []byte) ([]byte, error) {
-		return wire.AppendSendMessages(b, stream, topic, p, msgs)
+		return wire.AppendSendMessagesAt(b, stream, topic, p, msgs, now)
 	}, func(body []byte) (err error) {
 		out, err = wire.DecodeSendReply(body)
 		return err

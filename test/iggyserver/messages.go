@@ -175,12 +175,12 @@ func (c *conn) poll(body, out []byte) ([]byte, error) {
 	out = wire.AppendPollReplyHeader(out, p.id, cur, 0)
 	bi := sort.Search(len(p.batches), func(i int) bool { return p.batches[i].base+p.batches[i].count() > start })
 	var n uint64
-	bytes := 0
+	size := 0
 	for ; bi < len(p.batches) && start < end; bi++ {
 		b := &p.batches[bi]
 		from := start - b.base
 		to := min(b.count(), end-b.base)
-		if n > 0 && bytes+int(b.spans[to]-b.spans[from]) > maxPollBytes {
+		if n > 0 && size+int(b.spans[to]-b.spans[from]) > maxPollBytes {
 			break
 		}
 		// Records go out as extra write segments aliasing the stored batch (immutable once
@@ -192,7 +192,7 @@ func (c *conn) poll(body, out []byte) ([]byte, error) {
 			c.addTail(wire.AppendRecordSliceHeader(make([]byte, 0, wire.BatchHeaderSize), b.rec, frames, uint32(to-from)))
 			c.addTail(frames)
 		}
-		bytes += int(b.spans[to] - b.spans[from])
+		size += int(b.spans[to] - b.spans[from])
 		n += to - from
 		start = b.base + to
 	}

@@ -83,7 +83,17 @@ func BatchLen(msgs []Message) int {
 // relative to it, offset deltas 0..n-1, message and batch checksums. It fails with a message
 // naming the culprit (message index) for an empty batch, an empty or too large payload, bad
 // headers, or origin timestamps more than a u32 of microseconds apart.
-func AppendBatch(dst []byte, msgs []Message) ([]byte, error) {
+func AppendBatch(dst []byte, msgs []Message) ([]byte, error) { return appendBatch(dst, msgs, 0) }
+
+// appendBatch is AppendBatch where messages with OriginTimestamp 0 are encoded with now (when
+// now is not 0); msgs are not modified.
+func appendBatch(dst []byte, msgs []Message, now uint64) ([]byte, error) {
+	origin := func(m *Message) uint64 {
+		if m.OriginTimestamp == 0 {
+			return now
+		}
+		return m.OriginTimestamp
+	}
 	if len(msgs) == 0 {
 		return dst, fmt.Errorf("iggy wire: empty message batch")
 	}
@@ -101,7 +111,7 @@ func AppendBatch(dst []byte, msgs []Message) ([]byte, error) {
 		if hl := HeadersLen(m.Headers); hl > MaxHeadersLen {
 			return dst, fmt.Errorf("iggy wire: message %d: user headers take %d bytes, limit %d", i, hl, MaxHeadersLen)
 		}
-		minTS = min(minTS, m.OriginTimestamp)
+		minTS = min(minTS, origin(m))
 	}
 	start := len(dst)
 	total := BatchLen(msgs)
@@ -114,9 +124,9 @@ func AppendBatch(dst []byte, msgs []Message) ([]byte, error) {
 	p := BatchHeaderSize
 	for i := range msgs {
 		m := &msgs[i]
-		delta := m.OriginTimestamp - minTS
+		delta := origin(m) - minTS
 		if delta > math.MaxUint32 {
-			return dst[:start], fmt.Errorf("iggy wire: message %d: origin timestamp %d is %d µs after the batch minimum, more than a u32 (code %d)", i, m.OriginTimestamp, delta, ErrCodeInvalidMessageTimestampDelta)
+			return dst[:start], fmt.Errorf("iggy wire: message %d: origin timestamp %d is %d µs after the batch minimum, more than a u32 (code %d)", i, origin(m), delta, ErrCodeInvalidMessageTimestampDelta)
 		}
 		f := b[p:]
 		putID(f[fID:], &m.ID)

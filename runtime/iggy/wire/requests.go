@@ -185,6 +185,12 @@ type SendMessagesRequest struct {
 
 // AppendSendMessages appends a SendMessages body: the metadata block and the producer batch of msgs.
 func AppendSendMessages(b []byte, stream, topic Identifier, p Partitioning, msgs []Message) ([]byte, error) {
+	return AppendSendMessagesAt(b, stream, topic, p, msgs, 0)
+}
+
+// AppendSendMessagesAt is AppendSendMessages where messages without an origin timestamp get now
+// (µs); msgs are not modified.
+func AppendSendMessagesAt(b []byte, stream, topic Identifier, p Partitioning, msgs []Message, now uint64) ([]byte, error) {
 	if err := stream.Validate(); err != nil {
 		return b, err
 	}
@@ -201,7 +207,7 @@ func AppendSendMessages(b []byte, stream, topic Identifier, p Partitioning, msgs
 	b = AppendPartitioning(b, p)
 	b = appendU32(b, uint32(len(msgs)))
 	putU32(b[start:], uint32(len(b)-start-4))
-	out, err := AppendBatch(b, msgs)
+	out, err := appendBatch(b, msgs, now)
 	if err != nil {
 		return b[:start], err
 	}
