@@ -20,6 +20,11 @@
 // Decoders and encoders hold no per-message state and are safe for concurrent use. The no-op path —
 // json decoder, no transform, json encoder — copies nothing: Encode returns the slice given to Decode
 // when it is already compact JSON.
+//
+// Hot-path advice for callers (the pipeline): set Options.IndexObjects on a json decoder whose
+// payloads go through transforms (one pass instead of two); call Payload.Release when done with a
+// transformed payload (its object index is pooled); use Payload.AppendBytes to gather a batch into
+// one buffer instead of allocating per message.
 package codec
 
 import (

@@ -313,7 +313,20 @@ func (s *scanner) object(i, depth int) (int, error) {
 			return i, err
 		}
 		if depth == 1 && s.obj != nil && !s.ws {
-			s.obj.member(ks, ke, vs, i, escaped)
+			o := s.obj
+			h := keyHash(b[ks+1 : ke-1])
+			if bit := uint64(1) << (h >> 58); !escaped && o.seen&bit == 0 {
+				// fast path: a plain key not seen before
+				o.seen |= bit
+				o.fields = append(o.fields, field{
+					hash:    h,
+					key:     span{off: uint32(ks + 1), n: uint32(ke - ks - 2)},
+					keyJSON: span{off: uint32(ks), n: uint32(ke - ks)},
+					val:     span{off: uint32(vs), n: uint32(i - vs)},
+				})
+			} else {
+				o.member(ks, ke, vs, i, escaped)
+			}
 		}
 		i = s.skipWS(i)
 		if i >= len(b) {

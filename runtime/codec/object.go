@@ -48,7 +48,7 @@ type Object struct {
 	ext    []byte // arena of keys and values added by Set and of decoded escaped keys
 	fields []field
 	dirty  bool
-	seen   uint64 // keyBit of every key indexed from src
+	seen   uint64 // bloom filter (one bit of each key's hash) of every key ever added
 	inline [inlineFields]field
 	extBuf [256]byte // initial storage of ext
 }
@@ -154,6 +154,9 @@ func indexObject(b []byte) *Object {
 func (o *Object) Len() int { return len(o.fields) }
 
 func (o *Object) find(k Key) int {
+	if o.seen&(uint64(1)<<(k.hash>>58)) == 0 {
+		return -1 // no key with this fingerprint was ever added
+	}
 	for i := range o.fields {
 		if o.fields[i].hash == k.hash && string(o.bytes(o.fields[i].key)) == k.name {
 			return i
@@ -189,6 +192,7 @@ func (o *Object) Set(k Key, raw []byte) {
 	} else {
 		key = o.addExt([]byte(k.name))
 	}
+	o.seen |= uint64(1) << (k.hash >> 58)
 	o.fields = append(o.fields, field{hash: k.hash, key: key, keyJSON: kj, val: v})
 }
 
@@ -206,10 +210,14 @@ func (o *Object) Delete(k Key) bool {
 // Retain keeps the members for which keep returns true, in order. keep receives the decoded key and
 // the raw value; neither may be modified or kept.
 func (o *Object) Retain(keep func(key, raw []byte) bool) {
+	fs := o.fields
 	n := 0
-	for _, f := range o.fields {
+	for i := range fs {
+		f := &fs[i]
 		if keep(o.bytes(f.key), o.bytes(f.val)) {
-			o.fields[n] = f
+			if n != i {
+				fs[n] = *f
+			}
 			n++
 		}
 	}
