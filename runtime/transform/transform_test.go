@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -507,5 +508,53 @@ func TestJSONEqual(t *testing.T) {
 		if got := jsonEqual([]byte(c.a), []byte(c.b)); got != c.eq {
 			t.Errorf("jsonEqual(%s, %s) = %v", c.a, c.b, got)
 		}
+	}
+}
+
+func TestConcurrentUse(t *testing.T) {
+	c := chain(t, `
+[[transforms]]
+type = "add_fields"
+fields = [{ key = "id2", value.computed = "uuid_v7" }, { key = "k", value.static = "v" }]
+[[transforms]]
+type = "filter_fields"
+include_matching = false
+patterns = [{ key_pattern.starts_with = "tmp" }]
+[[transforms]]
+type = "unwrap_envelope"
+field = "missing"`)
+	dec, _ := codec.NewDecoder("json", codec.Options{IndexObjects: true})
+	enc, _ := codec.NewEncoder("json", codec.Options{})
+	var wg sync.WaitGroup
+	errs := make(chan string, 8)
+	for g := 0; g < 8; g++ {
+		wg.Add(1)
+		go func(g int) {
+			defer wg.Done()
+			for i := 0; i < 500; i++ {
+				in := fmt.Sprintf(`{"g":%d,"i":%d,"tmp":1}`, g, i)
+				p, err := dec.Decode([]byte(in))
+				if err != nil {
+					errs <- err.Error()
+					return
+				}
+				if err := c.Apply(meta, &p); err != nil {
+					errs <- err.Error()
+					return
+				}
+				out, _ := enc.Encode(&p)
+				want := fmt.Sprintf(`{"g":%d,"i":%d,"id2":"`, g, i)
+				if !strings.HasPrefix(string(out), want) || !strings.HasSuffix(string(out), `","k":"v"}`) {
+					errs <- string(out)
+					return
+				}
+				p.Release()
+			}
+		}(g)
+	}
+	wg.Wait()
+	close(errs)
+	for e := range errs {
+		t.Fatal(e)
 	}
 }
