@@ -69,9 +69,6 @@ func resultErr(code uint32, format string, a ...any) error {
 	return &errReply{code: code, result: true, msg: fmt.Sprintf(format, a...)}
 }
 
-// errDrop means: answer nothing (the real server silently drops such requests).
-var errDrop = errors.New("request dropped")
-
 // evictErr ends the session with an eviction frame.
 type evictErr struct{ reason uint8 }
 
@@ -192,9 +189,6 @@ func (c *conn) handle(frame []byte) bool {
 	var ev evictErr
 	if errors.As(err, &ev) {
 		return c.evict(ev.reason, h.Client)
-	}
-	if errors.Is(err, errDrop) {
-		return true
 	}
 	return c.reply(&h, payload, err)
 }
