@@ -21,6 +21,24 @@
 // json decoder, no transform, json encoder — copies nothing: Encode returns the slice given to Decode
 // when it is already compact JSON.
 //
+// Deliberate deviations from the original runtime (its behaviour is described in the connectors spec,
+// §7):
+//   - proto and flatbuffer streams without a schema file keep payloads opaque: transforms pass them
+//     through and sink plugins get the original bytes under the proto/flatbuffer tag. The original
+//     turned them into a JSON view ({"type_url","value"} / {"buffer_size",...}) that transforms
+//     modified and plugins received under the proto/flatbuffer tag. The same views are still produced
+//     where JSON is needed (json and text encoders, Payload.JSONView).
+//   - With a schema file, protobuf and FlatBuffers are really converted (protojson; a reflection-driven
+//     FlatBuffers converter) instead of the original's partial hand-written wire parser, which
+//     mis-skipped 64-bit fixed fields. An empty protobuf payload is then a valid all-defaults message
+//     (the original rejected empty payloads regardless).
+//   - The schema-less proto encoder passes a protobuf payload on as is (the original wrapped its text
+//     form once more in a StringValue Any).
+//   - The schema-less FlatBuffers encoder writes a JSON object as a well-formed vector of strings (the
+//     original stored builder-internal offsets as plain integers, which no reader can follow).
+//   - Unmodified JSON keeps its key order and duplicate keys; numbers keep their exact text (the
+//     original re-serialised through simd-json values).
+//
 // Hot-path advice for callers (the pipeline): set Options.IndexObjects on a json decoder whose
 // payloads go through transforms (one pass instead of two); call Payload.Release when done with a
 // transformed payload (its object index is pooled); use Payload.AppendBytes to gather a batch into
