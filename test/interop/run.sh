@@ -3,12 +3,13 @@
 # scenario with the official Python client (apache-iggy 0.9.0, from build/venv made by
 # scripts/setup.sh) and with the project's Go client, crosses them (Python produces / Go consumes
 # and back), restarts the server on the same data directory and checks that everything is still
-# there, repeats a cross check over TLS with personal access tokens, stops it, then runs the Go
-# integration tests that kill and restart real devserver
-# processes (persistence, reconnect). Exits non-zero on the first failure.
+# there, repeats a cross check over TLS with personal access tokens, and stops it. Exits non-zero
+# on the first failure.
 #
-#   test/interop/run.sh            # everything
-#   SKIP_GO_INTEGRATION=1 test/interop/run.sh   # only the client scenarios
+#   test/interop/run.sh                        # the client scenarios
+#   WITH_GO_INTEGRATION=1 test/interop/run.sh  # also the Go integration tests of this directory,
+#                                              # which kill -9 and restart real devserver processes
+#                                              # (scripts/test.sh runs those with all the others)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 PY=${PYTHON:-build/venv/bin/python}
@@ -94,7 +95,7 @@ step "tls+token: go consumes (TLS CA file, token from file:PATH)" \
   env IGGY_TLS_CA="$CERTS/ca.pem" IGGY_TOKEN="file:$CERTS/token" "$OUT/gointerop" "$ADDR" consume tls py-to-go 300 python
 stop_server
 
-if [ -z "${SKIP_GO_INTEGRATION:-}" ]; then
+if [ -n "${WITH_GO_INTEGRATION:-}" ]; then
   step "go integration tests (kill -9 and restart of real devserver processes: persistence, reconnect)" \
     go test -count=1 -tags integration -run 'Devserver' ./test/interop/
 fi
