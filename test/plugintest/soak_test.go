@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/iggy-go/connectors/runtime/plugin"
+	"github.com/iggy-go/connectors/test/pluginbuild"
 )
 
 // soakTarget is one instance under soak with its own verification state; mu makes a call and its
@@ -28,9 +29,10 @@ type soakTarget struct {
 	n    atomic.Int64
 }
 
-// TestSoak: at least 6 instances over 4 distinct Go plugin libraries plus the C and Rust plugins,
-// called by 8 goroutines concurrently while host and plugins force garbage collections; every
-// result is checked exactly. IGGY_SOAK_SECONDS sets the duration (default 20, at most 60).
+// TestSoak: 12 instances over 4 distinct Go plugin libraries plus the C and Rust plugins (two of
+// them under the process transport, hosted by the real iggy-connectors binary), called by 8
+// goroutines concurrently while host and plugins force garbage collections; every result is checked
+// exactly. IGGY_SOAK_SECONDS sets the duration (default 20, at most 60).
 func TestSoak(t *testing.T) {
 	if testing.Short() {
 		t.Skip("soak test skipped in -short mode")
@@ -45,6 +47,9 @@ func TestSoak(t *testing.T) {
 	stdoutLib, discardLib := open(t, goStdout(t), opts), open(t, goDiscard(t), opts)
 	randomLib, seqLib := open(t, goRandom(t), opts), open(t, goSeq(t), opts)
 	cLib, rustLib := open(t, cFileSink(t), opts), open(t, rustCounter(t), opts)
+	popts := opts
+	popts.Transport, popts.Executable = plugin.TransportProcess, pluginbuild.Runtime(t)
+	procDiscardLib, procSeqLib := open(t, goDiscard(t), popts), open(t, goSeq(t), popts)
 
 	var targets []*soakTarget
 	for i := 0; i < 2; i++ {
@@ -77,9 +82,12 @@ func TestSoak(t *testing.T) {
 		}
 		targets = append(targets, tg)
 	}
-	for i := 0; i < 2; i++ {
-		key := fmt.Sprintf("discard-%d", i)
-		s, err := discardLib.OpenSink(ctx, key, []byte(`{"verify":true,"gc_every":5}`))
+	for i := 0; i < 3; i++ {
+		key, lib := fmt.Sprintf("discard-%d", i), discardLib
+		if i == 2 {
+			key, lib = "discard-process", procDiscardLib
+		}
+		s, err := lib.OpenSink(ctx, key, []byte(`{"verify":true,"gc_every":5}`))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -128,9 +136,12 @@ func TestSoak(t *testing.T) {
 			return nil
 		}, done: func() error { return src.Close(ctx) }})
 	}
-	for i := 0; i < 2; i++ {
-		key := fmt.Sprintf("seq-%d", i)
-		src, err := seqLib.OpenSource(ctx, key, []byte(`{"batch_size":40,"payload_size":24,"gc_every":7}`), nil)
+	for i := 0; i < 3; i++ {
+		key, lib := fmt.Sprintf("seq-%d", i), seqLib
+		if i == 2 {
+			key, lib = "seq-process", procSeqLib
+		}
+		src, err := lib.OpenSource(ctx, key, []byte(`{"batch_size":40,"payload_size":24,"gc_every":7}`), nil)
 		if err != nil {
 			t.Fatal(err)
 		}
