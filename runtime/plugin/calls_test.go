@@ -181,8 +181,8 @@ func TestProcessCrashRestarts(t *testing.T) {
 	if _, err := s.Consume(ctx, batchOf("after")); err != nil {
 		t.Fatalf("consume after restart: %v", err)
 	}
-	if lib.Restarts() != 1 {
-		t.Fatalf("restarts = %d, want 1", lib.Restarts())
+	if lib.Restarts() != 1 || s.Restarts() != 1 {
+		t.Fatalf("restarts = %d (instance %d), want 1", lib.Restarts(), s.Restarts())
 	}
 	if d := time.Since(start); d < 50*time.Millisecond {
 		t.Fatalf("restart after %v: no backoff", d)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/iggy-go/connectors/abi"
@@ -26,11 +27,16 @@ type inst struct {
 	id  uint32
 	log *slog.Logger
 
-	mu     sync.Mutex // serialises calls (ABI rule)
-	be     backend
-	closed bool
-	stop   chan struct{}
+	mu       sync.Mutex // serialises calls (ABI rule)
+	be       backend
+	closed   bool
+	stop     chan struct{}
+	restarts atomic.Uint64
 }
+
+// Restarts counts restarts of this instance's plugin process (TransportProcess; always 0 in
+// process). Library.Restarts sums all instances of the library.
+func (i *inst) Restarts() uint64 { return i.restarts.Load() }
 
 // ID is the instance id inside the library.
 func (i *inst) ID() uint32 { return i.id }

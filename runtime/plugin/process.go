@@ -237,6 +237,7 @@ func (b *procBackend) ensure(ctx context.Context, o op) error {
 		b.child = c
 		b.gen++
 		n := b.lib.restarts.Add(1)
+		b.inst.restarts.Add(1)
 		b.inst.log.Warn("plugin process restarted", "library", b.lib.path, "pid", c.pid(), "restarts", n, "consecutive_failures", b.failures)
 	}
 	ro, in1, in2, err := b.reopen()
