@@ -3,6 +3,7 @@
 Usage: interop.py ADDR scenario STREAM
        interop.py ADDR produce STREAM TOPIC COUNT ORIGIN
        interop.py ADDR consume STREAM TOPIC COUNT ORIGIN
+       interop.py ADDR group-member STREAM TOPIC GROUP SECONDS
 
 Message convention shared with gointerop (message i, 1-based): id = i, payload "payload-%06d",
 user headers seq=String(str(i)), n=UnsignedInt32(i), origin=String(ORIGIN). Exits non-zero on the
@@ -182,12 +183,56 @@ async def scenario(addr, stream):
     log("scenario passed")
 
 
+async def group_member(addr, stream, topic, group, seconds):
+    """Consume as a member of group for a while, storing the offset after every message, and print
+    one 'consumed PARTITION OFFSET ID' line per message (for the mixed-language group check)."""
+    c = await connect(addr)
+    consumer = await c.consumer_group(group, stream, topic, batch_length=5, polling_strategy=PollingStrategy.Next(),
+                                      auto_commit=AutoCommit.Disabled())
+    it = consumer.iter_messages()
+    deadline = time.monotonic() + seconds
+    n = 0
+    while time.monotonic() < deadline:
+        try:
+            m = await asyncio.wait_for(it.__anext__(), timeout=max(0.1, deadline - time.monotonic()))
+        except asyncio.TimeoutError:
+            break
+        print(f"consumed {m.partition_id()} {m.offset()} {m.id()}", flush=True)
+        try:
+            await consumer.store_offset(m.offset(), m.partition_id())
+        except RuntimeError as e:  # the partition moved to the other member meanwhile
+            log(f"group member: offset {m.offset()} of partition {m.partition_id()} not stored: {e}")
+        n += 1
+        await asyncio.sleep(0.02)  # a slow member, so that the other one gets partitions too
+    log(f"group member consumed {n} messages")
+    await c.logout_user()
+
+
 async def main():
     if len(sys.argv) < 3:
         fail(__doc__)
     addr, cmd = sys.argv[1], sys.argv[2]
     if cmd == "scenario":
         await scenario(addr, sys.argv[3])
+    elif cmd == "group-member":
+        await group_member(addr, sys.argv[3], sys.argv[4], sys.argv[5], float(sys.argv[6]))
+    elif cmd == "check-coverage":
+        # check-coverage FILE...: the members' 'consumed P O ID' lines cover partitions 0 and 1,
+        # offsets 0..99, with the ids gointerop group-setup gave them, and every file has some.
+        seen = set()
+        for path in sys.argv[3:]:
+            lines = [l.split() for l in open(path) if l.startswith("consumed ")]
+            if not lines:
+                fail(f"{path}: the member consumed nothing")
+            for _, p, o, i in lines:
+                p, o, i = int(p), int(o), int(i)
+                if i != p * 1000 + o + 1:
+                    fail(f"{path}: partition {p} offset {o} has id {i}")
+                seen.add((p, o))
+        missing = {(p, o) for p in (0, 1) for o in range(100)} - seen
+        if missing:
+            fail(f"never consumed: {sorted(missing)[:10]}... ({len(missing)} messages)")
+        log(f"the members together consumed all 200 messages ({', '.join(sys.argv[3:])})")
     elif cmd == "produce":
         stream, topic, count, origin = sys.argv[3], sys.argv[4], int(sys.argv[5]), sys.argv[6]
         c = await connect(addr)

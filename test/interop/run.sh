@@ -75,6 +75,20 @@ step "cross: go consumes python's messages" "$OUT/gointerop" "$ADDR" consume cro
 step "cross: go produces" "$OUT/gointerop" "$ADDR" produce cross go-to-py 1000 go
 step "cross: python consumes go's messages" "$PY" test/interop/interop.py "$ADDR" consume cross go-to-py 1000 go
 
+log "mixed consumer group: a Python and a Go member share a 2-partition topic"
+"$OUT/gointerop" "$ADDR" group-setup mixed t >/dev/null || die "group-setup"
+"$PY" test/interop/interop.py "$ADDR" group-member mixed t mixed-group 7 >"$OUT/member-py.txt" 2>&1 &
+PY_MEMBER=$!
+sleep 1
+"$OUT/gointerop" "$ADDR" group-member mixed t mixed-group 5 >"$OUT/member-go.txt" 2>&1 &
+GO_MEMBER=$!
+wait_member() { wait "$1" || { cat "$2" >&2; die "group member $2 failed"; }; }
+wait_member "$PY_MEMBER" "$OUT/member-py.txt"
+wait_member "$GO_MEMBER" "$OUT/member-go.txt"
+step "mixed group: python and go members together consumed every message" \
+  "$PY" test/interop/interop.py "$ADDR" check-coverage "$OUT/member-py.txt" "$OUT/member-go.txt"
+step "mixed group: both partitions committed to the end" "$OUT/gointerop" "$ADDR" group-check mixed t mixed-group
+
 log "restarting iggy-devserver on the same data directory"
 stop_server
 start_server

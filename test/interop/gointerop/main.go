@@ -233,6 +233,58 @@ func main() {
 		fmt.Println(tok)
 	case "scenario":
 		scenario(ctx, addr, os.Args[3])
+	case "group-setup": // gointerop ADDR group-setup STREAM TOPIC: 2 partitions x 100 messages
+		c := dial(ctx, addr)
+		defer c.Close()
+		stream, topic := os.Args[3], os.Args[4]
+		if _, err := c.EnsureTopic(ctx, stream, topic, 2); err != nil {
+			fail("ensure topic: %v", err)
+		}
+		for p := uint32(0); p < 2; p++ {
+			var msgs []iggy.Message
+			for i := 1; i <= 100; i++ {
+				msgs = append(msgs, message(int(p)*1000+i, "go"))
+			}
+			if _, err := c.SendMessages(ctx, iggy.NamedID(stream), iggy.NamedID(topic), iggy.PartitionID(p), msgs); err != nil {
+				fail("send: %v", err)
+			}
+		}
+		logf("group topic %s/%s: 2 partitions x 100 messages", stream, topic)
+	case "group-member": // gointerop ADDR group-member STREAM TOPIC GROUP SECONDS
+		c := dial(ctx, addr)
+		defer c.Close()
+		secs, _ := strconv.ParseFloat(os.Args[6], 64)
+		g := iggy.NewGroupConsumer(c, os.Args[3], os.Args[4], os.Args[5], iggy.GroupConsumerOptions{SyncInterval: 200 * time.Millisecond})
+		deadline := time.Now().Add(time.Duration(secs * float64(time.Second)))
+		n := 0
+		for time.Now().Before(deadline) {
+			b, err := g.Poll(ctx, 5)
+			if err != nil {
+				fail("group poll: %v", err)
+			}
+			for _, m := range b.Messages {
+				fmt.Printf("consumed %d %d %d\n", b.PartitionID, m.Offset, binary.BigEndian.Uint64(m.ID[8:]))
+				n++
+			}
+			if len(b.Messages) > 0 {
+				if err := g.Commit(ctx, b.PartitionID, b.Messages[len(b.Messages)-1].Offset); err != nil && !errors.Is(err, iggy.ErrPartitionNotOwned) {
+					fail("commit: %v", err)
+				}
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		g.Close(ctx)
+		logf("group member consumed %d messages", n)
+	case "group-check": // gointerop ADDR group-check STREAM TOPIC GROUP: both partitions committed to 99
+		c := dial(ctx, addr)
+		defer c.Close()
+		for p := uint32(0); p < 2; p++ {
+			off, err := c.GetConsumerOffset(ctx, iggy.GroupConsumerOf(iggy.NamedID(os.Args[5])), iggy.NamedID(os.Args[3]), iggy.NamedID(os.Args[4]), iggy.Part(p))
+			if err != nil || off.StoredOffset != 99 {
+				fail("group %s partition %d: stored offset %+v %v, want 99", os.Args[5], p, off, err)
+			}
+		}
+		logf("group %s: both partitions committed to offset 99", os.Args[5])
 	case "produce", "consume":
 		if len(os.Args) != 7 {
 			fail("%s needs STREAM TOPIC COUNT ORIGIN", cmd)
