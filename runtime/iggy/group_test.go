@@ -107,7 +107,7 @@ func TestGroupConsumerRebalanceCommitResume(t *testing.T) {
 }
 
 func TestGroupMemberEvictedWhenSilent(t *testing.T) {
-	s := startServer(t, iggyserver.Config{HeartbeatInterval: 200 * time.Millisecond})
+	s := startServer(t, iggyserver.Config{HeartbeatInterval: time.Second})
 	ctx := testCtx(t)
 	admin := dial(t, s.Addr().String())
 	if _, err := admin.EnsureTopic(ctx, "hb", "t", 2); err != nil {
@@ -123,8 +123,15 @@ func TestGroupMemberEvictedWhenSilent(t *testing.T) {
 	if err := silent.JoinConsumerGroup(ctx, iggy.NamedID("hb"), iggy.NamedID("t"), iggy.NamedID("grp")); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(600 * time.Millisecond)
 	gd, err := admin.GetConsumerGroup(ctx, iggy.NamedID("hb"), iggy.NamedID("t"), iggy.NamedID("grp"))
+	if err != nil || gd.MembersCount != 1 {
+		t.Fatalf("after join: %+v %v", gd, err)
+	}
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		if gd, err = admin.GetConsumerGroup(ctx, iggy.NamedID("hb"), iggy.NamedID("t"), iggy.NamedID("grp")); err != nil || gd.MembersCount == 0 {
+			break
+		}
+	}
 	if err != nil || gd.MembersCount != 0 {
 		t.Fatalf("silent member still in group: %+v %v", gd, err)
 	}
