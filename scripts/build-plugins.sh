@@ -3,7 +3,7 @@
 #   - each Go plugin module under connectors/sinks/* and connectors/sources/* (go build -buildmode=c-shared);
 #   - the C example (make -C sdk/c) and the Rust example (cargo build --release in sdk/rust);
 #   - with --test, also the test-only plugins: Go modules under test/plugins/* and the C variants
-#     in test/plugins/cvariants (bad ABI version, missing symbol, abort in consume).
+#     in test/plugins/cvariants (bad ABI version, missing symbol, abort or hang in consume).
 # A missing cargo is tolerated with a loud warning (the Rust example is then absent); everything else
 # failing stops the script.
 set -euo pipefail
@@ -63,7 +63,7 @@ if [ "$WITH_TEST" = 1 ]; then
     grep -q 'sdk.NewSource' "$d"/*.go && kind=source
     build_go "$d" "$kind"
   done
-  for v in BADABI:badabi NOSYM:nosym ABORT:cabort; do
+  for v in BADABI:badabi NOSYM:nosym ABORT:cabort HANG:chang; do
     log "c     test/plugins/cvariants ($v)"
     gcc -shared -fPIC -O2 -Wall -Wextra -Werror -Iabi -DVARIANT_${v%%:*} \
       -o "$OUT/libiggy_connector_${v##*:}_sink.so" test/plugins/cvariants/cvariants.c

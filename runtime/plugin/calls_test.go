@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/iggy-go/connectors/abi"
+	"github.com/iggy-go/connectors/test/pluginbuild"
 )
 
 func discardLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
@@ -354,4 +355,32 @@ func TestBackgroundLogsAreDrained(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestProcessCallCancelled: under the process transport a call that hangs is abandoned when its
+// context ends (the child is killed), and the next call runs in a restarted child.
+func TestProcessCallCancelled(t *testing.T) {
+	lib, err := Open(pluginbuild.CVariant(t, "HANG", "chang"), Options{Transport: TransportProcess, Logger: discardLogger(), RestartBackoff: fastBackoff})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := lib.OpenSink(context.Background(), "hangs", []byte(`{}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	_, err = s.Consume(ctx, batchOf("wait"))
+	var ce *CallError
+	if !errors.As(err, &ce) || !errors.Is(err, context.DeadlineExceeded) || !ce.Retryable() || time.Since(start) > 5*time.Second {
+		t.Fatalf("hanging call: %v after %v", err, time.Since(start))
+	}
+	if _, err := s.Consume(context.Background(), batchOf("fine")); err != nil {
+		t.Fatalf("call after the cancelled one: %v", err)
+	}
+	if s.Restarts() != 1 {
+		t.Fatalf("restarts = %d", s.Restarts())
+	}
+	_ = s.Close(context.Background())
 }

@@ -182,9 +182,13 @@ func startChild(ctx context.Context, path string, opts *Options, log *slog.Logge
 // child (a plugin call cannot be interrupted otherwise). On any failure the child is unusable.
 func (c *child) roundTrip(ctx context.Context, o op, id uint32, arg uint64, in1, in2 []byte) (st abi.Status, out, logs []byte, err error) {
 	stop := context.AfterFunc(ctx, c.kill)
-	defer stop()
 	if err = writeRequest(c.bw, o, id, arg, in1, in2); err == nil {
 		c.buf, err = readFrame(c.br, c.buf)
+	}
+	if !stop() && err == nil {
+		// The context ended just as the reply arrived: the kill may be under way. The reply is
+		// good; the child is not, which the next call notices.
+		c.kill()
 	}
 	if err != nil {
 		return 0, nil, nil, err
@@ -216,6 +220,17 @@ func (b *procBackend) generation() uint64 { return b.gen }
 // ensure makes sure a child runs and has the instance open, restarting it (after the backoff delay)
 // when it died.
 func (b *procBackend) ensure(ctx context.Context, o op) error {
+	if b.child != nil {
+		select {
+		case <-b.child.done: // exited between calls (killed after a cancelled call, or crashed idle)
+			reason := b.child.exitReason()
+			b.inst.log.Warn("plugin process exited between calls", "library", b.lib.path, "pid", b.child.pid(), "exit", reason)
+			b.child.stop(0)
+			b.child, b.open = nil, false
+			b.failed()
+		default:
+		}
+	}
 	if b.child != nil && b.open {
 		return nil
 	}

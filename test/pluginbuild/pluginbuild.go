@@ -107,7 +107,7 @@ func GoPlugin(tb testing.TB, moduleDir, libName string) string {
 }
 
 // CVariant builds test/plugins/cvariants/cvariants.c with -DVARIANT_<VARIANT> as
-// libiggy_connector_<name>_sink.so (variants: BADABI badabi, NOSYM nosym, ABORT cabort).
+// libiggy_connector_<name>_sink.so (variants: BADABI badabi, NOSYM nosym, ABORT cabort, HANG chang).
 func CVariant(tb testing.TB, variant, name string) string {
 	tb.Helper()
 	p, err := build("c:"+variant, func(d string) (string, error) {

@@ -4,11 +4,14 @@
  *   -DVARIANT_BADABI   exports every symbol but reports ABI 2.0      -> libiggy_connector_badabi_sink.so
  *   -DVARIANT_NOSYM    lacks iggy_sink_consume                      -> libiggy_connector_nosym_sink.so
  *   -DVARIANT_ABORT    abort()s inside iggy_sink_consume            -> libiggy_connector_cabort_sink.so
+ *   -DVARIANT_HANG     sleeps for an hour inside iggy_sink_consume   -> libiggy_connector_chang_sink.so
+ *                      when the batch holds a message with payload "wait"
  * Instances are not tracked: these plugins exist to make the runtime's loader and process transport
  * fail in controlled ways.
  */
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include "iggy_connector.h"
 
 #if defined(VARIANT_BADABI)
@@ -20,8 +23,11 @@
 #elif defined(VARIANT_ABORT)
 #define ABI IGGY_ABI_VERSION
 #define NAME "cabort"
+#elif defined(VARIANT_HANG)
+#define ABI IGGY_ABI_VERSION
+#define NAME "chang"
 #else
-#error "define one of VARIANT_BADABI, VARIANT_NOSYM, VARIANT_ABORT"
+#error "define one of VARIANT_BADABI, VARIANT_NOSYM, VARIANT_ABORT, VARIANT_HANG"
 #endif
 
 uint32_t iggy_plugin_abi_version(void) { return ABI; }
@@ -62,6 +68,14 @@ int32_t iggy_sink_consume(uint32_t instance, const uint8_t *batch, size_t batch_
     (void)instance; (void)batch; (void)batch_len; (void)out; (void)out_len;
 #ifdef VARIANT_ABORT
     abort();
+#endif
+#ifdef VARIANT_HANG
+    /* The canonical SinkBatch encodes the payload "wait" as the bytes 0x07 0x44 'w' 'a' 'i' 't'. */
+    for (size_t i = 0; i + 6 <= batch_len; i++) {
+        if (memcmp(batch + i, "\x07\x44wait", 6) == 0) {
+            sleep(3600);
+        }
+    }
 #endif
     return IGGY_STATUS_OK;
 }
