@@ -315,7 +315,7 @@ func TestConcurrentClients(t *testing.T) {
 	if _, err := admin.EnsureTopic(ctx, "conc", "t", 4); err != nil {
 		t.Fatal(err)
 	}
-	const clients, perClient = 8, 200
+	const clients, perClient = 40, 100
 	shared := dial(t, s.Addr().String())
 	errs := make(chan error, clients*2)
 	for i := 0; i < clients; i++ {
