@@ -34,6 +34,10 @@ type SourceOptions struct {
 	Retry      backoff.Policy
 	// PollInterval is the wait after an empty poll when the plugin gives no hint (default 100ms).
 	PollInterval time.Duration
+	// FinishTimeout bounds how long a batch that is being sent when ctx is cancelled may still take
+	// to reach Iggy, have its state saved and be committed (default 5s); after that it is abandoned
+	// uncommitted. Finishing it keeps a graceful stop free of duplicates.
+	FinishTimeout time.Duration
 	State        *State
 	Counters     *Counters
 	Observer     Observer
@@ -67,6 +71,9 @@ func NewSource(opt SourceOptions) (*Source, error) {
 	if opt.PollInterval <= 0 {
 		opt.PollInterval = 100 * time.Millisecond
 	}
+	if opt.FinishTimeout <= 0 {
+		opt.FinishTimeout = 5 * time.Second
+	}
 	if opt.State == nil {
 		opt.State = NewState(nil)
 	}
@@ -92,8 +99,10 @@ func (s *Source) Counters() *Counters { return s.opt.Counters }
 
 // Run polls the plugin and produces its batches until ctx is cancelled (returns nil) or a fatal
 // error happens (returned): a permanent plugin error, or a message failing under on_error = stop.
-// A batch is committed to the plugin only after every stream accepted it and its state is saved;
-// on cancellation an unfinished batch is abandoned uncommitted.
+// A batch is committed to the plugin only after every stream accepted it and its state is saved.
+// On cancellation a batch polled but not yet being sent is abandoned uncommitted (the plugin
+// produces it again from its persisted state after a restart); a batch being sent is finished
+// within FinishTimeout, else abandoned uncommitted.
 func (s *Source) Run(ctx context.Context) error {
 	s.opt.State.Set(StatusRunning, false)
 	pollFailures := 0
@@ -118,6 +127,9 @@ func (s *Source) Run(ctx context.Context) error {
 			continue
 		}
 		pollFailures = 0
+		if ctx.Err() != nil {
+			return nil // stopping: abandon the batch before anything of it reached Iggy
+		}
 		if len(res.Messages) == 0 && res.State == nil {
 			wait := s.opt.PollInterval
 			if res.WaitHintMs > 0 {
@@ -128,11 +140,25 @@ func (s *Source) Run(ctx context.Context) error {
 			}
 			continue
 		}
-		if err := s.deliver(ctx, res, start); err != nil {
+		dctx, cancel := finishing(ctx, s.opt.FinishTimeout)
+		err = s.deliver(dctx, res, start)
+		cancel()
+		if err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// finishing returns a context for work that, once started, should be finished rather than cut
+// off: it is not cancelled with ctx, but grace after ctx is.
+func finishing(ctx context.Context, grace time.Duration) (context.Context, context.CancelFunc) {
+	fctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	stop := context.AfterFunc(ctx, func() {
+		t := time.AfterFunc(grace, cancel)
+		context.AfterFunc(fctx, func() { t.Stop() })
+	})
+	return fctx, func() { stop(); cancel() }
 }
 
 // deliver sends one polled batch to every stream, saves its state and commits it.
