@@ -2,11 +2,13 @@ module github.com/iggy-go/connectors/test/plugins/faulty
 
 go 1.26
 
-require github.com/iggy-go/connectors/sdk v0.0.0
+require (
+	github.com/iggy-go/connectors/abi v0.0.0
+	github.com/iggy-go/connectors/sdk v0.0.0
+)
 
 require (
 	github.com/fxamacker/cbor/v2 v2.10.0 // indirect
-	github.com/iggy-go/connectors/abi v0.0.0 // indirect
 	github.com/vmihailenco/msgpack/v5 v5.4.1 // indirect
 	github.com/vmihailenco/tagparser/v2 v2.0.0 // indirect
 	github.com/x448/float16 v0.8.4 // indirect

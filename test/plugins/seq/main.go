@@ -4,6 +4,14 @@
 // (MessagePack); OnCommit checks that commits arrive in order. gc_every forces a garbage collection
 // every N polls.
 //
+// Options for the end-to-end tests (test/e2e), all off by default: limit stops producing after
+// message limit-1 (empty polls with a wait hint afterwards); delay_ms sleeps inside every poll that
+// produces; format = "json" makes payload k the JSON object
+// {"k":k,"name":"msg-k","secret":"s-k"} (schema json) and format = "text" the text "msg k"
+// (schema text) instead of the raw pattern; headers adds a string header "k" = "<k>" and a u64
+// header "n" = k to every message; exit_after_polls calls os.Exit(3) in poll N+1 of an instance
+// (to kill a process-transport child mid-stream).
+//
 //	go build -buildmode=c-shared -o libiggy_connector_seq_source.so .
 package main
 
@@ -11,8 +19,10 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
+	"os"
 	"runtime"
 	"strconv"
+	"time"
 
 	"github.com/iggy-go/connectors/abi"
 	"github.com/iggy-go/connectors/sdk"
@@ -24,6 +34,12 @@ type Config struct {
 	BatchSize   int `json:"batch_size" default:"10" desc:"messages per batch"`
 	PayloadSize int `json:"payload_size" default:"16" desc:"payload bytes (at least 8)"`
 	GCEvery     int `json:"gc_every" default:"0" desc:"run runtime.GC every N polls (0 = never)"`
+
+	Limit          uint64 `json:"limit" default:"0" desc:"stop after this many messages in total (0 = never)"`
+	DelayMs        int    `json:"delay_ms" default:"0" desc:"sleep inside every producing poll"`
+	Format         string `json:"format" default:"\"raw\"" desc:"raw, json or text payloads"`
+	Headers        bool   `json:"headers" default:"false" desc:"add headers k (string) and n (u64)"`
+	ExitAfterPolls int    `json:"exit_after_polls" default:"0" desc:"os.Exit(3) in poll N+1 (0 = never)"`
 }
 
 // Validate names the bad field.
@@ -33,6 +49,14 @@ func (c *Config) Validate() error {
 	}
 	if c.PayloadSize < 8 {
 		return sdk.FieldErrorf("payload_size", "must be at least 8, got %d", c.PayloadSize)
+	}
+	switch c.Format {
+	case "raw", "json", "text":
+	default:
+		return sdk.FieldErrorf("format", "must be raw, json or text; got %q", c.Format)
+	}
+	if c.DelayMs < 0 || c.ExitAfterPolls < 0 {
+		return sdk.FieldErrorf("delay_ms", "delay_ms and exit_after_polls must not be negative")
 	}
 	return nil
 }
@@ -51,19 +75,52 @@ func (s *source) Close(context.Context) error { return nil }
 
 func (s *source) Poll(context.Context) (sdk.Batch, error) {
 	s.polls++
+	if s.cfg.ExitAfterPolls > 0 && s.polls > s.cfg.ExitAfterPolls {
+		os.Exit(3)
+	}
 	if s.cfg.GCEvery > 0 && s.polls%s.cfg.GCEvery == 0 {
 		runtime.GC()
 	}
-	msgs := make([]sdk.SourceMessage, s.cfg.BatchSize)
+	n := uint64(s.cfg.BatchSize)
+	if s.cfg.Limit > 0 {
+		if s.next >= s.cfg.Limit {
+			return sdk.Batch{WaitHint: 50 * time.Millisecond}, nil
+		}
+		n = min(n, s.cfg.Limit-s.next)
+	}
+	if s.cfg.DelayMs > 0 {
+		time.Sleep(time.Duration(s.cfg.DelayMs) * time.Millisecond)
+	}
+	schema := abi.SchemaRaw
+	switch s.cfg.Format {
+	case "json":
+		schema = abi.SchemaJSON
+	case "text":
+		schema = abi.SchemaText
+	}
+	msgs := make([]sdk.SourceMessage, n)
 	for i := range msgs {
 		k := s.next + uint64(i)
 		id := abi.IDFromUint64s(0, k)
-		p := make([]byte, s.cfg.PayloadSize)
-		binary.LittleEndian.PutUint64(p, k)
-		for j := 8; j < len(p); j++ {
-			p[j] = byte(k + uint64(j))
+		var p []byte
+		switch s.cfg.Format {
+		case "json":
+			p = fmt.Appendf(nil, `{"k":%d,"name":"msg-%d","secret":"s-%d"}`, k, k, k)
+		case "text":
+			p = fmt.Appendf(nil, "msg %d", k)
+		default:
+			p = make([]byte, s.cfg.PayloadSize)
+			binary.LittleEndian.PutUint64(p, k)
+			for j := 8; j < len(p); j++ {
+				p[j] = byte(k + uint64(j))
+			}
 		}
 		msgs[i] = sdk.SourceMessage{ID: &id, Payload: p, Key: []byte("k" + strconv.FormatUint(k, 10))}
+		if s.cfg.Headers {
+			v := binary.LittleEndian.AppendUint64(nil, k)
+			msgs[i].Headers = []sdk.Header{abi.StringHeader("k", strconv.FormatUint(k, 10)),
+				{KeyKind: abi.HeaderString, Key: []byte("n"), ValueKind: abi.HeaderUint64, Value: v}}
+		}
 	}
 	start := s.next
 	s.next += uint64(len(msgs))
@@ -72,7 +129,7 @@ func (s *source) Poll(context.Context) (sdk.Batch, error) {
 	if err != nil {
 		return sdk.Batch{}, err
 	}
-	return sdk.Batch{Schema: abi.SchemaRaw, Messages: msgs, State: st, OnCommit: func(context.Context) error {
+	return sdk.Batch{Schema: schema, Messages: msgs, State: st, OnCommit: func(context.Context) error {
 		if start != s.committed {
 			return fmt.Errorf("commit out of order: batch starts at %d, committed up to %d", start, s.committed)
 		}
