@@ -38,11 +38,11 @@ type SourceOptions struct {
 	// to reach Iggy, have its state saved and be committed (default 5s); after that it is abandoned
 	// uncommitted. Finishing it keeps a graceful stop free of duplicates.
 	FinishTimeout time.Duration
-	State        *State
-	Counters     *Counters
-	Observer     Observer
-	Logger       *slog.Logger
-	Verbose      bool
+	State         *State
+	Counters      *Counters
+	Observer      Observer
+	Logger        *slog.Logger
+	Verbose       bool
 }
 
 // Source moves batches from a source plugin to Iggy. Create with NewSource, then call Run.
