@@ -47,7 +47,24 @@ func newPoller(s *Source) (*poller, error) {
 	}
 	p.cursor = s.state
 	p.cursor.TrackingOffsets = maps.Clone(s.state.TrackingOffsets)
+	if p.tableIsPosition() {
+		// The persisted cursor may be ahead of the table: the runtime saves a batch's state before it
+		// calls the batch's commit, so a crash in between leaves rows behind the cursor that are in
+		// Iggy but neither deleted nor marked. Polled from the cursor they would stay in the table
+		// for ever; polled from the first remaining row they are read again (same ids), sent again
+		// (a duplicate bounded by one batch per crash) and then deleted or marked.
+		p.cursor.TrackingOffsets = map[string]string{}
+	}
 	return p, nil
+}
+
+// tableIsPosition reports whether the table itself says what is left to read: rows of committed
+// batches are deleted (delete_after_read) or filtered out (processed_column), and the built query
+// is used (a custom_query may need $offset). A newly opened poller then starts at the first
+// remaining row (after initial_offset) instead of the persisted cursor.
+func (p *poller) tableIsPosition() bool {
+	cfg := p.s.cfg
+	return (cfg.DeleteAfterRead || cfg.ProcessedColumn != "") && cfg.CustomQuery == ""
 }
 
 // offset returns the cursor of a table: the polled position, else initial_offset.

@@ -10,8 +10,11 @@
 // batch is not committed yet. The batch's State is the cursor after it (MessagePack, see State). Its
 // OnCommit, run by the runtime once the batch is in Iggy and the state is persisted, deletes the rows
 // (delete_after_read) or sets processed_column = TRUE, by primary_key_column. A crash before the
-// commit leaves every row in place and unmarked; the next instance, built with the last committed
-// state, reads them again (at-least-once; ids are deterministic so replays are recognisable).
+// commit leaves every row in place and unmarked; the next instance, built with the last saved
+// state, reads them again (at-least-once; ids are deterministic so replays are recognisable). As
+// the runtime saves the state before the commit, in delete/mark mode (without custom_query) a new
+// instance starts at the first remaining row rather than at the saved cursor, so the rows of a batch
+// whose commit a crash interrupted are read again and deleted or marked, not left behind.
 //
 // # CDC
 //
