@@ -1,0 +1,89 @@
+//go:build integration
+
+package e2e
+
+import (
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// stopBound is how long a graceful stop may take: the engine waits up to its StopTimeout (10s) for
+// a connector's in-flight plugin call, then abandons it; a few seconds more for closing.
+const stopBound = 15 * time.Second
+
+// TestShutdownDuringSlowSinkCall sends SIGTERM while the sink plugin is inside a slow Consume call.
+// The runtime must exit 0 within the bound, and no offset may be stored past what the plugin
+// reported written: in_process, a call that returns in time is finished and committed; a call that
+// hangs is abandoned at the stop timeout, uncommitted; with transport = "process" the call is
+// abandoned at once (the plugin process is killed), uncommitted.
+func TestShutdownDuringSlowSinkCall(t *testing.T) {
+	cases := []struct {
+		name, transport string
+		sleepMs         int
+		wantCommitted   bool // the in-flight call's messages end up committed
+	}{
+		{"in_process call finishes", "in_process", 1500, true},
+		{"in_process call hangs", "in_process", 60000, false},
+		{"process call is abandoned", "process", 60000, false},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel() // these mostly wait
+			e := newEnv(t)
+			e.createTopic("s", "slow", 1)
+			out := e.path("out.jsonl")
+			e.writeConnector("slow", `
+type = "sink"
+key = "slow"
+enabled = true
+version = 0
+name = "slow faulty"
+path = "libiggy_connector_faulty_sink"
+transport = "`+c.transport+`"
+`+retryFast+`
+[[streams]]
+stream = "s"
+topics = ["slow"]
+schema = "json"
+batch_length = 10
+poll_interval = "10ms"
+
+[plugin_config]
+output = "`+out+`"
+sleep_ms = `+strconv.Itoa(c.sleepMs)+`
+`)
+			e.send("s", "slow", jsonMessages(30, ok))
+			rt := e.startRuntime()
+			waitFor(t, 30*time.Second, "a Consume call in progress", func() bool {
+				calls := readSink(t, out).Calls
+				return len(calls) > 0 && calls[len(calls)-1].Outcome == "sleep"
+			})
+			code, took := rt.Signal(syscall.SIGTERM, stopBound+5*time.Second)
+			if code != 0 {
+				t.Fatalf("exit code %d after SIGTERM", code)
+			}
+			if took > stopBound {
+				t.Fatalf("the runtime took %v to stop, more than %v", took, stopBound)
+			}
+			o := readSink(t, out)
+			stored, written := e.storedOffset("s", "slow", "iggy-connect-sink-slow", 0), o.maxWritten(0)
+			if stored > written {
+				t.Fatalf("stored offset %d is past the last message the plugin wrote (%d)", stored, written)
+			}
+			if c.wantCommitted && (written != 9 || stored != 9) {
+				t.Fatalf("the in-flight call should have finished and been committed: written up to %d, stored %d", written, stored)
+			}
+			if !c.wantCommitted && (written != -1 || stored != -1) {
+				t.Fatalf("the in-flight call should have been abandoned: written up to %d, stored %d", written, stored)
+			}
+			log := rt.Log.Contents()
+			if !strings.Contains(log, `msg=stopped`) {
+				t.Fatalf("no final 'stopped' log line")
+			}
+			t.Logf("%s: exit 0 after %v; last written offset %d, stored offset %d", c.name, took.Round(time.Millisecond), written, stored)
+		})
+	}
+}
