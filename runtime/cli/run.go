@@ -10,10 +10,13 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+	"time"
 
+	"github.com/iggy-go/connectors/runtime/api"
 	"github.com/iggy-go/connectors/runtime/config"
 	"github.com/iggy-go/connectors/runtime/config/provider"
 	"github.com/iggy-go/connectors/runtime/engine"
+	"github.com/iggy-go/connectors/runtime/metrics"
 	"github.com/iggy-go/connectors/runtime/plugin"
 )
 
@@ -28,15 +31,12 @@ flags:
   --config PATH   main config file (default: $IGGY_CONNECTORS_CONFIG_PATH, else configs/config.toml
                   searched from the working directory upwards; missing = embedded defaults)`
 
-// Serve, if set, starts the HTTP management API for a running engine and returns a function that
-// stops it. It is set by the api package's init (keeps this package free of HTTP code).
-var Serve func(ctx context.Context, cfg *config.Config, e *engine.Engine, log *slog.Logger) (stop func(), err error)
-
 func init() {
 	Register(&Command{Name: "run", Summary: "run the connectors (the default command)", Usage: runUsage, Run: runRuntime})
 }
 
 func runRuntime(ctx context.Context, env *Env, args []string) int {
+	started := time.Now()
 	fs := flag.NewFlagSet("run", flag.ContinueOnError)
 	fs.SetOutput(env.Stderr)
 	cfgPath := fs.String("config", "", "main config file")
@@ -75,26 +75,59 @@ func runRuntime(ctx context.Context, env *Env, args []string) int {
 		log.Error("connector config provider", "err", err)
 		return 1
 	}
-	eng, err := engine.New(engine.Options{Config: cfg, Provider: prov, Logger: log})
+	// Metrics exist only when they are served: the stage histograms are fed by the engine.
+	var m *metrics.Metrics
+	opts := engine.Options{Config: cfg, Provider: prov, Logger: log}
+	if cfg.HTTP.Enabled && cfg.HTTP.Metrics.Enabled {
+		m = metrics.New()
+		opts.Observer = m.Observer
+	}
+	eng, err := engine.New(opts)
 	if err != nil {
 		log.Error("engine", "err", err)
 		return 1
 	}
+	if m != nil {
+		m.Attach(eng)
+	}
+	// The API binds before any connector starts, so a busy port fails the start early; it serves
+	// once the engine runs.
+	var srv *api.Server
+	if cfg.HTTP.Enabled {
+		srv, err = api.New(api.Options{HTTP: cfg.HTTP, Engine: eng, Metrics: m, Logger: log, Version: Version, StartTime: started})
+		if err == nil {
+			_, err = srv.Listen()
+		}
+		if err != nil {
+			log.Error("cannot start the HTTP API", "address", cfg.HTTP.Address, "err", err)
+			return 1
+		}
+	} else {
+		log.Info("HTTP API disabled (http.enabled = false)")
+	}
 	if err := eng.Start(ctx); err != nil {
 		log.Error("cannot start", "err", err)
+		if srv != nil {
+			_ = srv.Shutdown(context.Background())
+		}
 		return 1
 	}
 	log.Info("iggy-connectors started", "version", Version, "iggy", cfg.Iggy.Address, "connectors", prov.Describe(),
 		"plugin_transport_default", plugin.TransportInProcess)
 	stopAPI := func() {}
-	if cfg.HTTP.Enabled && Serve != nil {
-		stop, err := Serve(ctx, cfg, eng, log)
-		if err != nil {
+	if srv != nil {
+		if err := srv.Serve(); err != nil {
 			log.Error("cannot start the HTTP API", "address", cfg.HTTP.Address, "err", err)
 			eng.Stop()
 			return 1
 		}
-		stopAPI = stop
+		stopAPI = func() {
+			sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			if err := srv.Shutdown(sctx); err != nil {
+				log.Warn("HTTP API shutdown", "err", err)
+			}
+		}
 	}
 
 	hup := make(chan os.Signal, 1)

@@ -35,6 +35,10 @@ type Connector struct {
 	done     chan struct{}
 
 	restartMu sync.Mutex // one restart at a time
+
+	// Plugin-process restarts: of instances that are closed (restartsBase) and of the open one.
+	restartsBase uint64        // guarded by mu
+	restartsCur  func() uint64 // guarded by mu; nil when no instance is open
 }
 
 func newConnector(e *Engine, cfg *config.ConnectorConfig) *Connector {
@@ -73,6 +77,33 @@ func (c *Connector) Library() *plugin.Library {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.lib
+}
+
+// PluginRestarts counts how often the plugin process of this connector's instances was restarted
+// after dying (transport "process"; always 0 in process), over every instance the connector opened
+// (connector restarts included). Monotonic; safe for concurrent use (the metrics exporter reads it).
+func (c *Connector) PluginRestarts() uint64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n := c.restartsBase
+	if c.restartsCur != nil {
+		n += c.restartsCur()
+	}
+	return n
+}
+
+// trackRestarts makes PluginRestarts include an open instance's restarts; the returned function,
+// called when the instance is closed, folds its final count into the base.
+func (c *Connector) trackRestarts(restarts func() uint64) (untrack func()) {
+	c.mu.Lock()
+	c.restartsCur = restarts
+	c.mu.Unlock()
+	return func() {
+		c.mu.Lock()
+		c.restartsCur = nil
+		c.restartsBase += restarts()
+		c.mu.Unlock()
+	}
 }
 
 func (c *Connector) reconnects() uint64 {
@@ -267,6 +298,7 @@ func (c *Connector) runSink(ctx context.Context, cfg *config.ConnectorConfig, li
 		return err
 	}
 	defer closeInstance(inst.Close, c.log)
+	defer c.trackRestarts(inst.Restarts)()
 	sink, err := pipeline.NewSink(pipeline.SinkOptions{Key: cfg.Key, Plugin: inst, Streams: streams,
 		OnError: pipeline.OnError(cfg.OnError), DeadLetter: dlq, Retry: retry, State: c.State, Counters: c.Counters,
 		Observer: observer, Logger: c.e.log, Verbose: cfg.Verbose})
@@ -305,6 +337,7 @@ func (c *Connector) runSource(ctx context.Context, cfg *config.ConnectorConfig, 
 	}
 	inst.SetStateFunc(func() ([]byte, error) { return c.e.states.Load(cfg.Key) })
 	defer closeInstance(inst.Close, c.log)
+	defer c.trackRestarts(inst.Restarts)()
 	src, err := pipeline.NewSource(pipeline.SourceOptions{Key: cfg.Key, Plugin: inst, Streams: streams, Producer: prod,
 		Processor: proc, StateStore: c.e.states, OnError: pipeline.OnError(cfg.OnError), DeadLetter: dlq, Retry: retry,
 		PollInterval: time.Duration(cfg.PollInterval), State: c.State, Counters: c.Counters, Observer: observer,
