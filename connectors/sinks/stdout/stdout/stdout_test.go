@@ -3,6 +3,7 @@ package stdout
 import (
 	"bytes"
 	"context"
+	"log/slog"
 	"testing"
 
 	"github.com/iggy-go/connectors/abi"
@@ -51,7 +52,8 @@ func TestConsumePrintsPayloads(t *testing.T) {
 		t.Fatalf("stdout = %q, want %q", out.String(), want)
 	}
 	recs := logs.Drain()
-	if len(recs) != 3 || recs[0].Message != "received messages" || recs[0].Instance != 3 {
+	// At info only the batch is logged: the records themselves are printed, not logged twice.
+	if len(recs) != 1 || recs[0].Message != "received messages" || recs[0].Instance != 3 {
 		t.Fatalf("logs = %+v", recs)
 	}
 	attrs := map[string]string{}
@@ -60,6 +62,16 @@ func TestConsumePrintsPayloads(t *testing.T) {
 	}
 	if attrs["count"] != "2" || attrs["partition"] != "2" || attrs["current_offset"] != "9" || attrs["schema"] != "json" || attrs["invocation"] != "1" {
 		t.Fatalf("batch log attrs = %v", attrs)
+	}
+
+	// At debug each message is logged too.
+	logs.SetLevel(slog.LevelDebug)
+	if _, err := s.Consume(context.Background(), b); err != nil {
+		t.Fatal(err)
+	}
+	recs = logs.Drain()
+	if len(recs) != 3 || recs[1].Message != "message" || recs[1].Level != abi.LogDebug {
+		t.Fatalf("debug logs = %+v", recs)
 	}
 }
 

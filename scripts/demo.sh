@@ -1,0 +1,106 @@
+#!/usr/bin/env bash
+# The demo (`make demo`): random source -> Iggy -> stdout sink, in the foreground.
+#
+#   1. checks the toolchain the demo needs (Go; gcc for the c-shared plugins — when gcc is missing,
+#      scripts/setup.sh installs it), then builds, incrementally (Go build cache), the runtime, the
+#      development Iggy server and the two plugins into build/;
+#   2. starts build/bin/iggy-devserver on the Iggy address (IGGY_CONNECTORS_IGGY_ADDRESS, default
+#      127.0.0.1:8090) unless something already listens there (then that server is used); its data
+#      and log live in build/demo/;
+#   3. runs iggy-connectors with the default main config, the connectors in configs/demo/connectors
+#      and the state in build/demo/state. The stdout sink prints every record to standard output
+#      (runtime logs go to standard error);
+#   4. Ctrl-C (or SIGTERM) stops the runtime gracefully, then the devserver if this script started it.
+#
+# Environment: IGGY_CONNECTORS_IGGY_ADDRESS, IGGY_CONNECTORS_HTTP_ADDRESS (default 127.0.0.1:8081,
+# or the next free port up to 8099), IGGY_CONNECTORS_LOGGING_LEVEL and any other IGGY_CONNECTORS_*
+# override are honoured.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+
+log() { printf '\033[1;34m[demo]\033[0m %s\n' "$*" >&2; }
+die() { printf '\033[1;31m[demo]\033[0m %s\n' "$*" >&2; exit 1; }
+
+# --- toolchain ------------------------------------------------------------------------------------
+command -v go >/dev/null || die "Go 1.26+ is required (https://go.dev/dl/); then run make demo again"
+if ! command -v gcc >/dev/null; then
+  log "gcc is missing (needed to build the plugins): running scripts/setup.sh"
+  scripts/setup.sh
+fi
+
+# --- build (incremental: the Go build cache makes a rebuild of unchanged code quick) ---------------
+export GOFLAGS=${GOFLAGS:--buildvcs=false}
+mkdir -p build/bin build/plugins build/demo/state
+log "building the runtime, iggy-devserver and the random source and stdout sink plugins"
+CGO_ENABLED=0 go build -o build/bin/iggy-connectors ./runtime/cmd/iggy-connectors
+CGO_ENABLED=0 go build -o build/bin/iggy-devserver ./test/cmd/iggy-devserver
+for p in sources/random:random_source sinks/stdout:stdout_sink; do
+  (cd "connectors/${p%%:*}" && CGO_ENABLED=1 go build -buildmode=c-shared -o "$ROOT/build/plugins/libiggy_connector_${p##*:}.so" .)
+  rm -f "build/plugins/libiggy_connector_${p##*:}.h"
+done
+
+# --- Iggy -----------------------------------------------------------------------------------------
+IGGY_ADDR=${IGGY_CONNECTORS_IGGY_ADDRESS:-127.0.0.1:8090}
+listening() { # host:port
+  local host=${1%:*} port=${1##*:}
+  [ "$host" = localhost ] && host=127.0.0.1
+  (exec 3<>"/dev/tcp/$host/$port") 2>/dev/null
+}
+DEVSERVER_PID=
+RUNTIME_PID=
+cleanup() {
+  trap - EXIT INT TERM
+  if [ -n "$RUNTIME_PID" ] && kill -0 "$RUNTIME_PID" 2>/dev/null; then
+    kill -TERM "$RUNTIME_PID" 2>/dev/null || true
+    wait "$RUNTIME_PID" 2>/dev/null || true
+  fi
+  if [ -n "$DEVSERVER_PID" ] && kill -0 "$DEVSERVER_PID" 2>/dev/null; then
+    log "stopping iggy-devserver (pid $DEVSERVER_PID)"
+    kill -TERM "$DEVSERVER_PID" 2>/dev/null || true
+    wait "$DEVSERVER_PID" 2>/dev/null || true
+  fi
+}
+trap cleanup EXIT
+
+if listening "$IGGY_ADDR"; then
+  log "using the Iggy server already listening on $IGGY_ADDR"
+else
+  log "starting iggy-devserver on $IGGY_ADDR (data and log in build/demo/)"
+  # Its own session: a Ctrl-C in the terminal reaches the runtime, which must still reach Iggy
+  # while it stops; the devserver is stopped afterwards by cleanup.
+  setsid build/bin/iggy-devserver --addr "$IGGY_ADDR" --data-dir build/demo/iggy >build/demo/iggy-devserver.log 2>&1 &
+  DEVSERVER_PID=$!
+  for _ in $(seq 100); do
+    listening "$IGGY_ADDR" && break
+    kill -0 "$DEVSERVER_PID" 2>/dev/null || { cat build/demo/iggy-devserver.log >&2; die "iggy-devserver did not start"; }
+    sleep 0.1
+  done
+  listening "$IGGY_ADDR" || die "iggy-devserver does not listen on $IGGY_ADDR (log: build/demo/iggy-devserver.log)"
+fi
+
+# --- runtime --------------------------------------------------------------------------------------
+HTTP_ADDR=${IGGY_CONNECTORS_HTTP_ADDRESS:-}
+if [ -z "$HTTP_ADDR" ]; then
+  for port in $(seq 8081 8099); do
+    listening "127.0.0.1:$port" || { HTTP_ADDR=127.0.0.1:$port; break; }
+  done
+  [ -n "$HTTP_ADDR" ] || die "no free port for the HTTP API in 8081-8099; set IGGY_CONNECTORS_HTTP_ADDRESS"
+fi
+export IGGY_CONNECTORS_IGGY_ADDRESS=$IGGY_ADDR
+export IGGY_CONNECTORS_HTTP_ADDRESS=$HTTP_ADDR
+export IGGY_CONNECTORS_CONNECTORS_CONFIG_DIR=configs/demo/connectors
+export IGGY_CONNECTORS_STATE_PATH=build/demo/state
+unset IGGY_CONNECTORS_CONFIG_PATH # the default main config (configs/config.toml = the embedded defaults)
+log "running iggy-connectors: connectors in configs/demo/connectors, HTTP API on http://$HTTP_ADDR (try /stats); Ctrl-C stops"
+build/bin/iggy-connectors run &
+RUNTIME_PID=$!
+# Ctrl-C reaches the runtime directly (same process group); a TERM sent to this script only is
+# forwarded. Either way wait for the runtime's graceful stop.
+trap 'kill -TERM "$RUNTIME_PID" 2>/dev/null || true' INT TERM
+while kill -0 "$RUNTIME_PID" 2>/dev/null; do
+  wait "$RUNTIME_PID" || true # returns early when a signal arrives
+done
+wait "$RUNTIME_PID" && rc=0 || rc=$? # the runtime's exit status
+RUNTIME_PID=
+exit "$rc"
