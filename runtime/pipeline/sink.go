@@ -199,13 +199,9 @@ prepare:
 		keep, err := st.Processor.Process(meta, &batch.Messages[i])
 		switch {
 		case err != nil:
-			stage := StageDecode
-			var se *StageError
-			if errors.As(err, &se) {
-				stage = se.Stage
-			}
+			stage, cause := stageOf(err)
 			s.opt.Counters.AddError(stage)
-			ferr := s.messageError(st, batch.PartitionID, batch.Messages[i].Offset, stage, err)
+			ferr := s.messageError(st, batch.PartitionID, batch.Messages[i].Offset, stage, cause)
 			if stopErr = s.resolveFailure(ctx, st, prog, i, originals, stage, ferr, log); stopErr != nil {
 				break prepare
 			}
@@ -373,6 +369,16 @@ func (s *Sink) resolveFailure(ctx context.Context, st *SinkStream, prog *batchPr
 	default:
 		return fmt.Errorf("%w (on_error = stop: the sink stops; the message and everything after it stay uncommitted)", err)
 	}
+}
+
+// stageOf returns the stage a processor error happened in (decode when it does not say) and the
+// error without the stage prefix, for messages that name the stage themselves.
+func stageOf(err error) (string, error) {
+	var se *StageError
+	if errors.As(err, &se) {
+		return se.Stage, se.Err
+	}
+	return StageDecode, err
 }
 
 func (s *Sink) messageError(st *SinkStream, partition uint32, offset uint64, stage string, err error) error {

@@ -98,7 +98,9 @@ func (s *Source) State() *State { return s.opt.State }
 func (s *Source) Counters() *Counters { return s.opt.Counters }
 
 // Run polls the plugin and produces its batches until ctx is cancelled (returns nil) or a fatal
-// error happens (returned): a permanent plugin error, or a message failing under on_error = stop.
+// error happens (returned): a permanent poll error, a permanent Iggy or state-file error, or a
+// message failing under on_error = stop. A permanent error of the plugin's commit is logged and
+// noted on the connector, not fatal: the batch is in Iggy and its state saved.
 // A batch is committed to the plugin only after every stream accepted it and its state is saved.
 // On cancellation a batch polled but not yet being sent is abandoned uncommitted (the plugin
 // produces it again from its persisted state after a restart); a batch being sent is finished
@@ -190,13 +192,9 @@ func (s *Source) deliver(ctx context.Context, res *abi.PollResult, start time.Ti
 		}
 		out, keep, err := s.opt.Processor.Process(schema, m.Payload)
 		if err != nil {
-			stage := StageDecode
-			var se *StageError
-			if errors.As(err, &se) {
-				stage = se.Stage
-			}
+			stage, cause := stageOf(err)
 			s.opt.Counters.AddError(stage)
-			ferr := fmt.Errorf("source batch %d message %d failed at %s: %w", res.BatchID, i, stage, err)
+			ferr := fmt.Errorf("source batch %d message %d failed at %s: %w", res.BatchID, i, stage, cause)
 			switch s.opt.OnError {
 			case OnErrorSkip:
 				s.opt.Counters.Skipped.Add(1)
@@ -301,8 +299,11 @@ func (s *Source) deliver(ctx context.Context, res *abi.PollResult, start time.Ti
 		if ctx.Err() != nil {
 			return nil
 		}
+		// The batch is in Iggy and its state saved; only the plugin's own follow-up (deleting
+		// rows, moving a cursor) failed. The SDK contract: reported on the connector, not fatal.
 		s.opt.Counters.AddError(StagePlugin)
-		return fmt.Errorf("commit batch %d: %w", res.BatchID, cerr)
+		s.opt.State.Note(fmt.Errorf("source commit of batch %d: %w", res.BatchID, cerr))
+		s.log.Error("the source plugin failed to commit a batch that is in Iggy; continuing", "batch", res.BatchID, "err", cerr)
 	}
 	if s.opt.Observer != nil {
 		s.opt.Observer.ObserveStage("total", time.Since(start))
