@@ -57,9 +57,7 @@ func runRuntime(ctx context.Context, env *Env, args []string) int {
 		log.Error("invalid configuration", "err", err)
 		return 1
 	}
-	if loaded.File == "" {
-		log.Info("no config file found; using the embedded defaults and the environment")
-	} else {
+	if loaded.File != "" { // else the warning above already said so
 		log.Info("config loaded", "file", loaded.File)
 	}
 	if config.DisplayConfig(loaded.Env) {

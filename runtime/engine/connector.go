@@ -358,8 +358,14 @@ func (c *Connector) waitForTopic(ctx context.Context, client *iggy.Client, strea
 		if err == nil || ctx.Err() != nil {
 			return err
 		}
+		// Normal for a moment at start-up (a source of the same runtime may be about to create it):
+		// info at first, a warning when it lasts.
 		if attempt == 1 || attempt%10 == 0 {
-			c.log.Warn("waiting for the topic to exist", "stream", stream, "topic", topic, "err", err)
+			level := slog.LevelInfo
+			if attempt > 1 {
+				level = slog.LevelWarn
+			}
+			c.log.Log(ctx, level, "waiting for the topic to exist", "stream", stream, "topic", topic, "attempt", attempt, "err", err)
 		}
 		c.State.Note(err)
 		if wait.Sleep(ctx, attempt) != nil {
