@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -130,6 +131,7 @@ func TestSourceCrash(t *testing.T) {
 	if code, _ := rt.Signal(syscall.SIGTERM, 20*time.Second); code != 0 {
 		t.Fatalf("exit code %d", code)
 	}
+	rt.noErrors()
 	ks := e.seqKs("c", "crash")
 	dups := checkSeqComplete(t, "source after 2 kills", ks, limit, 2*batch)
 	if dups != totalDup {
@@ -152,6 +154,7 @@ func TestSourceStateRestart(t *testing.T) {
 	if code, took := rt.Signal(syscall.SIGTERM, 20*time.Second); code != 0 {
 		t.Fatalf("exit code %d after %v", code, took)
 	}
+	rt.noErrors()
 	first := e.countAll("c", "state")
 	state := e.seqState("src")
 	if state != int64(first) {
@@ -162,6 +165,7 @@ func TestSourceStateRestart(t *testing.T) {
 	if code, _ := rt.Signal(syscall.SIGTERM, 20*time.Second); code != 0 {
 		t.Fatalf("exit code %d", code)
 	}
+	rt.noErrors()
 	ks := e.seqKs("c", "state")
 	for i, k := range ks {
 		if k != uint64(i) {
@@ -256,6 +260,7 @@ sleep_after_ms = 8
 	if code, _ := rt.Signal(syscall.SIGTERM, 20*time.Second); code != 0 {
 		t.Fatalf("exit code %d", code)
 	}
+	rt.noErrors()
 
 	o := readSink(t, out)
 	counts := o.offsetCounts()
@@ -293,4 +298,25 @@ sleep_after_ms = 8
 	}
 	t.Logf("sink crash test: %d messages, %d writes, %d duplicates (bound %d: one batch per kill); %v",
 		total, len(o.Msgs), dups, 2*batchLen, predicted)
+}
+
+// TestSourceCommitError: the plugin's commit of every 2nd batch fails (after the batch is in Iggy
+// and its state saved). That is reported — logged, noted on the connector — but not fatal: the
+// source goes on, and nothing is lost or duplicated.
+func TestSourceCommitError(t *testing.T) {
+	e := newEnv(t)
+	e.writeConnector("src", fmt.Sprintf(seqSourceTOML, "src", "", "commit", 10, 60, 0)+"fail_commit_every = 2\n")
+	rt := e.startRuntime()
+	waitFor(t, 30*time.Second, "the limit reached", func() bool { return e.seqState("src") == 60 })
+	if code, _ := rt.Signal(syscall.SIGTERM, stopBound); code != 0 {
+		t.Fatalf("exit code %d", code)
+	}
+	checkSeqComplete(t, "source with failing commits", e.seqKs("c", "commit"), 60, 0)
+	if n := len(e.seqKs("c", "commit")); n != 60 {
+		t.Fatalf("%d messages in Iggy, want 60", n)
+	}
+	errs := rt.errorLines()
+	if len(errs) != 3 || !strings.Contains(errs[0], "fails on request") {
+		t.Fatalf("want 3 logged commit errors, got %d: %v", len(errs), errs)
+	}
 }

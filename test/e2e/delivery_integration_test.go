@@ -170,6 +170,7 @@ output = "`+chainOut+`"
 	if code, took := rt.Signal(syscall.SIGTERM, 20*time.Second); code != 0 {
 		t.Fatalf("runtime exit code %d after SIGTERM (took %v)", code, took)
 	}
+	rt.noErrors()
 
 	// Source direction: what Iggy holds.
 	produced := e.readAll("e2e", "produced")

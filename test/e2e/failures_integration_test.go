@@ -112,6 +112,7 @@ fail_until_file = "`+gate+`"`))
 	if code, _ := rt.Signal(syscall.SIGTERM, 20*time.Second); code != 0 {
 		t.Fatalf("exit code %d", code)
 	}
+	rt.noErrors()
 	c := readSink(t, counted)
 	checkOnce(t, "counted sink", c, seqOffsets(0, 19))
 	var outcomes []string
@@ -164,6 +165,7 @@ retry_until_file = "`+gate+`"`))
 	if code, _ := rt.Signal(syscall.SIGTERM, 20*time.Second); code != 0 {
 		t.Fatalf("exit code %d", code)
 	}
+	rt.noErrors()
 	checkOnce(t, "partial sink", readSink(t, out), []uint64{0, 1, 2, 5, 6, 3, 4, 7, 8, 9})
 }
 

@@ -356,6 +356,25 @@ func (p *proc) waitLog(timeout time.Duration, s string) {
 	})
 }
 
+// errorLines returns the runtime's log lines at level ERROR.
+func (p *proc) errorLines() []string {
+	var out []string
+	for _, l := range strings.Split(p.Log.Contents(), "\n") {
+		if strings.Contains(l, "level=ERROR") {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+// noErrors fails the test if the runtime logged an error: for runs where nothing goes wrong.
+func (p *proc) noErrors() {
+	p.t.Helper()
+	if lines := p.errorLines(); len(lines) > 0 {
+		p.t.Fatalf("the runtime logged %d error(s), first: %s", len(lines), lines[0])
+	}
+}
+
 // --- Iggy helpers -------------------------------------------------------------------------------
 
 func ctxT(t testing.TB) context.Context {

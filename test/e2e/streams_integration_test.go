@@ -153,6 +153,7 @@ output = "`+out+`"
 	if code, _ := rt.Signal(syscall.SIGTERM, stopBound); code != 0 {
 		t.Fatalf("exit code %d", code)
 	}
+	rt.noErrors()
 
 	// Every batch went to both streams: the json stream in order...
 	js := e.readAll("m", "json")

@@ -10,7 +10,8 @@
 // {"k":k,"name":"msg-k","secret":"s-k"} (schema json) and format = "text" the text "msg k"
 // (schema text) instead of the raw pattern; headers adds a string header "k" = "<k>" and a u64
 // header "n" = k to every message; exit_after_polls calls os.Exit(3) in poll N+1 of an instance
-// (to kill a process-transport child mid-stream).
+// (to kill a process-transport child mid-stream); fail_commit_every makes the commit of every Nth
+// batch of an instance return an error (after recording it as committed).
 //
 //	go build -buildmode=c-shared -o libiggy_connector_seq_source.so .
 package main
@@ -35,11 +36,12 @@ type Config struct {
 	PayloadSize int `json:"payload_size" default:"16" desc:"payload bytes (at least 8)"`
 	GCEvery     int `json:"gc_every" default:"0" desc:"run runtime.GC every N polls (0 = never)"`
 
-	Limit          uint64 `json:"limit" default:"0" desc:"stop after this many messages in total (0 = never)"`
-	DelayMs        int    `json:"delay_ms" default:"0" desc:"sleep inside every producing poll"`
-	Format         string `json:"format" default:"\"raw\"" desc:"raw, json or text payloads"`
-	Headers        bool   `json:"headers" default:"false" desc:"add headers k (string) and n (u64)"`
-	ExitAfterPolls int    `json:"exit_after_polls" default:"0" desc:"os.Exit(3) in poll N+1 (0 = never)"`
+	Limit           uint64 `json:"limit" default:"0" desc:"stop after this many messages in total (0 = never)"`
+	DelayMs         int    `json:"delay_ms" default:"0" desc:"sleep inside every producing poll"`
+	Format          string `json:"format" default:"\"raw\"" desc:"raw, json or text payloads"`
+	Headers         bool   `json:"headers" default:"false" desc:"add headers k (string) and n (u64)"`
+	ExitAfterPolls  int    `json:"exit_after_polls" default:"0" desc:"os.Exit(3) in poll N+1 (0 = never)"`
+	FailCommitEvery int    `json:"fail_commit_every" default:"0" desc:"the commit of every Nth batch fails (0 = never)"`
 }
 
 // Validate names the bad field.
@@ -55,8 +57,8 @@ func (c *Config) Validate() error {
 	default:
 		return sdk.FieldErrorf("format", "must be raw, json or text; got %q", c.Format)
 	}
-	if c.DelayMs < 0 || c.ExitAfterPolls < 0 {
-		return sdk.FieldErrorf("delay_ms", "delay_ms and exit_after_polls must not be negative")
+	if c.DelayMs < 0 || c.ExitAfterPolls < 0 || c.FailCommitEvery < 0 {
+		return sdk.FieldErrorf("delay_ms", "delay_ms, exit_after_polls and fail_commit_every must not be negative")
 	}
 	return nil
 }
@@ -68,6 +70,7 @@ type source struct {
 	next      uint64
 	committed uint64
 	polls     int
+	commits   int
 }
 
 func (s *source) Open(context.Context) error  { return nil }
@@ -134,6 +137,10 @@ func (s *source) Poll(context.Context) (sdk.Batch, error) {
 			return fmt.Errorf("commit out of order: batch starts at %d, committed up to %d", start, s.committed)
 		}
 		s.committed = end
+		s.commits++
+		if s.cfg.FailCommitEvery > 0 && s.commits%s.cfg.FailCommitEvery == 0 {
+			return fmt.Errorf("seq source: commit %d fails on request (fail_commit_every = %d)", s.commits, s.cfg.FailCommitEvery)
+		}
 		return nil
 	}}, nil
 }
