@@ -19,6 +19,7 @@ import (
 	"context"
 	"errors"
 	"time"
+	"unicode/utf8"
 
 	"github.com/iggy-go/connectors/abi"
 )
@@ -110,7 +111,8 @@ type DeadLetter struct {
 	Producer      Producer
 }
 
-// Headers added to dead-lettered messages (string values).
+// Headers added to dead-lettered messages (string values). The error message is cut to Iggy's
+// limit of 255 bytes per header value (at a character boundary, ending in "...").
 const (
 	HeaderErrorConnector = "iggy-connect-error-connector"
 	HeaderErrorStage     = "iggy-connect-error-stage"
@@ -120,3 +122,19 @@ const (
 	HeaderErrorPartition = "iggy-connect-error-partition"
 	HeaderErrorOffset    = "iggy-connect-error-offset"
 )
+
+// maxHeaderValue is Iggy's limit on a header value's length.
+const maxHeaderValue = 255
+
+// headerValue fits s into a header value: at most 255 bytes, cut at a UTF-8 character boundary
+// with "..." appended when it is longer.
+func headerValue(s string) string {
+	if len(s) <= maxHeaderValue {
+		return s
+	}
+	cut := maxHeaderValue - len("...")
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "..."
+}

@@ -239,6 +239,8 @@ prepare:
 }
 
 // write hands the pending messages to the plugin until each is written or resolved by on_error.
+// Retryable failures (of the whole call or of single messages) are retried with backoff; when the
+// retry policy has a MaxAttempts and that many calls failed, they count as permanent.
 func (s *Sink) write(ctx context.Context, st *SinkStream, prog *batchProgress, pending []int, originals [][]byte, log *slog.Logger) error {
 	batch := prog.batch
 	for attempt := 1; len(pending) > 0; attempt++ {
@@ -256,13 +258,16 @@ func (s *Sink) write(ctx context.Context, st *SinkStream, prog *batchProgress, p
 		if err != nil {
 			s.opt.Counters.AddError(StagePlugin)
 			if IsRetryable(err) {
-				s.opt.Counters.Retries.Add(1)
-				s.opt.State.Note(fmt.Errorf("sink plugin: %w", err))
-				log.Warn("sink plugin failed; retrying the batch", "attempt", attempt, "messages", len(pending), "err", err)
-				if ctx.Err() != nil || s.opt.Retry.Sleep(ctx, attempt) != nil {
-					return nil // shutting down: the unwritten messages stay uncommitted
+				if !s.opt.Retry.Exhausted(attempt) {
+					s.opt.Counters.Retries.Add(1)
+					s.opt.State.Note(fmt.Errorf("sink plugin: %w", err))
+					log.Warn("sink plugin failed; retrying the batch", "attempt", attempt, "messages", len(pending), "err", err)
+					if ctx.Err() != nil || s.opt.Retry.Sleep(ctx, attempt) != nil {
+						return nil // shutting down: the unwritten messages stay uncommitted
+					}
+					continue
 				}
-				continue
+				err = gaveUp(attempt, err)
 			}
 			// Permanent for the whole batch: on_error applies to every pending message.
 			for _, idx := range pending {
@@ -286,17 +291,22 @@ func (s *Sink) write(ctx context.Context, st *SinkStream, prog *batchProgress, p
 		var retry []int
 		written := 0
 		var stopErr error
+		exhausted := s.opt.Retry.Exhausted(attempt)
 		for j, idx := range pending {
 			fe, bad := failed[j]
 			switch {
 			case !bad:
 				prog.resolved[idx] = true
 				written++
-			case fe.Retryable:
+			case fe.Retryable && !exhausted:
 				retry = append(retry, idx)
 			case stopErr == nil:
 				s.opt.Counters.AddError(StagePlugin)
-				ferr := s.messageError(st, batch.PartitionID, batch.Messages[idx].Offset, StagePlugin, &fe)
+				var cause error = &fe
+				if fe.Retryable {
+					cause = gaveUp(attempt, cause)
+				}
+				ferr := s.messageError(st, batch.PartitionID, batch.Messages[idx].Offset, StagePlugin, cause)
 				stopErr = s.resolveFailure(ctx, st, prog, idx, originals, StagePlugin, ferr, log)
 			}
 		}
@@ -318,6 +328,11 @@ func (s *Sink) write(ctx context.Context, st *SinkStream, prog *batchProgress, p
 		pending = retry
 	}
 	return nil
+}
+
+// gaveUp turns a retryable error into a permanent one once retry.max_attempts calls failed.
+func gaveUp(attempts int, err error) error {
+	return fmt.Errorf("gave up after %d attempts (retry.max_attempts): %w", attempts, err)
 }
 
 func indexOf(xs []int, v int) int {
@@ -349,7 +364,7 @@ func (s *Sink) resolveFailure(ctx context.Context, st *SinkStream, prog *batchPr
 			Headers: append(append([]abi.Header(nil), msg.Headers...),
 				abi.StringHeader(HeaderErrorConnector, s.opt.Key),
 				abi.StringHeader(HeaderErrorStage, stage),
-				abi.StringHeader(HeaderErrorMessage, err.Error()),
+				abi.StringHeader(HeaderErrorMessage, headerValue(err.Error())),
 				abi.StringHeader(HeaderErrorStream, st.Stream),
 				abi.StringHeader(HeaderErrorTopic, st.Topic),
 				abi.StringHeader(HeaderErrorPartition, strconv.FormatUint(uint64(prog.batch.PartitionID), 10)),

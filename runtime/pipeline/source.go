@@ -98,9 +98,11 @@ func (s *Source) State() *State { return s.opt.State }
 func (s *Source) Counters() *Counters { return s.opt.Counters }
 
 // Run polls the plugin and produces its batches until ctx is cancelled (returns nil) or a fatal
-// error happens (returned): a permanent poll error, a permanent Iggy or state-file error, or a
-// message failing under on_error = stop. A permanent error of the plugin's commit is logged and
-// noted on the connector, not fatal: the batch is in Iggy and its state saved.
+// error happens (returned): a permanent poll error (or as many retryable ones in a row as the retry
+// policy's MaxAttempts), a permanent Iggy or state-file error, or a message failing under
+// on_error = stop. A permanent error of the plugin's commit is logged and noted on the connector,
+// not fatal: the batch is in Iggy and its state saved.
+//
 // A batch is committed to the plugin only after every stream accepted it and its state is saved.
 // On cancellation a batch polled but not yet being sent is abandoned uncommitted (the plugin
 // produces it again from its persisted state after a restart); a batch being sent is finished
@@ -120,6 +122,9 @@ func (s *Source) Run(ctx context.Context) error {
 				return fmt.Errorf("source plugin poll: %w", err)
 			}
 			pollFailures++
+			if s.opt.Retry.Exhausted(pollFailures) {
+				return fmt.Errorf("source plugin poll: %w", gaveUp(pollFailures, err))
+			}
 			s.opt.Counters.Retries.Add(1)
 			s.opt.State.Note(fmt.Errorf("source plugin poll: %w", err))
 			s.log.Warn("source plugin poll failed; retrying", "attempt", pollFailures, "err", err)
@@ -205,7 +210,7 @@ func (s *Source) deliver(ctx context.Context, res *abi.PollResult, start time.Ti
 				dm.Headers = append(append([]abi.Header(nil), m.Headers...),
 					abi.StringHeader(HeaderErrorConnector, s.opt.Key),
 					abi.StringHeader(HeaderErrorStage, stage),
-					abi.StringHeader(HeaderErrorMessage, ferr.Error()))
+					abi.StringHeader(HeaderErrorMessage, headerValue(ferr.Error())))
 				dead = append(dead, dm)
 			default:
 				return fmt.Errorf("%w (on_error = stop: the source stops; the batch is not sent and not committed)", ferr)
