@@ -285,3 +285,52 @@ fail_permanent_offsets = [3, 7]`)+transform)
 		t.Fatalf("dead-letter topic holds %d messages after restart, want 3", n)
 	}
 }
+
+// TestSinkRetryLimit: with retry.max_attempts set, a retryable failure that lasts that many calls
+// becomes permanent and follows on_error — for a whole call and for single messages of a partial
+// result. Here the messages are dead-lettered, saying why, and the offset moves on.
+func TestSinkRetryLimit(t *testing.T) {
+	e := newEnv(t)
+	never := e.path("never") // the gate files are never created
+	const top = `on_error = "dead_letter"
+dead_letter = { stream = "f", topic = "dlq" }
+retry = { max_attempts = 3, initial_backoff = "20ms", max_backoff = "100ms" }`
+	outs := map[string]string{"whole": e.path("whole.jsonl"), "single": e.path("single.jsonl")}
+	e.createTopic("f", "dlq", 1)
+	for key, extra := range map[string]string{"whole": `fail_until_file = "` + never + `"`,
+		"single": `retry_offsets = [2]
+retry_until_file = "` + never + `"`} {
+		e.createTopic("f", key, 1)
+		// sinkTOML's own [retry] table comes after these keys; drop it, the inline table above rules.
+		e.writeConnector(key, strings.Replace(sinkTOML(key, top, `output = "`+outs[key]+`"
+`+extra), retryFast, "", 1))
+		e.send("f", key, jsonMessages(5, ok))
+	}
+	rt := e.startRuntime()
+	waitFor(t, 20*time.Second, "both sinks past the failing messages", func() bool {
+		return e.storedOffset("f", "whole", "iggy-connect-sink-whole", 0) == 4 &&
+			e.storedOffset("f", "single", "iggy-connect-sink-single", 0) == 4
+	})
+	if code, _ := rt.Signal(syscall.SIGTERM, stopBound); code != 0 {
+		t.Fatalf("exit code %d", code)
+	}
+	whole, single := readSink(t, outs["whole"]), readSink(t, outs["single"])
+	if len(whole.Calls) != 3 || len(whole.Msgs) != 0 {
+		t.Fatalf("whole-call failures: %d calls, %d written; want 3 calls (max_attempts), nothing written", len(whole.Calls), len(whole.Msgs))
+	}
+	checkOnce(t, "single-message failures", single, []uint64{0, 1, 3, 4})
+	if len(single.Calls) != 3 {
+		t.Fatalf("single-message failures: %d calls, want 3", len(single.Calls))
+	}
+	byTopic := map[string][]string{}
+	for _, m := range e.readAll("f", "dlq") {
+		h := headerMap(m.Headers)
+		if !strings.Contains(h[pipeline.HeaderErrorMessage], "gave up after 3 attempts") {
+			t.Fatalf("dead letter error %q does not say the retries were exhausted", h[pipeline.HeaderErrorMessage])
+		}
+		byTopic[h[pipeline.HeaderErrorTopic]] = append(byTopic[h[pipeline.HeaderErrorTopic]], h[pipeline.HeaderErrorOffset])
+	}
+	if fmt.Sprint(byTopic["whole"]) != "[0 1 2 3 4]" || fmt.Sprint(byTopic["single"]) != "[2]" {
+		t.Fatalf("dead letters by topic: %v", byTopic)
+	}
+}
