@@ -243,8 +243,12 @@ func (e *Engine) Reload(ctx context.Context) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
+	problemFiles := map[string]bool{}
 	for _, p := range snap.Problems {
 		e.log.Warn("connector config problem", "problem", p.Error())
+		if p.Severity == config.SeverityError {
+			problemFiles[p.File] = true
+		}
 	}
 	seen := map[string]bool{}
 	var changed []string
@@ -268,6 +272,19 @@ func (e *Engine) Reload(ctx context.Context) ([]string, error) {
 	for _, c := range e.Connectors() {
 		id := connectorID(c.Kind, c.Key)
 		if seen[id] {
+			continue
+		}
+		// Left out of the snapshot: removed, or its config is now invalid. Only a removed connector
+		// is stopped; a broken edit (a problem names the file it runs from, or the provider says the
+		// config is invalid) leaves the running one alone; the problem is logged above.
+		if f := c.Config().File; f != "" && problemFiles[f] {
+			e.log.Warn("connector config file is invalid; the connector keeps running with its current config",
+				"connector", id, "file", f)
+			continue
+		}
+		if _, err := e.opt.Provider.ActiveConfig(ctx, c.Kind, c.Key); !errors.Is(err, provider.ErrNotFound) {
+			e.log.Warn("connector config cannot be used; the connector keeps running with its current config",
+				"connector", id, "err", err)
 			continue
 		}
 		changed = append(changed, id)

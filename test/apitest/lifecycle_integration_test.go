@@ -325,3 +325,120 @@ func TestTLSBadCertificate(t *testing.T) {
 		t.Errorf("runtime with a missing certificate: err %v, output:\n%s", err, out)
 	}
 }
+
+// TestSIGHUPInvalidFile: a connector file broken by an edit does not stop its running connector
+// on SIGHUP (it keeps running with the config it has, and the problem is logged); a restart through
+// the API is refused and leaves it running; once the file is fixed, SIGHUP applies it.
+func TestSIGHUPInvalidFile(t *testing.T) {
+	srv := startDevserver(t, freeAddr(t))
+	c := srv.Client(t)
+	if _, err := c.EnsureTopic(ctxT(t), "inv", "in", 1); err != nil {
+		t.Fatal(err)
+	}
+	rt := startRuntime(t, runtimeOpts{iggyAddr: srv.Addr, files: map[string]string{
+		"a.toml": sinkTOML("a", "Sink A", "inv", "in", ""),
+	}})
+	rt.waitRunning("sink/a")
+	id := rt.connector("sink", "a")["id"]
+
+	writeFile(t, filepath.Join(rt.CfgDir, "a.toml"), strings.Replace(sinkTOML("a", "Sink A", "inv", "in", ""), `schema = "json"`, `schema = "jsn"`, 1))
+	rt.Signal(syscall.SIGHUP)
+	waitFor(t, 20*time.Second, "the reload", func() bool { return len(rt.Log.records("connector configs reloaded")) == 1 })
+	if d := rt.connector("sink", "a"); d["id"] != id || d["status"] != "running" {
+		t.Errorf("sink a after a SIGHUP with a broken file: %v (id before %v)", d, id)
+	}
+	found := false
+	for _, r := range rt.Log.records("connector config problem") {
+		found = found || strings.Contains(fmt.Sprint(r["problem"]), "a.toml")
+	}
+	if !found {
+		t.Errorf("the broken file was not reported in the log")
+	}
+	// The local provider reports a key whose only file is invalid as having no config (404
+	// sink_not_found); what matters here is that the refused restart leaves the sink running.
+	rep := rt.Call("POST", "/sinks/a/restart", "")
+	var e map[string]string
+	rep.JSON(t, &e)
+	if rep.Status != 404 || e["code"] != "sink_not_found" {
+		t.Errorf("restart with a broken file: %d %s", rep.Status, rep.Body)
+	}
+	if d := rt.connector("sink", "a"); d["id"] != id || d["status"] != "running" {
+		t.Errorf("sink a after a refused restart: %v", d)
+	}
+
+	writeFile(t, filepath.Join(rt.CfgDir, "a.toml"), sinkTOML("a", "Sink A fixed", "inv", "in", ""))
+	rt.Signal(syscall.SIGHUP)
+	waitFor(t, 20*time.Second, "the second reload", func() bool { return len(rt.Log.records("connector configs reloaded")) == 2 })
+	rt.waitRunning("sink/a")
+	if d := rt.connector("sink", "a"); d["id"] == id || d["name"] != "Sink A fixed" {
+		t.Errorf("sink a after the fix: %v", d)
+	}
+}
+
+// pluginHosts returns the pids of the runtime's plugin-host children.
+func pluginHosts(t *testing.T, pid int) []int {
+	t.Helper()
+	tasks, err := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/children", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []int
+	for _, f := range tasks {
+		b, _ := os.ReadFile(f)
+		for _, s := range strings.Fields(string(b)) {
+			var child int
+			fmt.Sscan(s, &child)
+			cmdline, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", child))
+			if strings.Contains(string(cmdline), "plugin-host") {
+				out = append(out, child)
+			}
+		}
+	}
+	return out
+}
+
+// TestPluginRestartsMetric: a sink under the process transport whose plugin process is killed
+// gets a new one; iggy_connector_plugin_restarts_total counts it and nothing pushed is lost.
+func TestPluginRestartsMetric(t *testing.T) {
+	srv := startDevserver(t, freeAddr(t))
+	c := srv.Client(t)
+	if _, err := c.EnsureTopic(ctxT(t), "proc", "in", 1); err != nil {
+		t.Fatal(err)
+	}
+	rt := startRuntime(t, runtimeOpts{iggyAddr: srv.Addr, files: map[string]string{
+		"p.toml": sinkTOML("p", "Process sink", "proc", "in", `transport = "process"`),
+	}})
+	rt.waitRunning("sink/p")
+	const restarts = `iggy_connector_plugin_restarts_total{connector_key="p",connector_type="sink"}`
+	const processed = `iggy_connector_messages_processed_total{connector_key="p",connector_type="sink"}`
+	if m := rt.Metrics(); m[restarts] != 0 {
+		t.Fatalf("restarts before the kill: %v", m[restarts])
+	}
+	hosts := pluginHosts(t, rt.cmd.Process.Pid)
+	if len(hosts) != 1 {
+		t.Fatalf("plugin-host children: %v, want one", hosts)
+	}
+	if err := syscall.Kill(hosts[0], syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	payloads := make([][]byte, 25)
+	for i := range payloads {
+		payloads[i] = []byte(fmt.Sprintf(`{"n":%d}`, i))
+	}
+	push(t, c, "proc", "in", payloads)
+	waitFor(t, 30*time.Second, "the sink to write every message through a new plugin process", func() bool {
+		m := rt.Metrics()
+		return m[processed] == 25 && m[restarts] == 1
+	})
+	if hosts2 := pluginHosts(t, rt.cmd.Process.Pid); len(hosts2) != 1 || hosts2[0] == hosts[0] {
+		t.Errorf("plugin-host children after the kill: %v (before %v)", hosts2, hosts)
+	}
+	// A connector restart keeps the count (it is per connector, over its instances).
+	if rep := rt.Call("POST", "/sinks/p/restart", ""); rep.Status != 204 {
+		t.Fatalf("restart: %d %s", rep.Status, rep.Body)
+	}
+	rt.waitRunning("sink/p")
+	if m := rt.Metrics(); m[restarts] != 1 {
+		t.Errorf("restarts after a connector restart: %v, want 1", m[restarts])
+	}
+}
