@@ -169,26 +169,6 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	return nil
 }
 
-// Start is New, Listen and Serve in one call, in the shape of the run command's needs: it returns
-// a function that shuts the API down (waiting at most 5 s for running requests).
-func Start(opt Options) (stop func(), addr net.Addr, err error) {
-	s, err := New(opt)
-	if err != nil {
-		return nil, nil, err
-	}
-	if addr, err = s.Listen(); err != nil {
-		return nil, nil, err
-	}
-	if err := s.Serve(); err != nil {
-		return nil, nil, err
-	}
-	return func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = s.Shutdown(ctx)
-	}, addr, nil
-}
-
 func (s *Server) metricsEnabled() bool { return s.opt.HTTP.Metrics.Enabled && s.opt.Metrics != nil }
 
 // handle registers one route; a pattern that conflicts with another (a metrics endpoint such as

@@ -3,8 +3,10 @@ package api
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -12,6 +14,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -616,5 +619,87 @@ func TestConfigJSONActive(t *testing.T) {
 	}
 	if m["active"] != true || m["key"] != "k" || !strings.HasSuffix(string(b), `,"active":true}`) {
 		t.Errorf("configJSON = %s", b)
+	}
+}
+
+// logRecorder collects log messages.
+type logRecorder struct {
+	mu   sync.Mutex
+	msgs []string
+}
+
+func (l *logRecorder) Enabled(context.Context, slog.Level) bool { return true }
+func (l *logRecorder) Handle(_ context.Context, r slog.Record) error {
+	l.mu.Lock()
+	l.msgs = append(l.msgs, r.Message)
+	l.mu.Unlock()
+	return nil
+}
+func (l *logRecorder) WithAttrs([]slog.Attr) slog.Handler { return l }
+func (l *logRecorder) WithGroup(string) slog.Handler      { return l }
+
+// TestServeAndExposureWarnings: Listen/Serve/Shutdown over a real socket, and the warnings for an
+// API reachable beyond loopback without api_key or TLS.
+func TestServeAndExposureWarnings(t *testing.T) {
+	eng, _ := newEngine(t, nil)
+	for _, c := range []struct {
+		addr, key string
+		warnings  int
+	}{
+		{"127.0.0.1:0", "", 0},
+		{"0.0.0.0:0", "", 2},
+		{"0.0.0.0:0", "k", 1},
+	} {
+		rec := &logRecorder{}
+		h := defaultHTTP()
+		h.Address, h.APIKey = c.addr, c.key
+		s, err := New(Options{HTTP: h, Engine: eng, Logger: slog.New(rec)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		addr, err := s.Listen()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Serve(); err != nil {
+			t.Fatal(err)
+		}
+		port := addr.(*net.TCPAddr).Port
+		resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/health", port))
+		if err != nil || resp.StatusCode != 200 {
+			t.Errorf("%s: GET /health: %v %v", c.addr, resp, err)
+		} else {
+			resp.Body.Close()
+		}
+		if err := s.Shutdown(context.Background()); err != nil {
+			t.Error(err)
+		}
+		if _, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/health", port)); err == nil {
+			t.Errorf("%s: still serving after Shutdown", c.addr)
+		}
+		n := 0
+		for _, m := range rec.msgs {
+			if strings.Contains(m, "beyond loopback") {
+				n++
+			}
+		}
+		if n != c.warnings {
+			t.Errorf("%s key %q: %d exposure warnings, want %d: %q", c.addr, c.key, n, c.warnings, rec.msgs)
+		}
+	}
+	// A busy port is an error naming http.address.
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	h := defaultHTTP()
+	h.Address = l.Addr().String()
+	s, err := New(Options{HTTP: h, Engine: eng, Logger: quiet()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Listen(); err == nil || !strings.Contains(err.Error(), "http.address") {
+		t.Errorf("Listen on a busy port: %v", err)
 	}
 }
