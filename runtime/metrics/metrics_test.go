@@ -2,6 +2,7 @@ package metrics
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http/httptest"
@@ -18,15 +19,23 @@ import (
 	"github.com/iggy-go/connectors/runtime/pipeline"
 )
 
+func sourceFile(key string) string {
+	return "type = \"source\"\nkey = \"" + key + "\"\nenabled = false\nversion = 0\nname = \"s\"\npath = \"p\"\n[[streams]]\nstream = \"s\"\ntopic = \"t\"\nschema = \"json\"\n"
+}
+
+func sinkFile(key string) string {
+	return "type = \"sink\"\nkey = \"" + key + "\"\nenabled = false\nversion = 0\nname = \"k\"\npath = \"p\"\n[[streams]]\nstream = \"s\"\ntopics = [\"t\"]\nschema = \"json\"\n"
+}
+
 // newEngine starts a real engine with two disabled connectors (nothing is loaded and no Iggy
 // server is needed; the engine's Iggy address is unreachable).
-func newEngine(t *testing.T, m *Metrics) *engine.Engine {
+func newEngine(t testing.TB, m *Metrics) *engine.Engine {
+	return newEngineWith(t, m, map[string]string{"src.toml": sourceFile("src"), "sink.toml": sinkFile("snk")})
+}
+
+func newEngineWith(t testing.TB, m *Metrics, files map[string]string) *engine.Engine {
 	t.Helper()
 	dir := t.TempDir()
-	files := map[string]string{
-		"src.toml":  "type = \"source\"\nkey = \"src\"\nenabled = false\nversion = 0\nname = \"s\"\npath = \"p\"\n[[streams]]\nstream = \"s\"\ntopic = \"t\"\nschema = \"json\"\n",
-		"sink.toml": "type = \"sink\"\nkey = \"snk\"\nenabled = false\nversion = 0\nname = \"k\"\npath = \"p\"\n[[streams]]\nstream = \"s\"\ntopics = [\"t\"]\nschema = \"json\"\n",
-	}
 	for name, body := range files {
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
 			t.Fatal(err)
@@ -168,6 +177,35 @@ func TestObserverHistogram(t *testing.T) {
 	}
 	if got := s["iggy_connector_stage_duration_seconds_sum{"+l+"}"]; got < 7.004 || got > 7.0041 {
 		t.Errorf("sum = %v", got)
+	}
+}
+
+// BenchmarkScrape100Connectors: one /metrics scrape with 50 sources and 50 sinks, each with
+// errors at two stages and latency samples at four.
+func BenchmarkScrape100Connectors(b *testing.B) {
+	m := New()
+	files := map[string]string{}
+	for i := 0; i < 50; i++ {
+		files[fmt.Sprintf("src%d.toml", i)] = sourceFile(fmt.Sprintf("src%d", i))
+		files[fmt.Sprintf("snk%d.toml", i)] = sinkFile(fmt.Sprintf("snk%d", i))
+	}
+	eng := newEngineWith(b, m, files)
+	m.Attach(eng)
+	for _, c := range eng.Connectors() {
+		c.Counters.AddError(pipeline.StagePlugin)
+		c.Counters.AddError(pipeline.StageDecode)
+		o := m.Observer(c.Kind, c.Key)
+		for _, st := range []string{"prepare", "ffi", "commit", "total"} {
+			o.ObserveStage(st, time.Millisecond)
+		}
+	}
+	h := m.Handler()
+	for b.Loop() {
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, httptest.NewRequest("GET", "/metrics", nil))
+		if w.Code != 200 {
+			b.Fatal(w.Code)
+		}
 	}
 }
 
