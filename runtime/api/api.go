@@ -142,7 +142,7 @@ func (s *Server) Serve() error {
 	if s.tls != nil {
 		l = tls.NewListener(l, s.tls)
 	}
-	s.srv = &http.Server{Handler: s.handler, ReadHeaderTimeout: 10 * time.Second,
+	s.srv = &http.Server{Handler: s.handler, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute,
 		ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelWarn)}
 	srv := s.srv
 	go func() {

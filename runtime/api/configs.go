@@ -117,6 +117,9 @@ func (s *Server) createConfig(w http.ResponseWriter, r *http.Request, kind confi
 		writeError(w, http.StatusBadRequest, codeInvalidConfig, problems.Errors().Error())
 		return
 	}
+	for _, p := range problems.Warnings() {
+		s.log.Warn("connector config created through the API has a problem", "connector_type", kind, "connector", key, "problem", p.Error())
+	}
 	created, err := s.opt.Engine.Provider().Create(r.Context(), kind, key, cfg)
 	if err != nil {
 		writeProviderError(w, kind, err)
