@@ -11,12 +11,14 @@ first mismatch, naming it. IGGY_TOKEN (a personal access token) and IGGY_TLS_CA 
 with server name localhost) change how it connects.
 """
 import asyncio
+import datetime
 import os
 import sys
 import time
+import traceback
 
 from apache_iggy import (AutoCommit, AutoLogin, Consumer, HeaderKey, HeaderValue, IggyClient, PollingStrategy,
-                         SendMessage, TcpConfig)
+                         SendMessage, TcpConfig, TcpReconnectionConfig)
 
 BATCH = 100
 
@@ -64,12 +66,10 @@ async def connect(addr):
     """Logs in with iggy/iggy, or with the personal access token in IGGY_TOKEN (auto-login);
     IGGY_TLS_CA (a CA file) switches to TLS with server name localhost."""
     token, ca = os.environ.get("IGGY_TOKEN"), os.environ.get("IGGY_TLS_CA")
-    if not token and not ca:
-        c = IggyClient(addr)
-        await c.connect()
-        await c.login_user("iggy", "iggy")
-        return c
-    kw = {"server_address": addr}
+    # A bounded reconnection policy: the default retries forever, which would hang a test run whose
+    # server died.
+    kw = {"server_address": addr,
+          "reconnection": TcpReconnectionConfig(max_retries=5, interval=datetime.timedelta(seconds=1))}
     if ca:
         kw.update(tls_enabled=True, tls_ca_file=ca, tls_domain="localhost")
     if token:
@@ -248,4 +248,21 @@ async def main():
         fail(f"unknown command {cmd}")
 
 
-asyncio.run(main())
+def run():
+    # The wheel's Tokio runtime sometimes aborts the interpreter while it shuts down (SIGABRT after
+    # everything passed; see docs/iggy-protocol-notes.md), so leave with os._exit once the outcome
+    # is known instead of running the interpreter's finalisation.
+    code = 0
+    try:
+        asyncio.run(asyncio.wait_for(main(), timeout=240))
+    except SystemExit as e:
+        code = e.code if isinstance(e.code, int) else 1
+    except BaseException:
+        traceback.print_exc()
+        code = 1
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
+run()

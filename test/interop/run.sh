@@ -58,7 +58,7 @@ PASSED=0
 step() {
   local name=$1; shift
   log "$name"
-  if ! "$@"; then
+  if ! timeout 300 "$@"; then
     die "$name (server log: $OUT/devserver.log)"
   fi
   PASSED=$((PASSED + 1))
