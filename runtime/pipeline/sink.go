@@ -125,11 +125,15 @@ func (s *Sink) runStream(ctx context.Context, st *SinkStream) error {
 	log := s.log.With("stream", st.Stream, "topic", st.Topic)
 	pollFailures := 0
 	for ctx.Err() == nil {
-		batch, err := st.Consumer.Poll(ctx, st.BatchLength)
+		// A poll is short; cutting one off on shutdown would only make the Iggy client drop and
+		// re-establish its connection. Let it finish (bounded), then abandon what it returned.
+		pctx, cancel := finishing(ctx, time.Second)
+		batch, err := st.Consumer.Poll(pctx, st.BatchLength)
+		cancel()
+		if ctx.Err() != nil {
+			return nil // stopping: the batch stays uncommitted and is delivered again later
+		}
 		if err != nil {
-			if ctx.Err() != nil {
-				return nil
-			}
 			pollFailures++
 			s.opt.Counters.AddError(StagePoll)
 			s.opt.State.Note(fmt.Errorf("poll %s/%s: %w", st.Stream, st.Topic, err))
