@@ -320,3 +320,140 @@ func TestSourceCommitError(t *testing.T) {
 		t.Fatalf("want 3 logged commit errors, got %d: %v", len(errs), errs)
 	}
 }
+
+// TestIggyRestart kills the Iggy server (kill -9; it persists to a data directory) while a source
+// produces and a sink consumes, and starts it again on the same address a second later. Both
+// connectors reconnect by themselves; nothing is lost. A send or an offset commit in flight at the
+// kill has an unknown outcome, so a few duplicates are allowed (counted).
+func TestIggyRestart(t *testing.T) {
+	addr, data := freeAddr(t), t.TempDir()
+	srv := startDevserverAt(t, addr, data)
+	e := newEnvWith(t, srv)
+	const batch, limit = 20, 1500
+	e.writeConnector("src", fmt.Sprintf(seqSourceTOML, "src", "", "restart", batch, limit, 10))
+	out := e.path("sink.jsonl")
+	e.writeConnector("snk", `
+type = "sink"
+key = "snk"
+enabled = true
+version = 0
+name = "faulty"
+path = "libiggy_connector_faulty_sink"
+`+retryFast+`
+[[streams]]
+stream = "c"
+topics = ["restart"]
+schema = "json"
+batch_length = 30
+poll_interval = "5ms"
+
+[plugin_config]
+output = "`+out+`"
+`)
+	rt := e.startRuntime()
+	waitFor(t, 30*time.Second, "400 messages through", func() bool { return len(readSink(t, out).Msgs) >= 400 })
+	srv.Kill()
+	time.Sleep(time.Second)
+	srv2 := startDevserverAt(t, addr, data)
+	_ = srv2
+	waitFor(t, 60*time.Second, "every message produced and consumed after the server restart", func() bool {
+		return e.seqState("src") == limit && len(readSink(t, out).offsetCounts()) >= int(e.countAll("c", "restart"))
+	})
+	if code, _ := rt.Signal(syscall.SIGTERM, stopBound); code != 0 {
+		t.Fatalf("exit code %d", code)
+	}
+	ks := e.seqKs("c", "restart")
+	srcDups := checkSeqComplete(t, "source across an Iggy restart", ks, limit, 2*batch)
+	o := readSink(t, out)
+	if len(o.offsetCounts()) != len(ks) {
+		t.Fatalf("the sink wrote %d distinct offsets, Iggy holds %d messages", len(o.offsetCounts()), len(ks))
+	}
+	sinkDups := len(o.Msgs) - len(o.offsetCounts())
+	if sinkDups > 30 {
+		t.Fatalf("%d sink duplicates, more than one batch", sinkDups)
+	}
+	t.Logf("Iggy restart: source %d messages for %d, %d duplicates; sink %d writes, %d duplicates", len(ks), limit, srcDups, len(o.Msgs), sinkDups)
+}
+
+// TestSinkRebalance runs the same sink in two runtimes (one consumer group) on a 4-partition topic
+// that is being produced to: the second runtime joins mid-stream (the group rebalances), then the
+// first is killed (kill -9; its partitions move to the second). Every message is written, and the
+// duplicates are limited to the batches in flight at the two rebalances.
+func TestSinkRebalance(t *testing.T) {
+	e := newEnv(t)
+	const batchLen, total = 25, 4000
+	e.createTopic("c", "rebalance", 4)
+	out := e.path("sink.jsonl")
+	e.writeConnector("snk", `
+type = "sink"
+key = "snk"
+enabled = true
+version = 0
+name = "faulty"
+path = "libiggy_connector_faulty_sink"
+`+retryFast+`
+[[streams]]
+stream = "c"
+topics = ["rebalance"]
+schema = "json"
+batch_length = `+strconv.Itoa(batchLen)+`
+poll_interval = "5ms"
+
+[plugin_config]
+output = "`+out+`"
+sleep_after_ms = 5
+`)
+	produced := make(chan error, 1)
+	client := e.srv.Client(t)
+	go func() {
+		for i := 0; i < total; i += 40 {
+			msgs := jsonMessages(40, func(j int) string { return fmt.Sprintf(`{"n":%d}`, i+j) })
+			if _, err := client.SendMessages(ctxT(t), iggy.NamedID("c"), iggy.NamedID("rebalance"), iggy.Balanced(), msgs); err != nil {
+				produced <- err
+				return
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		produced <- nil
+	}()
+	a := e.startRuntime()
+	waitFor(t, 60*time.Second, "800 messages written", func() bool { return len(readSink(t, out).Msgs) >= 800 })
+	b := e.startRuntime()
+	waitFor(t, 60*time.Second, "both runtimes writing, 2000 messages written", func() bool {
+		o := readSink(t, out)
+		pids := map[int]bool{}
+		for _, c := range o.Calls {
+			pids[c.Pid] = true
+		}
+		return len(pids) == 2 && len(o.Msgs) >= 2000
+	})
+	a.Kill()
+	if err := <-produced; err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 60*time.Second, "every message written", func() bool { return len(readSink(t, out).offsetCounts()) >= total })
+	if code, _ := b.Signal(syscall.SIGTERM, stopBound); code != 0 {
+		t.Fatalf("exit code %d", code)
+	}
+	o := readSink(t, out)
+	all := e.readAll("c", "rebalance")
+	counts := o.offsetCounts()
+	for _, m := range all {
+		if counts[[2]uint64{uint64(m.Partition), m.Offset}] == 0 {
+			t.Fatalf("partition %d offset %d lost", m.Partition, m.Offset)
+		}
+	}
+	dups := len(o.Msgs) - len(counts)
+	if len(all) != total || len(counts) != total {
+		t.Fatalf("Iggy holds %d messages, %d distinct written, want %d", len(all), len(counts), total)
+	}
+	if dups > 4*batchLen {
+		t.Fatalf("%d duplicates, more than two batches per rebalance (%d)", dups, 4*batchLen)
+	}
+	for p := uint32(0); p < 4; p++ {
+		if got, want := e.storedOffset("c", "rebalance", "iggy-connect-sink-snk", p), o.maxWritten(p); got != want {
+			t.Fatalf("partition %d: stored offset %d, last written %d", p, got, want)
+		}
+	}
+	t.Logf("rebalance: %d messages, %d writes, %d duplicates (bound %d)", total, len(o.Msgs), dups, 4*batchLen)
+}

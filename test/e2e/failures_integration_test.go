@@ -334,3 +334,68 @@ retry_until_file = "` + never + `"`} {
 		t.Fatalf("dead letters by topic: %v", byTopic)
 	}
 }
+
+// TestSourceOnError: a source whose plugin writes invalid JSON for every 7th record (the decode
+// before the transform fails) under each on_error policy. stop rejects the whole batch (nothing of
+// it is sent, its state not saved) and stops the source; skip sends the rest; dead_letter sends
+// the rest and the bad records, as they were, to the dead-letter topic with error headers.
+func TestSourceOnError(t *testing.T) {
+	e := newEnv(t)
+	const limit = 40
+	bad := map[uint64]bool{6: true, 13: true, 20: true, 27: true, 34: true}
+	for _, policy := range []string{"stop", "skip", "dead_letter"} {
+		key := strings.ReplaceAll(policy, "_", "")
+		top := `on_error = "` + policy + `"`
+		if policy == "dead_letter" {
+			top += "\ndead_letter = { stream = \"c\", topic = \"sdlq\" }"
+		}
+		e.writeConnector(key, fmt.Sprintf(seqSourceTOML, key, top, key, 10, limit, 0)+`bad_every = 7
+
+[[transforms]]
+type = "add_fields"
+fields = [{ key = "via", value.static = "`+key+`" }]
+`)
+	}
+	e.createTopic("c", "sdlq", 1)
+	rt := e.startRuntime()
+	waitFor(t, 20*time.Second, "skip and dead_letter sources done", func() bool {
+		return e.seqState("skip") == limit && e.seqState("deadletter") == limit
+	})
+	rt.waitLog(10*time.Second, `msg="connector failed" connector=stop`)
+	if code, _ := rt.Signal(syscall.SIGTERM, stopBound); code != 0 {
+		t.Fatalf("exit code %d", code)
+	}
+	if n := e.countAll("c", "stop"); n != 0 || e.seqState("stop") != -1 {
+		t.Fatalf("stop: %d messages sent, state %d; want the whole first batch rejected, no state", n, e.seqState("stop"))
+	}
+	if log := rt.Log.Contents(); !strings.Contains(log, "source batch 1 message 6 failed at decode") {
+		t.Fatal("stop: the connector error does not name batch 1 message 6 and the decode stage")
+	}
+	for _, key := range []string{"skip", "deadletter"} {
+		var want []string
+		for k := uint64(0); k < limit; k++ {
+			if !bad[k] {
+				want = append(want, fmt.Sprintf(`{"k":%d,"name":"msg-%d","secret":"s-%d","via":"%s"}`, k, k, k, key))
+			}
+		}
+		var got []string
+		for _, m := range e.readAll("c", key) {
+			got = append(got, string(m.Payload))
+		}
+		if strings.Join(got, "\n") != strings.Join(want, "\n") {
+			t.Fatalf("%s: Iggy holds\n%s\nwant\n%s", key, strings.Join(got, "\n"), strings.Join(want, "\n"))
+		}
+	}
+	dlq := e.readAll("c", "sdlq")
+	if len(dlq) != len(bad) {
+		t.Fatalf("dead-letter topic holds %d messages, want %d", len(dlq), len(bad))
+	}
+	for i, k := range []uint64{6, 13, 20, 27, 34} {
+		m := dlq[i]
+		h := headerMap(m.Headers)
+		if string(m.Payload) != fmt.Sprintf(`{"k":%d,`, k) || h[pipeline.HeaderErrorConnector] != "deadletter" ||
+			h[pipeline.HeaderErrorStage] != "decode" || !strings.Contains(h[pipeline.HeaderErrorMessage], "json") {
+			t.Fatalf("dead letter %d: payload %q headers %v", i, m.Payload, h)
+		}
+	}
+}

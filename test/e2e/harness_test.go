@@ -166,24 +166,29 @@ func freeAddr(t testing.TB) string {
 	return ln.Addr().String()
 }
 
-// devserver is a running iggy-devserver process (in memory: kills of the runtime are what the tests
-// inject, the server stays up).
+// devserver is a running iggy-devserver process (in memory unless a data directory is given).
 type devserver struct {
 	Addr string
 	cmd  *exec.Cmd
 }
 
-func startDevserver(t testing.TB) *devserver {
+func startDevserver(t testing.TB) *devserver { return startDevserverAt(t, freeAddr(t), "") }
+
+// startDevserverAt starts iggy-devserver on addr, persisting to dataDir when it is not empty.
+func startDevserverAt(t testing.TB, addr, dataDir string) *devserver {
 	t.Helper()
-	addr := freeAddr(t)
-	cmd := exec.Command(devserverBin, "--addr", addr, "--log-level", "warn")
+	args := []string{"--addr", addr, "--log-level", "warn"}
+	if dataDir != "" {
+		args = append(args, "--data-dir", dataDir)
+	}
+	cmd := exec.Command(devserverBin, args...)
 	lf := newLogFile(t, "devserver")
 	cmd.Stdout, cmd.Stderr = lf, lf
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
 	d := &devserver{Addr: addr, cmd: cmd}
-	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	t.Cleanup(d.Kill)
 	deadline := time.Now().Add(10 * time.Second)
 	for time.Now().Before(deadline) {
 		if c, err := net.DialTimeout("tcp", addr, 100*time.Millisecond); err == nil {
@@ -194,6 +199,14 @@ func startDevserver(t testing.TB) *devserver {
 	}
 	t.Fatalf("iggy-devserver did not listen on %s", addr)
 	return nil
+}
+
+// Kill ends the server with SIGKILL (what it acknowledged survives when it has a data directory).
+func (d *devserver) Kill() {
+	if d.cmd.ProcessState == nil {
+		_ = d.cmd.Process.Kill()
+		_ = d.cmd.Wait()
+	}
 }
 
 // Client connects the project's Go client to the server.
@@ -224,7 +237,12 @@ type env struct {
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
-	srv := startDevserver(t)
+	return newEnvWith(t, startDevserver(t))
+}
+
+// newEnvWith uses a given server.
+func newEnvWith(t *testing.T, srv *devserver) *env {
+	t.Helper()
 	dir := t.TempDir()
 	e := &env{t: t, srv: srv, dir: dir, cfgDir: filepath.Join(dir, "connectors"), stateDir: filepath.Join(dir, "state")}
 	if err := os.MkdirAll(e.cfgDir, 0o755); err != nil {
@@ -383,6 +401,19 @@ func ctxT(t testing.TB) context.Context {
 	return ctx
 }
 
+// retryIggy runs a read-only call again while it fails with a retryable error (the server is
+// being restarted), for up to 10 seconds.
+func retryIggy(op func() error) error {
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		err := op()
+		if err == nil || !iggy.IsRetryable(err) || time.Now().After(deadline) {
+			return err
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
 // createTopic creates stream/topic with partitions partitions.
 func (e *env) createTopic(stream, topic string, partitions uint32) {
 	e.t.Helper()
@@ -410,7 +441,8 @@ type stored struct {
 func (e *env) readAll(stream, topic string) []stored {
 	e.t.Helper()
 	ctx := ctxT(e.t)
-	td, err := e.iggy.GetTopic(ctx, iggy.NamedID(stream), iggy.NamedID(topic))
+	var td *iggy.TopicDetails
+	err := retryIggy(func() (err error) { td, err = e.iggy.GetTopic(ctx, iggy.NamedID(stream), iggy.NamedID(topic)); return })
 	if errors.Is(err, iggy.ErrNotFound) {
 		return nil
 	}
@@ -421,8 +453,12 @@ func (e *env) readAll(stream, topic string) []stored {
 	for _, p := range td.Partitions {
 		next := uint64(0)
 		for {
-			res, err := e.iggy.PollMessages(ctx, iggy.NamedID(stream), iggy.NamedID(topic), iggy.SingleConsumer(7),
-				iggy.Part(p.ID), iggy.StrategyOffset(next), 1000, false)
+			var res *iggy.Polled
+			err := retryIggy(func() (err error) {
+				res, err = e.iggy.PollMessages(ctx, iggy.NamedID(stream), iggy.NamedID(topic), iggy.SingleConsumer(7),
+					iggy.Part(p.ID), iggy.StrategyOffset(next), 1000, false)
+				return
+			})
 			if err != nil {
 				e.t.Fatal(err)
 			}
@@ -447,7 +483,11 @@ func (e *env) readAll(stream, topic string) []stored {
 // countAll is the number of messages in stream/topic (0 when it does not exist).
 func (e *env) countAll(stream, topic string) uint64 {
 	e.t.Helper()
-	td, err := e.iggy.GetTopic(ctxT(e.t), iggy.NamedID(stream), iggy.NamedID(topic))
+	var td *iggy.TopicDetails
+	err := retryIggy(func() (err error) {
+		td, err = e.iggy.GetTopic(ctxT(e.t), iggy.NamedID(stream), iggy.NamedID(topic))
+		return
+	})
 	if errors.Is(err, iggy.ErrNotFound) {
 		return 0
 	}
@@ -464,8 +504,12 @@ func (e *env) countAll(stream, topic string) uint64 {
 // storedOffset returns the consumer group's stored offset in a partition, or -1 when none is stored.
 func (e *env) storedOffset(stream, topic, group string, partition uint32) int64 {
 	e.t.Helper()
-	info, err := e.iggy.GetConsumerOffset(ctxT(e.t), iggy.GroupConsumerOf(iggy.NamedID(group)), iggy.NamedID(stream),
-		iggy.NamedID(topic), iggy.Part(partition))
+	var info *iggy.ConsumerOffsetInfo
+	err := retryIggy(func() (err error) {
+		info, err = e.iggy.GetConsumerOffset(ctxT(e.t), iggy.GroupConsumerOf(iggy.NamedID(group)), iggy.NamedID(stream),
+			iggy.NamedID(topic), iggy.Part(partition))
+		return
+	})
 	if errors.Is(err, iggy.ErrNotFound) {
 		return -1
 	}

@@ -11,7 +11,8 @@
 // (schema text) instead of the raw pattern; headers adds a string header "k" = "<k>" and a u64
 // header "n" = k to every message; exit_after_polls calls os.Exit(3) in poll N+1 of an instance
 // (to kill a process-transport child mid-stream); fail_commit_every makes the commit of every Nth
-// batch of an instance return an error (after recording it as committed).
+// batch of an instance return an error (after recording it as committed); with format = "json",
+// bad_every = N makes every message whose k % N == N-1 invalid JSON (`{"k":k,` cut short).
 //
 //	go build -buildmode=c-shared -o libiggy_connector_seq_source.so .
 package main
@@ -42,6 +43,7 @@ type Config struct {
 	Headers         bool   `json:"headers" default:"false" desc:"add headers k (string) and n (u64)"`
 	ExitAfterPolls  int    `json:"exit_after_polls" default:"0" desc:"os.Exit(3) in poll N+1 (0 = never)"`
 	FailCommitEvery int    `json:"fail_commit_every" default:"0" desc:"the commit of every Nth batch fails (0 = never)"`
+	BadEvery        int    `json:"bad_every" default:"0" desc:"json: every Nth message is invalid JSON (0 = never)"`
 }
 
 // Validate names the bad field.
@@ -57,8 +59,8 @@ func (c *Config) Validate() error {
 	default:
 		return sdk.FieldErrorf("format", "must be raw, json or text; got %q", c.Format)
 	}
-	if c.DelayMs < 0 || c.ExitAfterPolls < 0 || c.FailCommitEvery < 0 {
-		return sdk.FieldErrorf("delay_ms", "delay_ms, exit_after_polls and fail_commit_every must not be negative")
+	if c.DelayMs < 0 || c.ExitAfterPolls < 0 || c.FailCommitEvery < 0 || c.BadEvery < 0 {
+		return sdk.FieldErrorf("delay_ms", "delay_ms, exit_after_polls, fail_commit_every and bad_every must not be negative")
 	}
 	return nil
 }
@@ -109,6 +111,9 @@ func (s *source) Poll(context.Context) (sdk.Batch, error) {
 		switch s.cfg.Format {
 		case "json":
 			p = fmt.Appendf(nil, `{"k":%d,"name":"msg-%d","secret":"s-%d"}`, k, k, k)
+			if s.cfg.BadEvery > 0 && k%uint64(s.cfg.BadEvery) == uint64(s.cfg.BadEvery-1) {
+				p = fmt.Appendf(nil, `{"k":%d,`, k)
+			}
 		case "text":
 			p = fmt.Appendf(nil, "msg %d", k)
 		default:
