@@ -3,7 +3,11 @@
 package e2e
 
 import (
+	"bytes"
 	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -69,4 +73,52 @@ exit_code = 7
 	}
 	t.Logf("source: %d messages, %d duplicates, %d child deaths; sink: %d messages in %d child processes, %d deaths",
 		len(ks), dups, srcDeaths, len(o.Msgs), len(pids), sinkDeaths)
+}
+
+// childPids lists the processes whose parent is pid (from /proc).
+func childPids(t *testing.T, pid int) []int {
+	t.Helper()
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		t.Skipf("no /proc: %v", err)
+	}
+	var out []int
+	for _, ent := range entries {
+		p, err := strconv.Atoi(ent.Name())
+		if err != nil {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join("/proc", ent.Name(), "stat"))
+		if err != nil {
+			continue
+		}
+		// pid (comm) state ppid ...: comm may hold spaces, so read after the last ')'.
+		f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
+		if len(f) > 1 && f[1] == strconv.Itoa(pid) {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// TestProcessTransportNoOrphans: when the runtime itself is killed (kill -9), its plugin
+// processes end too (they see their request pipe close), so a crash leaves nothing behind.
+func TestProcessTransportNoOrphans(t *testing.T) {
+	e := newEnv(t)
+	e.writeConnector("source", fmt.Sprintf(seqSourceTOML, "psrc", `transport = "process"`, "orphans", 10, 0, 100))
+	rt := e.startRuntime()
+	waitFor(t, 20*time.Second, "the source producing", func() bool { return e.countAll("c", "orphans") > 20 })
+	children := childPids(t, rt.cmd.Process.Pid)
+	if len(children) != 1 {
+		t.Fatalf("want one plugin process, the runtime has children %v", children)
+	}
+	rt.Kill()
+	waitFor(t, 5*time.Second, "the plugin process to exit", func() bool {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", children[0]))
+		if err != nil {
+			return true // gone
+		}
+		f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
+		return len(f) > 0 && (f[0] == "Z" || f[0] == "X") // exited, not yet reaped by its new parent
+	})
 }
