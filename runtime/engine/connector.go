@@ -290,7 +290,8 @@ func (c *Connector) runSink(ctx context.Context, cfg *config.ConnectorConfig, li
 			g := iggy.NewGroupConsumer(client, s.Stream, topic, group, iggy.GroupConsumerOptions{Logger: c.log})
 			groups = append(groups, g)
 			streams = append(streams, pipeline.SinkStream{Stream: s.Stream, Topic: topic, Consumer: &groupConsumer{g: g},
-				Processor: proc, BatchLength: int(s.BatchLength), PollInterval: time.Duration(s.PollInterval)})
+				Processor: proc, BatchLength: int(s.BatchLength), PollInterval: time.Duration(s.PollInterval),
+				LingerTime: time.Duration(s.LingerTime)})
 		}
 	}
 	inst, err := openWithRetry(ctx, c, func() (*plugin.SinkInstance, error) { return lib.OpenSink(ctx, cfg.Key, cfgJSON) })

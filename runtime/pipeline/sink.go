@@ -20,6 +20,10 @@ type SinkStream struct {
 	Processor     SinkProcessor // nil: PassthroughSink(SchemaJSON)
 	BatchLength   int           // max messages per poll and per plugin call (default 1000)
 	PollInterval  time.Duration // wait after an empty poll (default 5ms)
+	// LingerTime > 0 keeps polling for up to this long after a poll returned fewer than BatchLength
+	// messages, to hand the plugin fuller batches (messages of one partition only: a poll that
+	// returns another partition ends the wait).
+	LingerTime time.Duration
 }
 
 // SinkOptions configure a Sink.
@@ -84,6 +88,9 @@ func NewSink(opt SinkOptions) (*Sink, error) {
 		}
 		if s.PollInterval <= 0 {
 			s.PollInterval = 5 * time.Millisecond
+		}
+		if s.LingerTime < 0 {
+			s.LingerTime = 0
 		}
 	}
 	return &Sink{opt: opt, log: opt.Logger.With("connector", opt.Key, "connector_type", "sink")}, nil
@@ -150,11 +157,56 @@ func (s *Sink) runStream(ctx context.Context, st *SinkStream) error {
 			}
 			continue
 		}
-		if err := s.deliver(ctx, st, batch, log); err != nil {
-			return err
+		for {
+			var next ConsumedBatch
+			if st.LingerTime > 0 && len(batch.Messages) < st.BatchLength {
+				batch, next = s.linger(ctx, st, batch)
+				if ctx.Err() != nil {
+					return nil
+				}
+			}
+			if err := s.deliver(ctx, st, batch, log); err != nil {
+				return err
+			}
+			if len(next.Messages) == 0 || ctx.Err() != nil {
+				break
+			}
+			batch = next // another partition's messages, polled while lingering
 		}
 	}
 	return nil
+}
+
+// linger polls st for up to LingerTime to add messages of batch's partition to batch, until it
+// holds BatchLength messages. It returns the grown batch and, when a poll returned messages of
+// another partition, those (to be delivered next). A poll error ends the wait (the next regular
+// poll reports it).
+func (s *Sink) linger(ctx context.Context, st *SinkStream, batch ConsumedBatch) (ConsumedBatch, ConsumedBatch) {
+	// The consumer may reuse its message slice on the next poll: keep a copy.
+	batch.Messages = append(make([]abi.Message, 0, st.BatchLength), batch.Messages...)
+	deadline := time.Now().Add(st.LingerTime)
+	for len(batch.Messages) < st.BatchLength {
+		wait := time.Until(deadline)
+		if wait <= 0 {
+			break
+		}
+		if sleepCtx(ctx, min(wait, st.PollInterval)) != nil {
+			break
+		}
+		more, err := st.Consumer.Poll(ctx, st.BatchLength-len(batch.Messages))
+		if err != nil || ctx.Err() != nil {
+			break
+		}
+		if len(more.Messages) == 0 {
+			continue
+		}
+		if more.PartitionID != batch.PartitionID {
+			return batch, more
+		}
+		batch.Messages = append(batch.Messages, more.Messages...)
+		batch.CurrentOffset = more.CurrentOffset
+	}
+	return batch, ConsumedBatch{}
 }
 
 // batchProgress tracks which messages of a consumed batch are resolved (written, filtered, skipped or
