@@ -314,3 +314,59 @@ fields = [{ key = "tag", value.static = "` + tag + `" }]
 		}
 	}
 }
+
+// TestSinkLinger: with linger_time, a sink waits to fill its batches: messages produced in small
+// sends reach the plugin in a few full calls instead of one call per send — all of them, in order.
+func TestSinkLinger(t *testing.T) {
+	e := newEnv(t)
+	for _, topic := range []string{"linger", "eager"} {
+		e.createTopic("l", topic, 1)
+	}
+	outs := map[string]string{}
+	for _, c := range []struct{ key, linger string }{{"linger", `linger_time = "2s"`}, {"eager", ""}} {
+		outs[c.key] = e.path(c.key + ".jsonl")
+		e.writeConnector(c.key, `
+type = "sink"
+key = "`+c.key+`"
+enabled = true
+version = 0
+name = "faulty"
+path = "libiggy_connector_faulty_sink"
+`+retryFast+`
+[[streams]]
+stream = "l"
+topics = ["`+c.key+`"]
+schema = "json"
+batch_length = 40
+poll_interval = "10ms"
+`+c.linger+`
+
+[plugin_config]
+output = "`+outs[c.key]+`"
+`)
+	}
+	rt := e.startRuntime()
+	time.Sleep(300 * time.Millisecond) // the sinks are polling
+	for i := 0; i < 80; i += 5 {
+		for _, topic := range []string{"linger", "eager"} {
+			e.send("l", topic, jsonMessages(5, func(j int) string { return ok(i + j) }))
+		}
+		time.Sleep(30 * time.Millisecond)
+	}
+	waitFor(t, 20*time.Second, "80 messages at both sinks", func() bool {
+		return len(readSink(t, outs["linger"]).Msgs) >= 80 && len(readSink(t, outs["eager"]).Msgs) >= 80
+	})
+	if code, _ := rt.Signal(syscall.SIGTERM, stopBound); code != 0 {
+		t.Fatalf("exit code %d", code)
+	}
+	rt.noErrors()
+	lingered, eager := readSink(t, outs["linger"]), readSink(t, outs["eager"])
+	checkOnce(t, "lingering sink", lingered, seqOffsets(0, 79))
+	checkOnce(t, "eager sink", eager, seqOffsets(0, 79))
+	// 16 sends 30ms apart take ~0.5s, well within the 2s linger: 40 + 40 (a little slack for a
+	// slow machine), against about one call per send without linger.
+	if len(lingered.Calls) > 4 || len(eager.Calls) < 8 {
+		t.Fatalf("plugin calls: %d with linger_time (want at most 4), %d without (want about 16)", len(lingered.Calls), len(eager.Calls))
+	}
+	t.Logf("80 messages in 16 sends: %d calls with linger_time, %d without", len(lingered.Calls), len(eager.Calls))
+}
