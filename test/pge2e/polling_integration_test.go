@@ -218,7 +218,7 @@ poll_interval = "100ms"
 		return db.count(db.q("outbox")) == 0
 	})
 	rt.stop()
-		total, distinct, left, _ := lost("final")
+	total, distinct, left, _ := lost("final")
 	if distinct != rows || left != 0 {
 		t.Fatalf("final: %d distinct rows in Iggy (want %d), %d left in the table (want 0)", distinct, rows, left)
 	}
