@@ -107,10 +107,13 @@ func (w *cdcWriter) expected() []change {
 
 // TestCDCRestartAndKill9 is the CDC acceptance through the runtime binary: changes made while the
 // runtime is stopped (one transaction larger than a batch among them) are delivered after the
-// restart; then, under a steady stream of transactions, the runtime is killed with SIGKILL several
-// times (at random moments and right after Iggy received messages). Every committed change reaches
-// Iggy, in commit order per row (first deliveries), duplicates are bounded by one batch per kill
-// and repeat the same message id.
+// restart; then, under a steady stream of transactions, the runtime is killed with SIGKILL four
+// times: at random moments, and frozen with SIGSTOP right after Iggy received changes and killed
+// when the frozen state shows changes sent but not covered by the saved state, or a saved state
+// ahead of the slot's confirmed position (at least one such kill is required). Every committed
+// change reaches Iggy, in commit order per row (first deliveries); duplicates are bounded by the
+// changes the kills left between send and state save (and by one batch per kill) and repeat the
+// same message id.
 func TestCDCRestartAndKill9(t *testing.T) {
 	db := newTestDB(t)
 	const batch = 400

@@ -49,9 +49,11 @@ func idOf(t *testing.T, data map[string]any) int64 {
 // with delete_after_read in large batches, the runtime killed with SIGKILL in several rounds —
 // once deterministically inside the window between the Iggy send and the commit (the commit's
 // DELETE is held on a table lock after the batch reached Iggy and the state was saved), then at
-// random moments and right after Iggy received messages. After every kill, every row is still in
-// the table or in Iggy (or both); at the end the table is empty, every row is in Iggy, and the
-// duplicates are bounded by one batch per kill and carry the same message id.
+// random moments and, twice, frozen with SIGSTOP right after Iggy received messages and killed
+// when Iggy holds rows the table still has. After every kill, every row is still in the table or in
+// Iggy (or both); at the end the table is empty, every row is in Iggy, and the duplicates are
+// bounded by what the kills left between send and commit (and by one batch per kill) and carry
+// the same message id.
 func TestPollingDeleteAfterReadSurvivesKill9(t *testing.T) {
 	db := newTestDB(t)
 	const rows, batch = 30000, 3000
