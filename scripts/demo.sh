@@ -6,15 +6,15 @@
 #      development Iggy server and the two plugins into build/;
 #   2. starts build/bin/iggy-devserver on the Iggy address (IGGY_CONNECTORS_IGGY_ADDRESS, default
 #      127.0.0.1:8090) unless something already listens there (then that server is used); its data
-#      and log live in build/demo/;
+#      and log live in the demo directory ($IGGY_DEMO_DIR, default build/demo);
 #   3. runs iggy-connectors with the default main config, the connectors in configs/demo/connectors
-#      and the state in build/demo/state. The stdout sink prints every record to standard output
+#      and the state in the demo directory. The stdout sink prints every record to standard output
 #      (runtime logs go to standard error);
 #   4. Ctrl-C (or SIGTERM) stops the runtime gracefully, then the devserver if this script started it.
 #
 # Environment: IGGY_CONNECTORS_IGGY_ADDRESS, IGGY_CONNECTORS_HTTP_ADDRESS (default 127.0.0.1:8081,
 # or the next free port up to 8099), IGGY_CONNECTORS_LOGGING_LEVEL and any other IGGY_CONNECTORS_*
-# override are honoured.
+# override are honoured; IGGY_DEMO_DIR moves the demo's data, state and logs (default build/demo).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -31,7 +31,8 @@ fi
 
 # --- build (incremental: the Go build cache makes a rebuild of unchanged code quick) ---------------
 export GOFLAGS=${GOFLAGS:--buildvcs=false}
-mkdir -p build/bin build/plugins build/demo/state
+DEMO_DIR=${IGGY_DEMO_DIR:-build/demo}
+mkdir -p build/bin build/plugins "$DEMO_DIR/state"
 log "building the runtime, iggy-devserver and the random source and stdout sink plugins"
 CGO_ENABLED=0 go build -o build/bin/iggy-connectors ./runtime/cmd/iggy-connectors
 CGO_ENABLED=0 go build -o build/bin/iggy-devserver ./test/cmd/iggy-devserver
@@ -66,17 +67,17 @@ trap cleanup EXIT
 if listening "$IGGY_ADDR"; then
   log "using the Iggy server already listening on $IGGY_ADDR"
 else
-  log "starting iggy-devserver on $IGGY_ADDR (data and log in build/demo/)"
+  log "starting iggy-devserver on $IGGY_ADDR (data and log in $DEMO_DIR)"
   # Its own session: a Ctrl-C in the terminal reaches the runtime, which must still reach Iggy
   # while it stops; the devserver is stopped afterwards by cleanup.
-  setsid build/bin/iggy-devserver --addr "$IGGY_ADDR" --data-dir build/demo/iggy >build/demo/iggy-devserver.log 2>&1 &
+  setsid build/bin/iggy-devserver --addr "$IGGY_ADDR" --data-dir "$DEMO_DIR/iggy" >"$DEMO_DIR/iggy-devserver.log" 2>&1 &
   DEVSERVER_PID=$!
   for _ in $(seq 100); do
     listening "$IGGY_ADDR" && break
-    kill -0 "$DEVSERVER_PID" 2>/dev/null || { cat build/demo/iggy-devserver.log >&2; die "iggy-devserver did not start"; }
+    kill -0 "$DEVSERVER_PID" 2>/dev/null || { cat "$DEMO_DIR/iggy-devserver.log" >&2; die "iggy-devserver did not start"; }
     sleep 0.1
   done
-  listening "$IGGY_ADDR" || die "iggy-devserver does not listen on $IGGY_ADDR (log: build/demo/iggy-devserver.log)"
+  listening "$IGGY_ADDR" || die "iggy-devserver does not listen on $IGGY_ADDR (log: $DEMO_DIR/iggy-devserver.log)"
 fi
 
 # --- runtime --------------------------------------------------------------------------------------
@@ -90,7 +91,7 @@ fi
 export IGGY_CONNECTORS_IGGY_ADDRESS=$IGGY_ADDR
 export IGGY_CONNECTORS_HTTP_ADDRESS=$HTTP_ADDR
 export IGGY_CONNECTORS_CONNECTORS_CONFIG_DIR=configs/demo/connectors
-export IGGY_CONNECTORS_STATE_PATH=build/demo/state
+export IGGY_CONNECTORS_STATE_PATH=$DEMO_DIR/state
 unset IGGY_CONNECTORS_CONFIG_PATH # the default main config (configs/config.toml = the embedded defaults)
 log "running iggy-connectors: connectors in configs/demo/connectors, HTTP API on http://$HTTP_ADDR (try /stats); Ctrl-C stops"
 build/bin/iggy-connectors run &

@@ -1,0 +1,88 @@
+//go:build integration
+
+package e2e
+
+import (
+	"encoding/json"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// TestDemo runs scripts/demo.sh (what `make demo` runs) on free ports with its data in a temporary
+// directory: it builds what it needs, starts its own iggy-devserver, and the stdout sink prints the
+// random source's records, transformed, within 30 s of the runtime starting. A Ctrl-C (SIGINT to
+// the process group, as a terminal sends it) stops the runtime and the devserver; the script
+// exits 0.
+func TestDemo(t *testing.T) {
+	root := repoRoot()
+	cmd := exec.Command(filepath.Join(root, "scripts", "demo.sh"))
+	cmd.Dir = root
+	cmd.Env = append(filteredEnviron(),
+		"IGGY_CONNECTORS_IGGY_ADDRESS="+freeAddr(t),
+		"IGGY_CONNECTORS_HTTP_ADDRESS="+freeAddr(t),
+		"IGGY_DEMO_DIR="+t.TempDir())
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	stdout, stderr := newLogFile(t, "demo-stdout"), newLogFile(t, "demo-stderr")
+	cmd.Stdout, cmd.Stderr = stdout, stderr
+	start := time.Now()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	var waitErr error
+	go func() { waitErr = cmd.Wait(); close(done) }()
+	t.Cleanup(func() {
+		select {
+		case <-done:
+		default:
+			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+			<-done
+		}
+	})
+
+	waitFor(t, 3*time.Minute, "the demo to start the runtime (after building)", func() bool {
+		return strings.Contains(stderr.Contents(), "running iggy-connectors")
+	})
+	built := time.Since(start)
+	waitFor(t, 30*time.Second, "the first records on standard output", func() bool {
+		return strings.Count(stdout.Contents(), "demo_stream/demo_topic offset=") >= 3
+	})
+	firstRecords := time.Since(start) - built
+	line := regexp.MustCompile(`demo_stream/demo_topic offset=0 (\{.*\})`).FindStringSubmatch(stdout.Contents())
+	if line == nil {
+		t.Fatalf("no record at offset 0 on standard output:\n%s", stdout.Contents())
+	}
+	var rec map[string]any
+	if err := json.Unmarshal([]byte(line[1]), &rec); err != nil || rec["processed_by"] != "iggy-connectors-go" || rec["title"] != "Hello" {
+		t.Fatalf("record %s: %v (want the random source's record with the sink's added field)", line[1], err)
+	}
+
+	if err := syscall.Kill(-cmd.Process.Pid, syscall.SIGINT); err != nil { // Ctrl-C
+		t.Fatal(err)
+	}
+	select {
+	case <-done:
+		if waitErr != nil {
+			t.Fatalf("demo.sh after Ctrl-C: %v", waitErr)
+		}
+	case <-time.After(stopBound + 5*time.Second):
+		t.Fatal("demo.sh did not stop after Ctrl-C")
+	}
+	m := regexp.MustCompile(`stopping iggy-devserver \(pid (\d+)\)`).FindStringSubmatch(stderr.Contents())
+	if m == nil {
+		t.Fatal("the demo did not say it stopped the devserver it started")
+	}
+	if pid, _ := strconv.Atoi(m[1]); syscall.Kill(pid, 0) == nil {
+		t.Fatalf("iggy-devserver (pid %d) still runs after the demo ended", pid)
+	}
+	if !strings.Contains(stderr.Contents(), "msg=stopped") {
+		t.Fatal("the runtime did not stop gracefully")
+	}
+	t.Logf("demo: built and started in %v, first records %v after the runtime started", built.Round(time.Millisecond), firstRecords.Round(time.Millisecond))
+}
