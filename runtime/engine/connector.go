@@ -316,6 +316,9 @@ func (c *Connector) runSource(ctx context.Context, cfg *config.ConnectorConfig, 
 	if err != nil {
 		return err
 	}
+	if cfg.MaxInFlight > 1 {
+		c.log.Warn("max_in_flight > 1 is not implemented yet: batches are polled and sent one at a time", "max_in_flight", cfg.MaxInFlight)
+	}
 	var streams []pipeline.SourceStream
 	for i, s := range cfg.SourceStreams {
 		if err := ensureTopic(ctx, client, s.Stream, s.Topic, s.AutoCreate, s.Partitions); err != nil {
