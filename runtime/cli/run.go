@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"strings"
 	"syscall"
 	"time"
@@ -28,8 +29,11 @@ enabled connector of the config provider, serves the HTTP API, and runs until SI
 closed). SIGHUP re-reads the connector configs and restarts only the connectors whose config changed.
 
 flags:
-  --config PATH   main config file (default: $IGGY_CONNECTORS_CONFIG_PATH, else configs/config.toml
-                  searched from the working directory upwards; missing = embedded defaults)`
+  --config PATH       main config file (default: $IGGY_CONNECTORS_CONFIG_PATH, else configs/config.toml
+                      searched from the working directory upwards; missing = embedded defaults)
+  --cpu-profile PATH  write a Go CPU profile of the runtime process to PATH (written when the runtime
+                      stops; read it with go tool pprof). In-process plugins' own Go code shows as
+                      time inside the C call; process-transport children are not profiled.`
 
 func init() {
 	Register(&Command{Name: "run", Summary: "run the connectors (the default command)", Usage: runUsage, Run: runRuntime})
@@ -40,8 +44,17 @@ func runRuntime(ctx context.Context, env *Env, args []string) int {
 	fs := flag.NewFlagSet("run", flag.ContinueOnError)
 	fs.SetOutput(env.Stderr)
 	cfgPath := fs.String("config", "", "main config file")
+	cpuProfile := fs.String("cpu-profile", "", "write a CPU profile to this file")
 	if err := fs.Parse(args); err != nil {
 		return 2
+	}
+	if *cpuProfile != "" {
+		stop, err := startCPUProfile(*cpuProfile)
+		if err != nil {
+			fmt.Fprintf(env.Stderr, "iggy-connectors: --cpu-profile: %v\n", err)
+			return 1
+		}
+		defer stop()
 	}
 	loaded, err := config.Load(config.Options{Path: *cfgPath})
 	if loaded == nil {
@@ -172,4 +185,18 @@ func NewLogger(w io.Writer, lc config.LoggingConfig) *slog.Logger {
 		return slog.New(slog.NewJSONHandler(w, opts))
 	}
 	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// startCPUProfile starts the Go CPU profiler writing to path; the returned function stops it and
+// closes the file (the profile is complete only then).
+func startCPUProfile(path string) (func(), error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }, nil
 }
