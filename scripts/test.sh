@@ -65,8 +65,10 @@ if [ "$MODE" != "--unit" ]; then
   PG_STARTED=
   stop_pg() { [ -n "$PG_STARTED" ] && scripts/postgres.sh stop >/dev/null 2>&1; }
   trap stop_pg EXIT
+  # Stop the cluster at the end only if this run started it (a developer's running one is kept).
+  scripts/postgres.sh status >/dev/null 2>&1 && PG_WAS_RUNNING=1 || PG_WAS_RUNNING=
   if step "start PostgreSQL (throwaway cluster)" scripts/postgres.sh start; then
-    PG_STARTED=1
+    [ -n "$PG_WAS_RUNNING" ] || PG_STARTED=1
     eval "$(scripts/postgres.sh env)"
   fi
   step "Iggy interop with the official Python client" test/interop/run.sh
