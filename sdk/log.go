@@ -60,8 +60,15 @@ func (b *LogBuffer) Level() slog.Level { return b.level.Level() }
 // SetLevelFromEnv sets the level from IGGY_PLUGIN_LOG_LEVEL when it is set and valid; it returns an
 // error naming the variable and the bad value otherwise (the level is then left unchanged).
 func (b *LogBuffer) SetLevelFromEnv() error {
-	v, ok := os.LookupEnv(LogLevelEnv)
-	if !ok || strings.TrimSpace(v) == "" {
+	v, _ := os.LookupEnv(LogLevelEnv)
+	return b.SetLevelFromValue(v)
+}
+
+// SetLevelFromValue sets the level from a value of IGGY_PLUGIN_LOG_LEVEL ("" leaves it unchanged).
+// The export shim reads the variable with the C library's getenv: the Go runtime of a c-shared
+// library sees only the environment the process started with, not what the host set later.
+func (b *LogBuffer) SetLevelFromValue(v string) error {
+	if strings.TrimSpace(v) == "" {
 		return nil
 	}
 	l, err := ParseLogLevel(v)

@@ -77,6 +77,7 @@ func runRuntime(ctx context.Context, env *Env, args []string) int {
 		log.Info("effective config", "config", loaded.Config)
 	}
 	cfg := loaded.Config
+	setPluginLogLevel(cfg.Logging.Level, loaded.Env, log)
 	if err := os.MkdirAll(cfg.State.Path, 0o755); err != nil {
 		log.Error("cannot create the state directory", "path", cfg.State.Path, "err", err)
 		return 1
@@ -199,4 +200,22 @@ func startCPUProfile(path string) (func(), error) {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	return func() { pprof.StopCPUProfile(); f.Close() }, nil
+}
+
+// setPluginLogLevel makes plugins forward records from the runtime's own level up (they filter inside
+// the library, before the boundary), unless IGGY_PLUGIN_LOG_LEVEL is set explicitly.
+func setPluginLogLevel(level string, env map[string]string, log *slog.Logger) {
+	const name = "IGGY_PLUGIN_LOG_LEVEL"
+	if _, set := env[name]; set {
+		return
+	}
+	switch level = strings.ToLower(level); level {
+	case "", "info":
+		return // the plugins' default
+	case "off":
+		level = "error"
+	}
+	if err := plugin.SetPluginEnv(name, level); err != nil {
+		log.Warn("cannot pass the log level to in-process plugins; set IGGY_PLUGIN_LOG_LEVEL", "err", err)
+	}
 }

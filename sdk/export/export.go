@@ -69,11 +69,22 @@ func Register(p *sdk.Plugin) {
 			info.Name, p.PluginInfo().Name))
 	}
 	logs := sdk.NewLogBuffer(sdk.DefaultLogCapacity, p.PluginInfo().Name)
-	if err := logs.SetLevelFromEnv(); err != nil {
+	if err := logs.SetLevelFromValue(cGetenv(sdk.LogLevelEnv)); err != nil {
 		logs.Logger(0).Warn("ignoring bad log level", "error", err)
 	}
 	served = shim.New(p, logs)
 	slog.SetDefault(logs.Logger(0))
+}
+
+// cGetenv reads the C environment, where the runtime puts IGGY_PLUGIN_LOG_LEVEL (after the process
+// started, so os.Getenv in this library's Go runtime would not see it).
+func cGetenv(name string) string {
+	cs := C.CString(name)
+	defer C.free(unsafe.Pointer(cs))
+	if v := C.getenv(cs); v != nil {
+		return C.GoString(v)
+	}
+	return ""
 }
 
 var notRegistered = func() []byte {
