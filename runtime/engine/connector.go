@@ -287,7 +287,10 @@ func (c *Connector) runSink(ctx context.Context, cfg *config.ConnectorConfig, li
 			if err := c.waitForTopic(ctx, client, s.Stream, topic); err != nil {
 				return fmt.Errorf("streams[%d]: %w", i, err)
 			}
-			g := iggy.NewGroupConsumer(client, s.Stream, topic, group, iggy.GroupConsumerOptions{Logger: c.log})
+			g := iggy.NewGroupConsumer(client, s.Stream, topic, group, iggy.GroupConsumerOptions{Logger: c.log,
+				// Re-read the assignment every second (the client default is 5s) so that the partitions of a
+				// member that died are taken over quickly.
+				SyncInterval: time.Second})
 			groups = append(groups, g)
 			streams = append(streams, pipeline.SinkStream{Stream: s.Stream, Topic: topic, Consumer: &groupConsumer{g: g},
 				Processor: proc, BatchLength: int(s.BatchLength), PollInterval: time.Duration(s.PollInterval),
@@ -316,9 +319,6 @@ func (c *Connector) runSource(ctx context.Context, cfg *config.ConnectorConfig, 
 	if err != nil {
 		return err
 	}
-	if cfg.MaxInFlight > 1 {
-		c.log.Warn("max_in_flight > 1 is not implemented yet: batches are polled and sent one at a time", "max_in_flight", cfg.MaxInFlight)
-	}
 	var streams []pipeline.SourceStream
 	for i, s := range cfg.SourceStreams {
 		if err := ensureTopic(ctx, client, s.Stream, s.Topic, s.AutoCreate, s.Partitions); err != nil {
@@ -344,7 +344,7 @@ func (c *Connector) runSource(ctx context.Context, cfg *config.ConnectorConfig, 
 	defer c.trackRestarts(inst.Restarts)()
 	src, err := pipeline.NewSource(pipeline.SourceOptions{Key: cfg.Key, Plugin: inst, Streams: streams, Producer: prod,
 		Processor: proc, StateStore: c.e.states, OnError: pipeline.OnError(cfg.OnError), DeadLetter: dlq, Retry: retry,
-		PollInterval: time.Duration(cfg.PollInterval), State: c.State, Counters: c.Counters, Observer: observer,
+		PollInterval: time.Duration(cfg.PollInterval), MaxInFlight: int(cfg.MaxInFlight), State: c.State, Counters: c.Counters, Observer: observer,
 		Logger: c.e.log, Verbose: cfg.Verbose})
 	if err != nil {
 		return err

@@ -109,7 +109,7 @@ func (s *Sink) Counters() *Counters { return s.opt.Counters }
 func (s *Sink) Run(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	s.opt.State.Set(StatusRunning, false)
+	s.opt.State.Set(StatusRunning, true) // problems noted while starting are over
 	var (
 		wg       sync.WaitGroup
 		once     sync.Once

@@ -38,11 +38,14 @@ type SourceOptions struct {
 	// to reach Iggy, have its state saved and be committed (default 5s); after that it is abandoned
 	// uncommitted. Finishing it keeps a graceful stop free of duplicates.
 	FinishTimeout time.Duration
-	State         *State
-	Counters      *Counters
-	Observer      Observer
-	Logger        *slog.Logger
-	Verbose       bool
+	// MaxInFlight is how many batches may be polled and not yet committed (default 1). Above 1 the
+	// next batch is polled while the previous one is being sent.
+	MaxInFlight int
+	State       *State
+	Counters    *Counters
+	Observer    Observer
+	Logger      *slog.Logger
+	Verbose     bool
 }
 
 // Source moves batches from a source plugin to Iggy. Create with NewSource, then call Run.
@@ -70,6 +73,9 @@ func NewSource(opt SourceOptions) (*Source, error) {
 	}
 	if opt.PollInterval <= 0 {
 		opt.PollInterval = 100 * time.Millisecond
+	}
+	if opt.MaxInFlight <= 0 {
+		opt.MaxInFlight = 1
 	}
 	if opt.FinishTimeout <= 0 {
 		opt.FinishTimeout = 5 * time.Second
@@ -108,11 +114,64 @@ func (s *Source) Counters() *Counters { return s.opt.Counters }
 // produces it again from its persisted state after a restart); a batch being sent is finished
 // within FinishTimeout, else abandoned uncommitted.
 func (s *Source) Run(ctx context.Context) error {
-	s.opt.State.Set(StatusRunning, false)
+	s.opt.State.Set(StatusRunning, true) // problems noted while starting are over
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	// A token is taken before each poll and given back once the batch is committed (or dropped), so
+	// at most MaxInFlight batches are polled and not yet committed. Batches are delivered in poll
+	// order, so commits stay in order.
+	tokens := make(chan struct{}, s.opt.MaxInFlight)
+	batches := make(chan polledBatch, s.opt.MaxInFlight)
+	pollDone := make(chan error, 1)
+	go func() {
+		defer close(batches)
+		pollDone <- s.pollLoop(ctx, tokens, batches)
+	}()
+	release := func() {
+		<-tokens
+		s.opt.Counters.InFlight.Add(-1)
+	}
+	for b := range batches {
+		if ctx.Err() != nil {
+			release() // stopping: abandon the batch before anything of it reached Iggy
+			continue
+		}
+		dctx, stop := finishing(ctx, s.opt.FinishTimeout)
+		err := s.deliver(dctx, b.res, b.start)
+		stop()
+		release()
+		if err != nil {
+			cancel()
+			for range batches {
+				release()
+			}
+			<-pollDone
+			return err
+		}
+	}
+	return <-pollDone
+}
+
+type polledBatch struct {
+	res   *abi.PollResult
+	start time.Time
+}
+
+// pollLoop polls the plugin whenever a token is free and hands non-empty batches to Run. It returns
+// nil when ctx ends, or the fatal poll error.
+func (s *Source) pollLoop(ctx context.Context, tokens chan struct{}, out chan<- polledBatch) error {
 	pollFailures := 0
-	for ctx.Err() == nil {
+	for {
+		select {
+		case tokens <- struct{}{}:
+		case <-ctx.Done():
+			return nil
+		}
 		start := time.Now()
 		res, err := s.opt.Plugin.Poll(ctx)
+		if err != nil || len(res.Messages) == 0 && res.State == nil {
+			<-tokens
+		}
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil
@@ -134,9 +193,6 @@ func (s *Source) Run(ctx context.Context) error {
 			continue
 		}
 		pollFailures = 0
-		if ctx.Err() != nil {
-			return nil // stopping: abandon the batch before anything of it reached Iggy
-		}
 		if len(res.Messages) == 0 && res.State == nil {
 			wait := s.opt.PollInterval
 			if res.WaitHintMs > 0 {
@@ -147,14 +203,15 @@ func (s *Source) Run(ctx context.Context) error {
 			}
 			continue
 		}
-		dctx, cancel := finishing(ctx, s.opt.FinishTimeout)
-		err = s.deliver(dctx, res, start)
-		cancel()
-		if err != nil {
-			return err
+		s.opt.Counters.InFlight.Add(1)
+		select {
+		case out <- polledBatch{res: res, start: start}:
+		case <-ctx.Done():
+			<-tokens
+			s.opt.Counters.InFlight.Add(-1)
+			return nil
 		}
 	}
-	return nil
 }
 
 // finishing returns a context for work that, once started, should be finished rather than cut
@@ -172,8 +229,6 @@ func finishing(ctx context.Context, grace time.Duration) (context.Context, conte
 func (s *Source) deliver(ctx context.Context, res *abi.PollResult, start time.Time) error {
 	n := len(res.Messages)
 	s.opt.Counters.Produced.Add(uint64(n))
-	s.opt.Counters.InFlight.Add(1)
-	defer s.opt.Counters.InFlight.Add(-1)
 	schema := res.Schema
 	if schema == "" {
 		schema = abi.SchemaJSON

@@ -103,11 +103,18 @@ delay_ms = %d
 
 // TestSourceCrash kills the runtime (kill -9) twice while a source produces, and restarts it: the
 // source resumes from its persisted state, nothing is lost, and the duplicates are exactly the
-// batch that was in Iggy but not yet recorded in the state file (at most one batch per kill).
+// batches that were in Iggy but not yet recorded in the state file (at most max_in_flight batches
+// per kill).
 func TestSourceCrash(t *testing.T) {
+	for _, inFlight := range []int{1, 3} {
+		t.Run(fmt.Sprintf("max_in_flight=%d", inFlight), func(t *testing.T) { sourceCrash(t, inFlight) })
+	}
+}
+
+func sourceCrash(t *testing.T, inFlight int) {
 	e := newEnv(t)
 	const batch, limit = 50, 3000
-	e.writeConnector("src", fmt.Sprintf(seqSourceTOML, "src", "", "crash", batch, limit, 10))
+	e.writeConnector("src", fmt.Sprintf(seqSourceTOML, "src", fmt.Sprintf("max_in_flight = %d", inFlight), "crash", batch, limit, 10))
 	totalDup := 0
 	// Kill points inside batches: the seq source's messages carry keys, so each is its own send
 	// request, and a kill lands while a batch is partly in Iggy.
@@ -119,9 +126,9 @@ func TestSourceCrash(t *testing.T) {
 		// at most the batch in flight (sent, state not yet saved), which will come again.
 		inIggy, state := int(e.countAll("c", "crash")), int(e.seqState("src"))
 		ahead := inIggy - totalDup - state
-		if state < 0 || ahead < 0 || ahead > batch {
-			t.Fatalf("kill %d: state says next k = %d, Iggy holds %d messages with %d earlier duplicates (allowed: one batch of %d ahead)",
-				i+1, state, inIggy, totalDup, batch)
+		if state < 0 || ahead < 0 || ahead > inFlight*batch {
+			t.Fatalf("kill %d: state says next k = %d, Iggy holds %d messages with %d earlier duplicates (allowed: %d batch(es) of %d ahead)",
+				i+1, state, inIggy, totalDup, inFlight, batch)
 		}
 		t.Logf("kill %d: Iggy holds %d messages, the state file says next k = %d: %d duplicates to come", i+1, inIggy, state, ahead)
 		totalDup += ahead
@@ -133,13 +140,13 @@ func TestSourceCrash(t *testing.T) {
 	}
 	rt.noErrors()
 	ks := e.seqKs("c", "crash")
-	dups := checkSeqComplete(t, "source after 2 kills", ks, limit, 2*batch)
+	dups := checkSeqComplete(t, "source after 2 kills", ks, limit, 2*inFlight*batch)
 	if dups != totalDup {
 		t.Fatalf("%d duplicates, but the state files at the kills predicted %d", dups, totalDup)
 	}
 	// Resumption: right after each restart the source continues at the persisted k.
-	t.Logf("source crash test: %d messages in Iggy for %d distinct, %d duplicates (bound %d: one batch per kill)",
-		len(ks), limit, dups, 2*batch)
+	t.Logf("source crash test (max_in_flight %d): %d messages in Iggy for %d distinct, %d duplicates (bound %d: max_in_flight batches per kill)",
+		inFlight, len(ks), limit, dups, 2*inFlight*batch)
 }
 
 // TestSourceStateRestart stops the runtime gracefully (SIGTERM) mid-stream and starts it again:
