@@ -6,6 +6,11 @@ import (
 	"net"
 )
 
+// ErrMalformedConfig is wrapped by DecodeConfig's error when the plugin config is not a JSON object
+// at all; the export shim reports it with status BAD_INPUT (abi/iggy_connector.h), like the C and Rust
+// SDKs.
+var ErrMalformedConfig = errors.New("malformed plugin config")
+
 // FieldError is a problem with one plugin_config key. Constructors and Validate methods return it so
 // that the runtime (and `iggy-connectors validate`) can name the offending key. It is permanent.
 type FieldError struct {

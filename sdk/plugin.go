@@ -106,7 +106,7 @@ func DecodeConfig[C any](cfgJSON []byte) (*C, error) {
 	trimmed := bytes.TrimSpace(cfgJSON)
 	if len(trimmed) > 0 && !bytes.Equal(trimmed, []byte("null")) {
 		if err := json.Unmarshal(trimmed, &raw); err != nil {
-			return nil, &FieldError{Field: "", Message: "plugin_config must be a JSON object: " + err.Error()}
+			return nil, fmt.Errorf("%w: plugin_config must be a JSON object: %v", ErrMalformedConfig, err)
 		}
 	}
 	fields := structFields(rv.Type())

@@ -398,6 +398,8 @@ func toError(err error, def string, defRetry bool) abi.Error {
 	var fe *sdk.FieldError
 	var ae *abi.Error
 	switch {
+	case errors.Is(err, sdk.ErrMalformedConfig):
+		e.Code, e.Retryable = abi.CodeBadInput, false
 	case errors.As(err, &fe):
 		e.Code, e.Field, e.Retryable = abi.CodeInvalidConfig, fe.Field, false
 	case errors.As(err, &ae):
@@ -412,8 +414,11 @@ func toError(err error, def string, defRetry bool) abi.Error {
 func errorOut(err error, def string, defRetry bool) (abi.Status, []byte) {
 	e := toError(err, def, defRetry)
 	st := abi.StatusPermanent
-	if e.Retryable {
+	switch {
+	case e.Retryable:
 		st = abi.StatusRetryable
+	case e.Code == abi.CodeBadInput:
+		st = abi.StatusBadInput
 	}
 	return errorRecord(st, e)
 }

@@ -162,7 +162,7 @@ func TestOpenErrors(t *testing.T) {
 	}{
 		{`{"limit":0}`, abi.StatusPermanent, abi.CodeInvalidConfig, "limit"},
 		{`{"limt":3}`, abi.StatusPermanent, abi.CodeInvalidConfig, "limt"},
-		{`[1]`, abi.StatusPermanent, abi.CodeInvalidConfig, ""},
+		{`[1]`, abi.StatusBadInput, abi.CodeBadInput, ""}, // not a JSON object: BAD_INPUT, as in C and Rust
 		{`{"mode":"open_unreachable"}`, abi.StatusRetryable, "open_failed", ""},
 		{`{"mode":"open_permanent"}`, abi.StatusPermanent, "open_failed", ""},
 	}
