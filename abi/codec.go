@@ -13,7 +13,9 @@ var (
 
 func init() {
 	var err error
-	encMode, err = cbor.EncOptions{Sort: cbor.SortCoreDeterministic}.EncMode()
+	// Nil slices are written as empty byte strings and arrays, never null, like the C and Rust SDKs
+	// (readers still accept null).
+	encMode, err = cbor.EncOptions{Sort: cbor.SortCoreDeterministic, NilContainers: cbor.NilContainerAsEmpty}.EncMode()
 	if err != nil {
 		panic(err)
 	}

@@ -8,7 +8,7 @@ import (
 
 // Hand-written CBOR for the two records that carry messages (SinkBatch and PollResult), the hot path
 // of the boundary. The encoders produce exactly the bytes Marshal produces (core deterministic
-// encoding, nil slices as null, omitempty as declared on the types); the decoders read the canonical
+// encoding, nil slices as empty byte strings and arrays, omitempty as declared on the types); the decoders read the canonical
 // form directly and fall back to Unmarshal for anything else (indefinite lengths, tags, duplicate or
 // non-integer keys, invalid UTF-8, truncated input), so they accept and reject exactly what Unmarshal
 // does and their errors are Unmarshal's. fast_test.go proves both against the golden vectors and
@@ -36,9 +36,6 @@ func AppendSinkBatch(dst []byte, b *SinkBatch) []byte {
 	dst = append(dst, 0x05)
 	dst = appendText(dst, string(b.Schema))
 	dst = append(dst, 0x06)
-	if b.Messages == nil {
-		return append(dst, 0xf6)
-	}
 	dst = appendUint(dst, 0x80, uint64(len(b.Messages)))
 	for i := range b.Messages {
 		m := &b.Messages[i]
@@ -185,9 +182,6 @@ func appendText(dst []byte, s string) []byte {
 }
 
 func appendBytes(dst []byte, b []byte) []byte {
-	if b == nil {
-		return append(dst, 0xf6)
-	}
 	dst = appendUint(dst, 0x40, uint64(len(b)))
 	return append(dst, b...)
 }
