@@ -14,8 +14,8 @@ import (
 	"github.com/iggy-go/connectors/runtime/codec"
 	"github.com/iggy-go/connectors/runtime/config"
 	"github.com/iggy-go/connectors/runtime/config/provider"
+	"github.com/iggy-go/connectors/runtime/engine"
 	"github.com/iggy-go/connectors/runtime/plugin"
-	"github.com/iggy-go/connectors/runtime/transform"
 )
 
 const validateUsage = `usage: iggy-connectors validate [--config PATH] [--json] [--allow-warnings]
@@ -215,11 +215,7 @@ func checkConnector(c *config.ConnectorConfig, libs map[string]*plugin.Library, 
 			ps = append(ps, pluginConfigProblem(c.File, err))
 		}
 	}
-	specs := make([]transform.Spec, len(c.Transforms))
-	for i, t := range c.Transforms {
-		specs[i] = transform.Spec{Type: t.Type, Config: t.Table(), Path: t.Path}
-	}
-	if _, err := transform.NewChain(specs); err != nil {
+	if _, err := engine.TransformChain(c); err != nil {
 		key, msg := splitPathError(err.Error(), "transforms")
 		ps.Add(c.File, key, "%s", msg)
 	}
@@ -228,10 +224,10 @@ func checkConnector(c *config.ConnectorConfig, libs map[string]*plugin.Library, 
 		var err error
 		if c.Kind == config.KindSink {
 			s := c.SinkStreams[i]
-			_, err = codec.NewDecoder(abi.Schema(s.Schema), codecOptions(s.Stream, s.CodecOptions))
+			_, err = codec.NewDecoder(abi.Schema(s.Schema), engine.CodecOptions(s.Stream, s.CodecOptions))
 		} else {
 			s := c.SourceStreams[i]
-			_, err = codec.NewEncoder(abi.Schema(s.Schema), codecOptions(s.Stream, s.CodecOptions))
+			_, err = codec.NewEncoder(abi.Schema(s.Schema), engine.CodecOptions(s.Stream, s.CodecOptions))
 		}
 		if err != nil {
 			msg := err.Error()
@@ -245,11 +241,6 @@ func checkConnector(c *config.ConnectorConfig, libs map[string]*plugin.Library, 
 		}
 	}
 	return ps
-}
-
-func codecOptions(stream string, o config.CodecOptions) codec.Options {
-	return codec.Options{Stream: stream, ProtoDescriptorSet: o.ProtoDescriptorSet, ProtoMessageType: o.ProtoMessageType,
-		FlatBufferSchema: o.FlatbufferSchema, FlatBufferRootTable: o.FlatbufferRootTable}
 }
 
 // openPlugin loads a connector's library once per resolved path, with the connector's transport.
