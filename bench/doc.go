@@ -1,0 +1,26 @@
+// Package bench is the benchmark harness of `make bench` (issue 7): it measures the runtime
+// (the real iggy-connectors binary, CGO_ENABLED=0, with real plugins) beside a ceiling measured in
+// the same run, against a real iggy-devserver, and writes bench/RESULTS.md.
+//
+// Scenarios:
+//   - B1 source path: random source (generator = "zero_cost") → runtime → Iggy, vs a plain Go
+//     producer with the same client, batch size and 1 KB messages (RunProducer).
+//   - B2 sink path: Iggy → runtime → discard sink (test/plugins/discard), vs a plain consumer-group
+//     reader, iggy.GroupConsumer poll + commit (RunConsumer).
+//   - B3 Iggy → runtime → PostgreSQL sink, vs plain pgx CopyFrom of the same rows (RunCopy), plus
+//     the sink's own benchmark (connectors/sinks/postgres/pgsink).
+//   - B4 plugin boundary per message at batch 1, 100 and 1000, both transports (bench/boundary),
+//     plus test/plugintest's round-trip benchmarks.
+//   - B5 transforms: B2 with an add/update/filter/delete_fields chain vs B2 without, plus
+//     runtime/transform's benchmarks.
+//   - B6 memory: RSS idle with the demo pipeline, loaded (B1 + B2 in one runtime), and growth over
+//     a 10-minute soak (Harness.Soak, `make soak`).
+//
+// Method: the machine is small and shared, so nothing is judged on one absolute time. The runtime
+// and the baseline run as separate processes, pinned to the same core (taskset) away from the
+// server's, one after the other, alternating which goes first, five times (Mode full). Progress is
+// read from Iggy (topic message count, consumer-group offset) and CPU and memory from /proc every
+// 10ms; a run is measured over a window after a warm-up. Figures are medians; ratios are medians of
+// per-pair ratios; CPU is reported as CPU-seconds per million messages. A scenario that cannot run
+// fails the harness; a slow one never does.
+package bench

@@ -1,0 +1,330 @@
+package bench
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/iggy-go/connectors/runtime/iggy"
+)
+
+// Mode selects how much the harness measures.
+type Mode string
+
+// Modes.
+const (
+	ModeFull  Mode = "full"  // every scenario, 5 interleaved runs, the batch-size sweep: bench/RESULTS.md
+	ModeSmoke Mode = "smoke" // every scenario once with tiny windows: proves the harness works (CI)
+	ModeSoak  Mode = "soak"  // the 10-minute memory soak (B6 growth)
+)
+
+// Config configures a Harness. Paths are absolute.
+type Config struct {
+	Mode         Mode
+	Root         string // repository root
+	RuntimeBin   string // iggy-connectors, built with CGO_ENABLED=0
+	DevserverBin string // iggy-devserver
+	SelfBin      string // the harness binary (baselines run as its hidden subcommands)
+	PluginDir    string // directory holding the plugin libraries (build/plugins)
+	OutDir       string // results, logs, profiles and (smoke) the report
+	PGURL        string // PostgreSQL for B3 ("" = B3 cannot run, which fails the run)
+	// Runs is the number of interleaved runs per side (default 5 in full mode, 1 in smoke mode).
+	Runs int
+	// Only, when not empty, limits the run to these scenarios ("B1" ... "B6").
+	Only   []string
+	Logger *slog.Logger
+}
+
+// Harness runs the scenarios against one iggy-devserver.
+type Harness struct {
+	cfg     Config
+	log     *slog.Logger
+	logDir  string
+	workDir string // scratch: connector configs and state of runtime runs (outside the repository)
+
+	// CPU pinning (taskset lists); empty when the machine has a single core or no taskset.
+	serverCPUs, measuredCPUs string
+
+	srv     *Proc
+	addr    string
+	iggy    *iggy.Client
+	seq     int // run counter, for unique names
+	servers int // servers started
+}
+
+// New prepares a harness; Start launches the server.
+func New(cfg Config) (*Harness, error) {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	for name, p := range map[string]string{"runtime binary": cfg.RuntimeBin, "devserver binary": cfg.DevserverBin,
+		"harness binary": cfg.SelfBin, "plugin directory": cfg.PluginDir} {
+		if _, err := os.Stat(p); err != nil {
+			return nil, fmt.Errorf("%s: %w", name, err)
+		}
+	}
+	h := &Harness{cfg: cfg, log: cfg.Logger, logDir: filepath.Join(cfg.OutDir, "logs")}
+	if err := os.MkdirAll(h.logDir, 0o755); err != nil {
+		return nil, err
+	}
+	wd, err := os.MkdirTemp("", "iggy-bench-")
+	if err != nil {
+		return nil, err
+	}
+	h.workDir = wd
+	h.serverCPUs, h.measuredCPUs = pinning()
+	return h, nil
+}
+
+// pinning chooses the cores: the server on the first, the measured process on the last, when
+// there are at least two and taskset exists.
+func pinning() (server, measured string) {
+	n := OnlineCPUs()
+	if n < 2 {
+		return "", ""
+	}
+	if _, err := exec.LookPath("taskset"); err != nil {
+		return "", ""
+	}
+	return "0", fmt.Sprint(n - 1)
+}
+
+// Pinning describes the CPU placement for the report.
+func (h *Harness) Pinning() string {
+	if h.measuredCPUs == "" {
+		return "not pinned (single core or no taskset)"
+	}
+	return fmt.Sprintf("iggy-devserver on CPU %s, measured process (runtime or baseline) on CPU %s (taskset)", h.serverCPUs, h.measuredCPUs)
+}
+
+// Start launches iggy-devserver (in memory) on a free port and connects the harness's client.
+func (h *Harness) Start(ctx context.Context) error { return h.startServer(ctx) }
+
+// RestartServer replaces the server by a fresh one (on a new port). The in-memory devserver keeps
+// every message; a fresh process gives every producing run the same memory state (a server whose
+// heap grew in an earlier run serves much faster than one that must fault in new pages, which made
+// runs 3x apart), and frees what earlier runs stored.
+func (h *Harness) RestartServer(ctx context.Context) error {
+	h.stopServer()
+	return h.startServer(ctx)
+}
+
+func (h *Harness) stopServer() {
+	if h.iggy != nil {
+		h.iggy.Close()
+		h.iggy = nil
+	}
+	if h.srv != nil {
+		if err := h.srv.Stop(5 * time.Second); err != nil {
+			h.log.Warn("iggy-devserver stop", "err", err)
+		}
+		h.srv = nil
+	}
+}
+
+func (h *Harness) startServer(ctx context.Context) error {
+	addr, err := freeAddr()
+	if err != nil {
+		return err
+	}
+	h.servers++
+	srv, err := StartProc(ProcSpec{Name: fmt.Sprintf("iggy-devserver-%03d", h.servers), LogDir: h.logDir, CPUs: h.serverCPUs,
+		Argv: []string{h.cfg.DevserverBin, "--addr", addr, "--log-level", "warn"}})
+	if err != nil {
+		return err
+	}
+	h.srv, h.addr = srv, addr
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		c, err := net.DialTimeout("tcp", addr, 100*time.Millisecond)
+		if err == nil {
+			c.Close()
+			break
+		}
+		if srv.Exited() || time.Now().After(deadline) {
+			return fmt.Errorf("iggy-devserver did not listen on %s: %v\n%s", addr, err, srv.LogTail(2000))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	h.iggy, err = h.dial(ctx)
+	return err
+}
+
+func (h *Harness) dial(ctx context.Context) (*iggy.Client, error) {
+	dctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	return iggy.Dial(dctx, iggy.Config{Address: h.addr, Username: "iggy", Password: "iggy",
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+}
+
+// Close stops the server and removes the scratch directory.
+func (h *Harness) Close() {
+	h.stopServer()
+	os.RemoveAll(h.workDir)
+}
+
+// OnlineCPUs is the machine's core count (/sys/devices/system/cpu/online), whatever this process's
+// affinity (runtime.NumCPU counts only the cores it may run on, and scripts/bench.sh pins the
+// harness to the server's core).
+func OnlineCPUs() int {
+	b, err := os.ReadFile("/sys/devices/system/cpu/online")
+	if err != nil {
+		return runtime.NumCPU()
+	}
+	if n, err := countCPUList(strings.TrimSpace(string(b))); err == nil && n > 0 {
+		return n
+	}
+	return runtime.NumCPU()
+}
+
+// countCPUList counts the CPUs of a kernel CPU list such as "0-3,6,8-9".
+func countCPUList(s string) (int, error) {
+	n := 0
+	for _, part := range strings.Split(s, ",") {
+		lo, hi, isRange := strings.Cut(part, "-")
+		a, err := strconv.Atoi(lo)
+		if err != nil {
+			return 0, fmt.Errorf("CPU list %q: %w", s, err)
+		}
+		b := a
+		if isRange {
+			if b, err = strconv.Atoi(hi); err != nil || b < a {
+				return 0, fmt.Errorf("CPU list %q: bad range %q", s, part)
+			}
+		}
+		n += b - a + 1
+	}
+	return n, nil
+}
+
+func freeAddr() (string, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer ln.Close()
+	return ln.Addr().String(), nil
+}
+
+func (h *Harness) nextName(prefix string) string {
+	h.seq++
+	return fmt.Sprintf("%s_%03d", prefix, h.seq)
+}
+
+// --- Iggy helpers ---------------------------------------------------------------------------------
+
+const benchStream = "bench"
+
+// createTopic creates bench/<topic> with one partition and returns the partition's id.
+func (h *Harness) createTopic(ctx context.Context, topic string) (uint32, error) {
+	td, err := h.iggy.EnsureTopic(ctx, benchStream, topic, 1)
+	if err != nil {
+		return 0, fmt.Errorf("create topic %s/%s: %w", benchStream, topic, err)
+	}
+	if len(td.Partitions) != 1 {
+		return 0, fmt.Errorf("topic %s/%s has %d partitions, want 1", benchStream, topic, len(td.Partitions))
+	}
+	return td.Partitions[0].ID, nil
+}
+
+// deleteTopic drops a topic and its messages (the devserver keeps everything in memory).
+func (h *Harness) deleteTopic(ctx context.Context, topic string) {
+	if err := h.iggy.DeleteTopic(ctx, iggy.NamedID(benchStream), iggy.NamedID(topic)); err != nil && !errors.Is(err, iggy.ErrNotFound) {
+		h.log.Warn("deleting a benchmark topic failed", "topic", topic, "err", err)
+	}
+}
+
+// topicCount is the number of messages in bench/<topic>.
+func (h *Harness) topicCount(topic string) func(context.Context) (uint64, error) {
+	return func(ctx context.Context) (uint64, error) {
+		td, err := h.iggy.GetTopic(ctx, iggy.NamedID(benchStream), iggy.NamedID(topic))
+		if err != nil {
+			return 0, err
+		}
+		var n uint64
+		for _, p := range td.Partitions {
+			n += p.MessagesCount
+		}
+		return n, nil
+	}
+}
+
+// groupProgress is the number of messages of bench/<topic> partition the consumer group has
+// committed (stored offset + 1; offsets start at 0).
+func (h *Harness) groupProgress(topic, group string, partition uint32) func(context.Context) (uint64, error) {
+	return func(ctx context.Context) (uint64, error) {
+		info, err := h.iggy.GetConsumerOffset(ctx, iggy.GroupConsumerOf(iggy.NamedID(group)), iggy.NamedID(benchStream),
+			iggy.NamedID(topic), iggy.Part(partition))
+		if errors.Is(err, iggy.ErrNotFound) {
+			return 0, nil
+		}
+		if err != nil {
+			return 0, err
+		}
+		return info.StoredOffset + 1, nil
+	}
+}
+
+// prefill appends n messages of payload(i) to bench/<topic> in batches of 1000.
+func (h *Harness) prefill(ctx context.Context, topic string, n int, payload func(i int) []byte) error {
+	msgs := make([]iggy.Message, 0, 1000)
+	for i := 0; i < n; {
+		msgs = msgs[:0]
+		for ; i < n && len(msgs) < cap(msgs); i++ {
+			msgs = append(msgs, iggy.Message{Payload: payload(i)})
+		}
+		if _, err := h.iggy.SendMessages(ctx, iggy.NamedID(benchStream), iggy.NamedID(topic), iggy.Balanced(), msgs); err != nil {
+			return fmt.Errorf("prefill %s/%s: %w", benchStream, topic, err)
+		}
+	}
+	return nil
+}
+
+// --- processes ------------------------------------------------------------------------------------
+
+// startRuntime runs `iggy-connectors run` with the given connector files (name → TOML) on a fresh
+// config and state directory, HTTP API off, pinned to the measured core. cpuProfile, if set, is
+// passed as --cpu-profile.
+func (h *Harness) startRuntime(name string, connectors map[string]string, cpuProfile string) (*Proc, error) {
+	dir := filepath.Join(h.workDir, name)
+	cfgDir := filepath.Join(dir, "connectors")
+	if err := os.MkdirAll(cfgDir, 0o755); err != nil {
+		return nil, err
+	}
+	for file, toml := range connectors {
+		if err := os.WriteFile(filepath.Join(cfgDir, file+".toml"), []byte(toml), 0o644); err != nil {
+			return nil, err
+		}
+	}
+	argv := []string{h.cfg.RuntimeBin, "run"}
+	if cpuProfile != "" {
+		argv = append(argv, "--cpu-profile", cpuProfile)
+	}
+	env := []string{
+		"IGGY_CONNECTORS_IGGY_ADDRESS=" + h.addr,
+		"IGGY_CONNECTORS_CONNECTORS_CONFIG_DIR=" + cfgDir,
+		"IGGY_CONNECTORS_STATE_PATH=" + filepath.Join(dir, "state"),
+		"IGGY_CONNECTORS_HTTP_ENABLED=false",
+		"IGGY_CONNECTORS_LOGGING_LEVEL=info",
+		// An explicit main config path that does not exist: the embedded defaults, whatever
+		// configs/config.toml the working directory's parents hold.
+		"IGGY_CONNECTORS_CONFIG_PATH=" + filepath.Join(dir, "config.toml"),
+	}
+	return StartProc(ProcSpec{Name: name, LogDir: h.logDir, CPUs: h.measuredCPUs, Argv: argv, Env: env, Dir: dir})
+}
+
+// startBaseline runs the harness binary in one of its baseline modes, pinned like the runtime.
+func (h *Harness) startBaseline(name string, args ...string) (*Proc, error) {
+	return StartProc(ProcSpec{Name: name, LogDir: h.logDir, CPUs: h.measuredCPUs,
+		Argv: append([]string{h.cfg.SelfBin}, args...), Dir: h.workDir})
+}
