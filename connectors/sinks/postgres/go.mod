@@ -5,6 +5,7 @@ go 1.26.0
 require (
 	github.com/iggy-go/connectors v0.0.0
 	github.com/iggy-go/connectors/abi v0.0.0
+	github.com/iggy-go/connectors/connectors/internal/pgutil v0.0.0
 	github.com/iggy-go/connectors/sdk v0.0.0
 	github.com/jackc/pgx/v5 v5.12.0
 )
@@ -25,5 +26,6 @@ require (
 replace (
 	github.com/iggy-go/connectors => ../../..
 	github.com/iggy-go/connectors/abi => ../../../abi
+	github.com/iggy-go/connectors/connectors/internal/pgutil => ../../internal/pgutil
 	github.com/iggy-go/connectors/sdk => ../../../sdk
 )

@@ -30,13 +30,13 @@ func benchSinkVsCopy(b *testing.B, format string) {
 	const total, perBatch = 100_000, 1000
 	db := newTestDB(b)
 	ctx := context.Background()
-	cfg := sinkConfig(b, db.url, map[string]any{"target_table": db.table("sink"), "auto_create_table": true,
+	cfg := sinkConfig(b, db.URL, map[string]any{"target_table": db.Table("sink"), "auto_create_table": true,
 		"payload_format": format, "batch_size": perBatch})
 	s := openSink(b, cfg)
 	// the baseline table: same DDL as the sink's
-	base, _ := newSink(sinkConfig(b, db.url, map[string]any{"target_table": db.table("plain"), "payload_format": format}), nil)
+	base, _ := newSink(sinkConfig(b, db.URL, map[string]any{"target_table": db.Table("plain"), "payload_format": format}), nil)
 	for _, stmt := range base.CreateTableSQL() {
-		db.exec(b, stmt)
+		db.Exec(b, stmt)
 	}
 
 	payloads := make([][]byte, perBatch)
@@ -65,7 +65,7 @@ func benchSinkVsCopy(b *testing.B, format string) {
 		replayDur += time.Since(start)
 	}
 	runCopy := func() {
-		conn, err := pgx.Connect(ctx, db.url)
+		conn, err := pgx.Connect(ctx, db.URL)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -80,7 +80,7 @@ func benchSinkVsCopy(b *testing.B, format string) {
 					time.UnixMicro(int64(m.Timestamp)), batch.Stream, batch.Topic, int32(batch.PartitionID),
 					int64(m.Checksum), time.UnixMicro(int64(m.OriginTimestamp)), p}
 			}
-			if _, err := conn.CopyFrom(ctx, pgx.Identifier{db.schema, "plain"}, s.cols.names, pgx.CopyFromRows(rows)); err != nil {
+			if _, err := conn.CopyFrom(ctx, pgx.Identifier{db.Schema, "plain"}, s.cols.names, pgx.CopyFromRows(rows)); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -88,7 +88,7 @@ func benchSinkVsCopy(b *testing.B, format string) {
 	}
 	i := 0
 	for b.Loop() {
-		db.exec(b, fmt.Sprintf(`TRUNCATE %q.sink, %q.plain`, db.schema, db.schema))
+		db.Exec(b, fmt.Sprintf(`TRUNCATE %q.sink, %q.plain`, db.Schema, db.Schema))
 		if i%2 == 0 { // alternate the order so neither side always runs on a freshly written database
 			runSink()
 			runCopy()
@@ -97,7 +97,7 @@ func benchSinkVsCopy(b *testing.B, format string) {
 			runSink()
 		}
 		i++
-		if n, m := db.count(b, "sink"), db.count(b, "plain"); n != total || m != total {
+		if n, m := db.Count(b, db.Q("sink")), db.Count(b, db.Q("plain")); n != total || m != total {
 			b.Fatalf("rows: sink %d, plain %d, want %d", n, m, total)
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/iggy-go/connectors/connectors/internal/pgutil"
 	"github.com/iggy-go/connectors/sdk"
 )
 
@@ -63,7 +64,7 @@ func (c *Config) Validate() error {
 	if strings.TrimSpace(c.ConnectionString.Reveal()) == "" {
 		return sdk.FieldErrorf("connection_string", "must not be empty")
 	}
-	if _, err := ParseQualifiedName(c.TargetTable); err != nil {
+	if _, err := pgutil.ParseQualifiedName(c.TargetTable); err != nil {
 		return sdk.FieldErrorf("target_table", "%v", err)
 	}
 	if c.BatchSize < 1 {

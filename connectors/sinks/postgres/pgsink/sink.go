@@ -46,6 +46,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/iggy-go/connectors/connectors/internal/pgutil"
 	"github.com/iggy-go/connectors/sdk"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -100,14 +101,14 @@ func newSink(cfg *Config, log *slog.Logger) (*Sink, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	table, err := ParseQualifiedName(cfg.TargetTable)
+	table, err := pgutil.ParseQualifiedName(cfg.TargetTable)
 	if err != nil {
 		return nil, sdk.FieldErrorf("target_table", "%v", err)
 	}
-	s := &Sink{cfg: cfg, log: log, cols: newColumns(cfg), table: table, quoted: QuoteQualified(table), ident: pgx.Identifier(table), sleep: sleepCtx}
+	s := &Sink{cfg: cfg, log: log, cols: newColumns(cfg), table: table, quoted: pgutil.QuoteQualified(table), ident: pgx.Identifier(table), sleep: pgutil.Sleep}
 	quotedCols := make([]string, len(s.cols.names))
 	for i, n := range s.cols.names {
-		quotedCols[i] = QuoteIdent(n)
+		quotedCols[i] = pgutil.QuoteIdent(n)
 	}
 	list := strings.Join(quotedCols, ", ")
 	s.staging = s.stagingSQL()
@@ -121,12 +122,12 @@ func newSink(cfg *Config, log *slog.Logger) (*Sink, error) {
 func (s *Sink) CreateTableSQL() []string {
 	var stmts []string
 	if len(s.table) == 2 {
-		stmts = append(stmts, "CREATE SCHEMA IF NOT EXISTS "+QuoteIdent(s.table[0]))
+		stmts = append(stmts, "CREATE SCHEMA IF NOT EXISTS "+pgutil.QuoteIdent(s.table[0]))
 	}
 	var defs []string
 	for i, t := range s.cols.sqlTypes() {
 		n := s.cols.names[i]
-		d := QuoteIdent(n) + " " + t
+		d := pgutil.QuoteIdent(n) + " " + t
 		if n == "id" || n == "iggy_offset" || n == "iggy_stream" || n == "iggy_topic" || n == "iggy_partition_id" {
 			d += " NOT NULL"
 		}
@@ -142,7 +143,7 @@ func (s *Sink) CreateTableSQL() []string {
 		if len(idx) > 63 {
 			idx = idx[len(idx)-63:]
 		}
-		stmts = append(stmts, fmt.Sprintf("CREATE UNIQUE INDEX IF NOT EXISTS %s ON %s (id) WHERE id <> 0", QuoteIdent(idx), s.quoted))
+		stmts = append(stmts, fmt.Sprintf("CREATE UNIQUE INDEX IF NOT EXISTS %s ON %s (id) WHERE id <> 0", pgutil.QuoteIdent(idx), s.quoted))
 	}
 	return stmts
 }
@@ -150,7 +151,7 @@ func (s *Sink) CreateTableSQL() []string {
 func (s *Sink) stagingSQL() string {
 	var defs []string
 	for i, t := range s.cols.sqlTypes() {
-		defs = append(defs, QuoteIdent(s.cols.names[i])+" "+t)
+		defs = append(defs, pgutil.QuoteIdent(s.cols.names[i])+" "+t)
 	}
 	return fmt.Sprintf("CREATE TEMP TABLE IF NOT EXISTS %s (%s) ON COMMIT DELETE ROWS", stagingTable, strings.Join(defs, ", "))
 }
@@ -314,7 +315,7 @@ func (s *Sink) writeIsolating(ctx context.Context, src *rowSource, rows []row, r
 	if err == nil {
 		return n, nil
 	}
-	if !IsDataError(err) {
+	if !pgutil.IsDataError(err) {
 		return 0, err
 	}
 	if len(rows) == 1 {
@@ -334,25 +335,25 @@ func (s *Sink) writeIsolating(ctx context.Context, src *rowSource, rows []row, r
 // writeWithRetry runs one round, retrying transient failures; the returned error is already
 // classified (sdk.Retryable / sdk.Permanent) except for data errors, which are returned raw.
 func (s *Sink) writeWithRetry(ctx context.Context, src *rowSource, rows []row) (int64, error) {
-	attempts := max(1, s.cfg.MaxRetries)
-	for a := 1; ; a++ {
-		n, err := s.writeRound(ctx, src, rows)
-		if err == nil {
-			return n, nil
+	var n int64
+	retry := pgutil.Retry{Attempts: s.cfg.MaxRetries, Delay: s.cfg.RetryDelay.D(), Sleep: s.sleep,
+		OnRetry: func(a, attempts int, delay time.Duration, err error) {
+			s.log.Warn("postgres sink: transient error, retrying", "table", s.quoted, "attempt", a,
+				"max_retries", attempts, "delay", delay, "error", err)
+		}}
+	err := retry.Do(ctx, fmt.Sprintf("write %d rows", len(rows)), func(ctx context.Context) (err error) {
+		n, err = s.writeRound(ctx, src, rows)
+		return err
+	}, func(what string, err error) error {
+		if pgutil.IsDataError(err) {
+			return err
 		}
-		if IsDataError(err) {
-			return 0, err
-		}
-		if !IsTransient(err) || a >= attempts || ctx.Err() != nil {
-			return 0, s.classify(fmt.Sprintf("write %d rows (attempt %d of %d)", len(rows), a, attempts), err)
-		}
-		delay := s.cfg.RetryDelay.D() * time.Duration(a)
-		s.log.Warn("postgres sink: transient error, retrying", "table", s.quoted, "attempt", a,
-			"max_retries", attempts, "delay", delay, "error", err)
-		if err := s.sleep(ctx, delay); err != nil {
-			return 0, sdk.Retryable(err)
-		}
+		return s.classify(what, err)
+	})
+	if err != nil {
+		return 0, err
 	}
+	return n, nil
 }
 
 // writeRound writes rows in one transaction. Fast path (direct, not replaying): COPY straight into
@@ -364,7 +365,7 @@ func (s *Sink) writeRound(ctx context.Context, src *rowSource, rows []row) (int6
 	defer cancel()
 	if s.direct && !s.replaying {
 		n, err := s.copyDirect(ctx, src, rows)
-		if !isUniqueViolation(err) {
+		if !pgutil.IsUniqueViolation(err) {
 			if err == nil {
 				s.stats.DirectRounds++
 			}
@@ -415,11 +416,7 @@ func (s *Sink) copyStaged(ctx context.Context, src *rowSource, rows []row) (int6
 }
 
 func (s *Sink) classify(what string, err error) error {
-	err = fmt.Errorf("postgres sink %s: table %s: %w", what, s.quoted, err)
-	if IsTransient(err) {
-		return sdk.Retryable(err)
-	}
-	return sdk.Permanent(err)
+	return pgutil.Classify(fmt.Errorf("postgres sink %s: table %s: %w", what, s.quoted, err))
 }
 
 // Close releases the pool. Safe to call when Open failed.
@@ -429,18 +426,4 @@ func (s *Sink) Close(context.Context) error {
 		s.pool = nil
 	}
 	return nil
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	if d <= 0 {
-		return ctx.Err()
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }

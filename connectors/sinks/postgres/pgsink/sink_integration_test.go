@@ -19,15 +19,15 @@ import (
 // JSON messages stored as bytea (the default) with every metadata column.
 func TestSinkJSONMessagesAsBytea(t *testing.T) {
 	db := newTestDB(t)
-	s := openSink(t, sinkConfig(t, db.url, map[string]any{"target_table": db.table("Messages"), "auto_create_table": true}))
+	s := openSink(t, sinkConfig(t, db.URL, map[string]any{"target_table": db.Table("Messages"), "auto_create_table": true}))
 	payloads := jsonPayloads(10)
 	batch := batchOf(0, payloads...)
 	res, err := s.Consume(context.Background(), batch)
 	if err != nil || len(res.Failures) != 0 {
 		t.Fatalf("consume: %v %+v", err, res.Failures)
 	}
-	rows, err := db.pool.Query(context.Background(), fmt.Sprintf(`SELECT id::text, iggy_offset, iggy_timestamp, iggy_stream, iggy_topic,
-		iggy_partition_id, iggy_checksum, iggy_origin_timestamp, payload, created_at FROM %q."Messages" ORDER BY iggy_offset`, db.schema))
+	rows, err := db.Pool.Query(context.Background(), fmt.Sprintf(`SELECT id::text, iggy_offset, iggy_timestamp, iggy_stream, iggy_topic,
+		iggy_partition_id, iggy_checksum, iggy_origin_timestamp, payload, created_at FROM %q."Messages" ORDER BY iggy_offset`, db.Schema))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -102,7 +102,7 @@ func u128String(hi, lo uint64) string {
 // Raw binary payloads come back byte for byte, including NUL bytes and the empty payload.
 func TestSinkRawBinaryByteExact(t *testing.T) {
 	db := newTestDB(t)
-	s := openSink(t, sinkConfig(t, db.url, map[string]any{"target_table": db.table("raw"), "auto_create_table": true}))
+	s := openSink(t, sinkConfig(t, db.URL, map[string]any{"target_table": db.Table("raw"), "auto_create_table": true}))
 	all := make([]byte, 256)
 	for i := range all {
 		all[i] = byte(i)
@@ -115,7 +115,7 @@ func TestSinkRawBinaryByteExact(t *testing.T) {
 	}
 	for i, p := range payloads {
 		var got []byte
-		if err := db.pool.QueryRow(context.Background(), fmt.Sprintf(`SELECT payload FROM %q.raw WHERE iggy_offset = $1`, db.schema), 100+i).Scan(&got); err != nil {
+		if err := db.Pool.QueryRow(context.Background(), fmt.Sprintf(`SELECT payload FROM %q.raw WHERE iggy_offset = $1`, db.Schema), 100+i).Scan(&got); err != nil {
 			t.Fatal(err)
 		}
 		if !bytes.Equal(got, p) || got == nil {
@@ -128,7 +128,7 @@ func TestSinkRawBinaryByteExact(t *testing.T) {
 // accepts but PostgreSQL rejects (\u0000 in jsonb) is isolated by bisection; every other row is written.
 func TestSinkJSONBAndPerMessageFailures(t *testing.T) {
 	db := newTestDB(t)
-	s := openSink(t, sinkConfig(t, db.url, map[string]any{"target_table": db.table("docs"), "auto_create_table": true,
+	s := openSink(t, sinkConfig(t, db.URL, map[string]any{"target_table": db.Table("docs"), "auto_create_table": true,
 		"payload_format": "jsonb", "batch_size": 4}))
 	payloads := jsonPayloads(12)
 	payloads[2] = []byte(`{"broken":`)
@@ -147,19 +147,19 @@ func TestSinkJSONBAndPerMessageFailures(t *testing.T) {
 	if len(failed) != 2 || !strings.Contains(failed[2], "not valid JSON") || !strings.Contains(failed[7], "22P05") {
 		t.Fatalf("failures: %v", failed)
 	}
-	if n := db.count(t, "docs"); n != 10 {
+	if n := db.Count(t, db.Q("docs")); n != 10 {
 		t.Fatalf("rows: %d, want 10", n)
 	}
 	var name string
 	var n int
-	if err := db.pool.QueryRow(context.Background(), fmt.Sprintf(`SELECT payload->>'name', (payload->'n')::int FROM %q.docs WHERE payload @> '{"n": 5}'`, db.schema)).Scan(&name, &n); err != nil {
+	if err := db.Pool.QueryRow(context.Background(), fmt.Sprintf(`SELECT payload->>'name', (payload->'n')::int FROM %q.docs WHERE payload @> '{"n": 5}'`, db.Schema)).Scan(&name, &n); err != nil {
 		t.Fatal(err)
 	}
 	if name != "user-5" || n != 5 {
 		t.Fatalf("jsonb query: %q %d", name, n)
 	}
 	var offsets []int64
-	rows, _ := db.pool.Query(context.Background(), fmt.Sprintf(`SELECT iggy_offset FROM %q.docs ORDER BY 1`, db.schema))
+	rows, _ := db.Pool.Query(context.Background(), fmt.Sprintf(`SELECT iggy_offset FROM %q.docs ORDER BY 1`, db.Schema))
 	offsets, err = pgx.CollectRows(rows, pgx.RowTo[int64])
 	if err != nil {
 		t.Fatal(err)
@@ -172,10 +172,10 @@ func TestSinkJSONBAndPerMessageFailures(t *testing.T) {
 // A CHECK constraint of a hand-made table rejects one row (SQLSTATE class 23): only it fails.
 func TestSinkConstraintViolationIsolated(t *testing.T) {
 	db := newTestDB(t)
-	db.exec(t, fmt.Sprintf(`CREATE TABLE %q.small (id NUMERIC(39,0), iggy_offset BIGINT, iggy_timestamp TIMESTAMPTZ,
+	db.Exec(t, fmt.Sprintf(`CREATE TABLE %q.small (id NUMERIC(39,0), iggy_offset BIGINT, iggy_timestamp TIMESTAMPTZ,
 		iggy_stream TEXT, iggy_topic TEXT, iggy_partition_id INT, iggy_checksum BIGINT, iggy_origin_timestamp TIMESTAMPTZ,
-		payload TEXT CHECK (length(payload) < 20), UNIQUE (iggy_stream, iggy_topic, iggy_partition_id, iggy_offset))`, db.schema))
-	s := openSink(t, sinkConfig(t, db.url, map[string]any{"target_table": db.table("small"), "payload_format": "text"}))
+		payload TEXT CHECK (length(payload) < 20), UNIQUE (iggy_stream, iggy_topic, iggy_partition_id, iggy_offset))`, db.Schema))
+	s := openSink(t, sinkConfig(t, db.URL, map[string]any{"target_table": db.Table("small"), "payload_format": "text"}))
 	payloads := [][]byte{[]byte("short"), []byte("this one is far too long"), []byte("ok"), []byte("fine"), []byte("\xff bad utf8")}
 	res, err := s.Consume(context.Background(), batchOf(0, payloads...))
 	if err != nil {
@@ -185,7 +185,7 @@ func TestSinkConstraintViolationIsolated(t *testing.T) {
 		!strings.Contains(res.Failures[1].Err.Error(), "23514") {
 		t.Fatalf("failures: %+v", res.Failures)
 	}
-	if n := db.count(t, "small"); n != 3 {
+	if n := db.Count(t, db.Q("small")); n != 3 {
 		t.Fatalf("rows %d want 3", n)
 	}
 }
@@ -193,14 +193,14 @@ func TestSinkConstraintViolationIsolated(t *testing.T) {
 // The same batch offered again (a replay after a crash) and an overlapping one insert nothing twice.
 func TestSinkReplayInsertsNothingNew(t *testing.T) {
 	db := newTestDB(t)
-	s := openSink(t, sinkConfig(t, db.url, map[string]any{"target_table": db.table("t"), "auto_create_table": true, "batch_size": 3}))
+	s := openSink(t, sinkConfig(t, db.URL, map[string]any{"target_table": db.Table("t"), "auto_create_table": true, "batch_size": 3}))
 	payloads := jsonPayloads(10)
 	for i := 0; i < 2; i++ {
 		if res, err := s.Consume(context.Background(), batchOf(0, payloads...)); err != nil || len(res.Failures) != 0 {
 			t.Fatal(err, res.Failures)
 		}
 	}
-	if n := db.count(t, "t"); n != 10 {
+	if n := db.Count(t, db.Q("t")); n != 10 {
 		t.Fatalf("after replay: %d rows, want 10", n)
 	}
 	// 4 rounds of ≤3 rows each: first pass direct; the replay conflicts once, then stays on the
@@ -217,7 +217,7 @@ func TestSinkReplayInsertsNothingNew(t *testing.T) {
 	if _, err := s.Consume(context.Background(), other); err != nil {
 		t.Fatal(err)
 	}
-	if n := db.count(t, "t"); n != 19 {
+	if n := db.Count(t, db.Q("t")); n != 19 {
 		t.Fatalf("rows %d, want 15 of partition 3 + 4 of partition 4", n)
 	}
 	// a round without duplicates (offsets 12..14 of the overlapping batch) returned to the fast path
@@ -225,11 +225,11 @@ func TestSinkReplayInsertsNothingNew(t *testing.T) {
 		t.Fatalf("sink never went back to the direct path: %+v", st)
 	}
 	// a second instance (the runtime restarted) replaying is a no-op as well
-	s2 := openSink(t, sinkConfig(t, db.url, map[string]any{"target_table": db.table("t"), "auto_create_table": true}))
+	s2 := openSink(t, sinkConfig(t, db.URL, map[string]any{"target_table": db.Table("t"), "auto_create_table": true}))
 	if _, err := s2.Consume(context.Background(), batchOf(0, payloads...)); err != nil {
 		t.Fatal(err)
 	}
-	if n := db.count(t, "t"); n != 19 {
+	if n := db.Count(t, db.Q("t")); n != 19 {
 		t.Fatalf("after restart replay: %d", n)
 	}
 }
@@ -238,10 +238,10 @@ func TestSinkReplayInsertsNothingNew(t *testing.T) {
 // id (id <> 0), so replays of messages with ids are no-ops and messages without ids (0) are kept.
 func TestSinkWithoutMetadataUsesIDAsKey(t *testing.T) {
 	db := newTestDB(t)
-	s := openSink(t, sinkConfig(t, db.url, map[string]any{"target_table": db.table("bare"), "auto_create_table": true,
+	s := openSink(t, sinkConfig(t, db.URL, map[string]any{"target_table": db.Table("bare"), "auto_create_table": true,
 		"include_metadata": false, "include_checksum": false, "include_origin_timestamp": false, "payload_format": "text"}))
 	var cols []string
-	rows, _ := db.pool.Query(context.Background(), `SELECT column_name FROM information_schema.columns WHERE table_schema=$1 AND table_name='bare' ORDER BY ordinal_position`, db.schema)
+	rows, _ := db.Pool.Query(context.Background(), `SELECT column_name FROM information_schema.columns WHERE table_schema=$1 AND table_name='bare' ORDER BY ordinal_position`, db.Schema)
 	cols, err := pgx.CollectRows(rows, pgx.RowTo[string])
 	if err != nil {
 		t.Fatal(err)
@@ -257,7 +257,7 @@ func TestSinkWithoutMetadataUsesIDAsKey(t *testing.T) {
 		}
 	}
 	var withID, zero int
-	if err := db.pool.QueryRow(context.Background(), fmt.Sprintf(`SELECT count(*) FILTER (WHERE id <> 0), count(*) FILTER (WHERE id = 0) FROM %q.bare`, db.schema)).Scan(&withID, &zero); err != nil {
+	if err := db.Pool.QueryRow(context.Background(), fmt.Sprintf(`SELECT count(*) FILTER (WHERE id <> 0), count(*) FILTER (WHERE id = 0) FROM %q.bare`, db.Schema)).Scan(&withID, &zero); err != nil {
 		t.Fatal(err)
 	}
 	if withID != 2 || zero != 2 {
@@ -268,12 +268,12 @@ func TestSinkWithoutMetadataUsesIDAsKey(t *testing.T) {
 // The metadata switches leave their columns out of the created table and of the insert.
 func TestSinkMetadataSwitches(t *testing.T) {
 	db := newTestDB(t)
-	s := openSink(t, sinkConfig(t, db.url, map[string]any{"target_table": db.table("m"), "auto_create_table": true,
+	s := openSink(t, sinkConfig(t, db.URL, map[string]any{"target_table": db.Table("m"), "auto_create_table": true,
 		"include_checksum": false, "include_origin_timestamp": false, "payload_format": "json"}))
 	if _, err := s.Consume(context.Background(), batchOf(0, jsonPayloads(2)...)); err != nil {
 		t.Fatal(err)
 	}
-	rows, _ := db.pool.Query(context.Background(), `SELECT column_name || ':' || data_type FROM information_schema.columns WHERE table_schema=$1 AND table_name='m' ORDER BY ordinal_position`, db.schema)
+	rows, _ := db.Pool.Query(context.Background(), `SELECT column_name || ':' || data_type FROM information_schema.columns WHERE table_schema=$1 AND table_name='m' ORDER BY ordinal_position`, db.Schema)
 	cols, err := pgx.CollectRows(rows, pgx.RowTo[string])
 	if err != nil {
 		t.Fatal(err)
@@ -282,7 +282,7 @@ func TestSinkMetadataSwitches(t *testing.T) {
 	if strings.Join(cols, ",") != want {
 		t.Fatalf("columns\n got %s\nwant %s", strings.Join(cols, ","), want)
 	}
-	if n := db.count(t, "m"); n != 2 {
+	if n := db.Count(t, db.Q("m")); n != 2 {
 		t.Fatal(n)
 	}
 }
@@ -292,10 +292,10 @@ func TestSinkMetadataSwitches(t *testing.T) {
 // are no-ops through its own unique key.
 func TestSinkHandMadeTableWithOtherTypes(t *testing.T) {
 	db := newTestDB(t)
-	db.exec(t, fmt.Sprintf(`CREATE TABLE %q.custom (pk BIGSERIAL PRIMARY KEY, id TEXT, iggy_offset NUMERIC, iggy_timestamp TIMESTAMP,
+	db.Exec(t, fmt.Sprintf(`CREATE TABLE %q.custom (pk BIGSERIAL PRIMARY KEY, id TEXT, iggy_offset NUMERIC, iggy_timestamp TIMESTAMP,
 		iggy_stream VARCHAR(50), iggy_topic VARCHAR(50), iggy_partition_id BIGINT, payload JSON, note TEXT DEFAULT 'x',
-		UNIQUE (iggy_stream, iggy_topic, iggy_partition_id, iggy_offset))`, db.schema))
-	s := openSink(t, sinkConfig(t, db.url, map[string]any{"target_table": db.table("custom"), "payload_format": "json",
+		UNIQUE (iggy_stream, iggy_topic, iggy_partition_id, iggy_offset))`, db.Schema))
+	s := openSink(t, sinkConfig(t, db.URL, map[string]any{"target_table": db.Table("custom"), "payload_format": "json",
 		"include_checksum": false, "include_origin_timestamp": false}))
 	for i := 0; i < 2; i++ {
 		if res, err := s.Consume(context.Background(), batchOf(0, jsonPayloads(5)...)); err != nil || len(res.Failures) != 0 {
@@ -307,7 +307,7 @@ func TestSinkHandMadeTableWithOtherTypes(t *testing.T) {
 	}
 	var n int
 	var name string
-	if err := db.pool.QueryRow(context.Background(), fmt.Sprintf(`SELECT count(*), max(payload->>'name') FROM %q.custom`, db.schema)).Scan(&n, &name); err != nil {
+	if err := db.Pool.QueryRow(context.Background(), fmt.Sprintf(`SELECT count(*), max(payload->>'name') FROM %q.custom`, db.Schema)).Scan(&n, &name); err != nil {
 		t.Fatal(err)
 	}
 	if n != 5 || name != "user-4" {
@@ -319,7 +319,7 @@ func TestSinkHandMadeTableWithOtherTypes(t *testing.T) {
 // unreachable server is a retryable one.
 func TestSinkOpenErrors(t *testing.T) {
 	db := newTestDB(t)
-	s, _ := newSink(sinkConfig(t, db.url, map[string]any{"target_table": db.table("nope")}), nil)
+	s, _ := newSink(sinkConfig(t, db.URL, map[string]any{"target_table": db.Table("nope")}), nil)
 	err := s.Open(context.Background())
 	var fe *sdk.FieldError
 	if !errors.As(err, &fe) || fe.Field != "target_table" || !strings.Contains(fe.Message, "does not exist") {
@@ -336,16 +336,16 @@ func TestSinkOpenErrors(t *testing.T) {
 // written; Consume retries on fresh connections and every row arrives exactly once.
 func TestSinkRecoversFromConnectionLoss(t *testing.T) {
 	db := newTestDB(t)
-	url := db.url + "&application_name=iggy_sink_kill_test"
-	if !strings.Contains(db.url, "?") {
-		url = db.url + "?application_name=iggy_sink_kill_test"
+	url := db.URL + "&application_name=iggy_sink_kill_test"
+	if !strings.Contains(db.URL, "?") {
+		url = db.URL + "?application_name=iggy_sink_kill_test"
 	}
-	s := openSink(t, sinkConfig(t, url, map[string]any{"target_table": db.table("k"), "auto_create_table": true,
+	s := openSink(t, sinkConfig(t, url, map[string]any{"target_table": db.Table("k"), "auto_create_table": true,
 		"max_retries": 5, "retry_delay": "50ms", "max_connections": 2}))
 	ctx := context.Background()
 	kill := func() int {
 		var n int
-		if err := db.pool.QueryRow(ctx, `SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = 'iggy_sink_kill_test'`).Scan(&n); err != nil {
+		if err := db.Pool.QueryRow(ctx, `SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = 'iggy_sink_kill_test'`).Scan(&n); err != nil {
 			t.Fatal(err)
 		}
 		return n
@@ -361,11 +361,11 @@ func TestSinkRecoversFromConnectionLoss(t *testing.T) {
 	}
 
 	// During a batch: hold a lock so the sink's INSERT waits, terminate it while it waits, release.
-	lockTx, err := db.pool.Begin(ctx)
+	lockTx, err := db.Pool.Begin(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := lockTx.Exec(ctx, fmt.Sprintf(`LOCK TABLE %q.k IN ACCESS EXCLUSIVE MODE`, db.schema)); err != nil {
+	if _, err := lockTx.Exec(ctx, fmt.Sprintf(`LOCK TABLE %q.k IN ACCESS EXCLUSIVE MODE`, db.Schema)); err != nil {
 		t.Fatal(err)
 	}
 	var wg sync.WaitGroup
@@ -378,7 +378,7 @@ func TestSinkRecoversFromConnectionLoss(t *testing.T) {
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		var waiting int
-		_ = db.pool.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity WHERE application_name = 'iggy_sink_kill_test' AND wait_event_type = 'Lock'`).Scan(&waiting)
+		_ = db.Pool.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity WHERE application_name = 'iggy_sink_kill_test' AND wait_event_type = 'Lock'`).Scan(&waiting)
 		if waiting > 0 {
 			break
 		}
@@ -397,7 +397,7 @@ func TestSinkRecoversFromConnectionLoss(t *testing.T) {
 		t.Fatalf("during batch: %v", consumeErr)
 	}
 	var n, distinct int
-	if err := db.pool.QueryRow(ctx, fmt.Sprintf(`SELECT count(*), count(DISTINCT iggy_offset) FROM %q.k`, db.schema)).Scan(&n, &distinct); err != nil {
+	if err := db.Pool.QueryRow(ctx, fmt.Sprintf(`SELECT count(*), count(DISTINCT iggy_offset) FROM %q.k`, db.Schema)).Scan(&n, &distinct); err != nil {
 		t.Fatal(err)
 	}
 	if n != 15 || distinct != 15 {
@@ -412,11 +412,11 @@ func TestSinkRecoversFromConnectionLoss(t *testing.T) {
 func TestSinkRetriesTransientSQLState(t *testing.T) {
 	db := newTestDB(t)
 	ctx := context.Background()
-	s := openSink(t, sinkConfig(t, db.url, map[string]any{"target_table": db.table("r"), "auto_create_table": true,
+	s := openSink(t, sinkConfig(t, db.URL, map[string]any{"target_table": db.Table("r"), "auto_create_table": true,
 		"max_retries": 3, "retry_delay": "1ms"}))
 	var slept []time.Duration
 	s.sleep = func(_ context.Context, d time.Duration) error { slept = append(slept, d); return nil }
-	db.exec(t, fmt.Sprintf(`CREATE SEQUENCE %[1]q.attempts; CREATE TABLE %[1]q.fail_times (n int); INSERT INTO %[1]q.fail_times VALUES (0);
+	db.Exec(t, fmt.Sprintf(`CREATE SEQUENCE %[1]q.attempts; CREATE TABLE %[1]q.fail_times (n int); INSERT INTO %[1]q.fail_times VALUES (0);
 		CREATE FUNCTION %[1]q.flaky() RETURNS trigger LANGUAGE plpgsql AS $$
 		BEGIN
 			IF nextval('%[1]s.attempts') <= (SELECT n FROM %[1]q.fail_times) THEN
@@ -424,10 +424,10 @@ func TestSinkRetriesTransientSQLState(t *testing.T) {
 			END IF;
 			RETURN NEW;
 		END $$;
-		CREATE TRIGGER flaky BEFORE INSERT ON %[1]q.r FOR EACH STATEMENT EXECUTE FUNCTION %[1]q.flaky();`, db.schema))
+		CREATE TRIGGER flaky BEFORE INSERT ON %[1]q.r FOR EACH STATEMENT EXECUTE FUNCTION %[1]q.flaky();`, db.Schema))
 	setFails := func(n int) {
-		db.exec(t, fmt.Sprintf(`UPDATE %q.fail_times SET n = %d`, db.schema, n))
-		db.exec(t, fmt.Sprintf(`SELECT setval('%s.attempts', 1, false)`, db.schema))
+		db.Exec(t, fmt.Sprintf(`UPDATE %q.fail_times SET n = %d`, db.Schema, n))
+		db.Exec(t, fmt.Sprintf(`SELECT setval('%s.attempts', 1, false)`, db.Schema))
 	}
 
 	setFails(2)
@@ -438,7 +438,7 @@ func TestSinkRetriesTransientSQLState(t *testing.T) {
 	if len(slept) != 2 || slept[0] != time.Millisecond || slept[1] != 2*time.Millisecond {
 		t.Fatalf("delays %v, want [1ms 2ms] (retry_delay × attempt)", slept)
 	}
-	if n := db.count(t, "r"); n != 4 {
+	if n := db.Count(t, db.Q("r")); n != 4 {
 		t.Fatalf("rows %d", n)
 	}
 
@@ -448,7 +448,7 @@ func TestSinkRetriesTransientSQLState(t *testing.T) {
 	if err == nil || !sdk.IsRetryable(err, false) || !strings.Contains(err.Error(), "40001") || len(slept) != 2 {
 		t.Fatalf("want a retryable 40001 error after 3 attempts, got %v (sleeps %v)", err, slept)
 	}
-	if n := db.count(t, "r"); n != 4 {
+	if n := db.Count(t, db.Q("r")); n != 4 {
 		t.Fatalf("rows %d, nothing of the failed batch may be written", n)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/iggy-go/connectors/connectors/internal/pgutil"
 	"github.com/iggy-go/connectors/sdk"
 	"github.com/jackc/pglogrepl"
 	"github.com/jackc/pgx/v5"
@@ -35,7 +36,7 @@ type tableFilter struct {
 func newTableFilter(tables []string) tableFilter {
 	f := tableFilter{exact: map[[2]string]bool{}, bare: map[string]bool{}}
 	for _, t := range tables {
-		parts, _ := ParseQualifiedName(t)
+		parts, _ := pgutil.ParseQualifiedName(t)
 		if len(parts) == 2 {
 			f.exact[[2]string{parts[0], parts[1]}] = true
 		} else {
@@ -141,7 +142,7 @@ func (c *cdc) resolveTables(ctx context.Context) ([][2]string, error) {
 		return nil, err
 	}
 	for _, t := range c.s.cfg.Tables {
-		parts, _ := ParseQualifiedName(t)
+		parts, _ := pgutil.ParseQualifiedName(t)
 		if !found[strings.Join(parts, ".")] {
 			c.s.log.Warn("postgres source: table does not exist; its changes are captured only after it exists and the source is reopened", "table", t)
 		}
@@ -158,7 +159,7 @@ func (c *cdc) ensurePublication(ctx context.Context) error {
 	pub := c.s.cfg.Publication
 	var allTables bool
 	err = c.s.pool.QueryRow(ctx, "SELECT puballtables FROM pg_publication WHERE pubname = $1", pub).Scan(&allTables)
-	quoted := func(t [2]string) string { return QuoteQualified(t[:]) }
+	quoted := func(t [2]string) string { return pgutil.QuoteQualified(t[:]) }
 	switch {
 	case err == nil:
 		if allTables {
@@ -171,7 +172,7 @@ func (c *cdc) ensurePublication(ctx context.Context) error {
 				return classify("inspect publication", err)
 			}
 			if !in {
-				if _, err := c.s.pool.Exec(ctx, fmt.Sprintf("ALTER PUBLICATION %s ADD TABLE %s", QuoteIdent(pub), quoted(t))); err != nil {
+				if _, err := c.s.pool.Exec(ctx, fmt.Sprintf("ALTER PUBLICATION %s ADD TABLE %s", pgutil.QuoteIdent(pub), quoted(t))); err != nil {
 					return classify("add table to publication "+pub, err)
 				}
 				c.s.log.Info("postgres source: added table to publication", "publication", pub, "table", quoted(t))
@@ -179,7 +180,7 @@ func (c *cdc) ensurePublication(ctx context.Context) error {
 		}
 		return nil
 	case errors.Is(err, pgx.ErrNoRows):
-		stmt := "CREATE PUBLICATION " + QuoteIdent(pub)
+		stmt := "CREATE PUBLICATION " + pgutil.QuoteIdent(pub)
 		if len(tables) > 0 {
 			list := make([]string, len(tables))
 			for i, t := range tables {
@@ -237,7 +238,7 @@ func (c *cdc) connect(ctx context.Context) error {
 		if err != nil {
 			return classify("replication connection", err)
 		}
-		pub := "publication_names " + QuoteLiteral(QuoteIdent(c.s.cfg.Publication))
+		pub := "publication_names " + pgutil.QuoteLiteral(pgutil.QuoteIdent(c.s.cfg.Publication))
 		err = pglogrepl.StartReplication(ctx, conn, c.s.cfg.ReplicationSlot, pglogrepl.LSN(c.committed.FlushLSN),
 			pglogrepl.StartReplicationOptions{PluginArgs: []string{"proto_version '1'", pub}})
 		if err == nil {

@@ -10,39 +10,41 @@ import (
 	"testing"
 	"time"
 
+	"github.com/iggy-go/connectors/connectors/internal/pgutil"
+	"github.com/iggy-go/connectors/connectors/internal/pgutil/pgtest"
 	"github.com/iggy-go/connectors/sdk"
 	"github.com/jackc/pglogrepl"
 )
 
 // cdcSetup makes a schema with the tables, and a config with a slot and publication of the test's
 // own (dropped afterwards).
-func cdcSetup(t *testing.T, ddl string, kv map[string]any) (*testDB, *Config) {
+func cdcSetup(t *testing.T, ddl string, kv map[string]any) (*pgtest.DB, *Config) {
 	t.Helper()
 	db := newTestDB(t)
-	db.exec(t, fmt.Sprintf(ddl, QuoteIdent(db.schema)))
-	slot, pub := "iggy_test_slot_"+db.suffix, "iggy_test_pub_"+db.suffix
+	db.Exec(t, fmt.Sprintf(ddl, pgutil.QuoteIdent(db.Schema)))
+	slot, pub := "iggy_test_slot_"+db.Suffix, "iggy_test_pub_"+db.Suffix
 	m := map[string]any{"mode": "cdc", "replication_slot": slot, "publication": pub, "batch_size": 100}
 	for k, v := range kv {
 		m[k] = v
 	}
-	cfg := sourceConfig(t, db.url, m)
+	cfg := sourceConfig(t, db.URL, m)
 	t.Cleanup(func() {
 		ctx := context.Background()
 		for i := 0; i < 50; i++ { // the walsender of a closed source may still hold the slot for a moment
-			if _, err := db.pool.Exec(ctx, `SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1`, slot); err == nil {
+			if _, err := db.Pool.Exec(ctx, `SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1`, slot); err == nil {
 				break
 			}
 			time.Sleep(50 * time.Millisecond)
 		}
-		_, _ = db.pool.Exec(ctx, "DROP PUBLICATION IF EXISTS "+QuoteIdent(pub))
+		_, _ = db.Pool.Exec(ctx, "DROP PUBLICATION IF EXISTS "+pgutil.QuoteIdent(pub))
 	})
 	return db, cfg
 }
 
-func confirmedLSN(t *testing.T, db *testDB, slot string) pglogrepl.LSN {
+func confirmedLSN(t *testing.T, db *pgtest.DB, slot string) pglogrepl.LSN {
 	t.Helper()
 	var s string
-	if err := db.pool.QueryRow(context.Background(), `SELECT confirmed_flush_lsn::text FROM pg_replication_slots WHERE slot_name = $1`, slot).Scan(&s); err != nil {
+	if err := db.Pool.QueryRow(context.Background(), `SELECT confirmed_flush_lsn::text FROM pg_replication_slots WHERE slot_name = $1`, slot).Scan(&s); err != nil {
 		t.Fatal(err)
 	}
 	lsn, err := pglogrepl.ParseLSN(s)
@@ -58,12 +60,12 @@ func TestCDCChangesAndFilters(t *testing.T) {
 	db, cfg := cdcSetup(t, `CREATE TABLE %[1]s.users (id INT PRIMARY KEY, name TEXT, code CHAR(4));
 		CREATE TABLE %[1]s.other (id INT PRIMARY KEY)`, map[string]any{"tables": []string{"users"}})
 	s := openSource(t, cfg, nil)
-	u, o := db.q("users"), db.q("other")
-	db.exec(t, fmt.Sprintf(`INSERT INTO %s VALUES (1, 'ann', 'ab')`, u))
-	db.exec(t, fmt.Sprintf(`UPDATE %s SET name = 'bob' WHERE id = 1`, u))
-	db.exec(t, fmt.Sprintf(`UPDATE %s SET id = 2 WHERE id = 1`, u))
-	db.exec(t, fmt.Sprintf(`INSERT INTO %s VALUES (5)`, o))
-	tx, err := db.pool.Begin(context.Background())
+	u, o := db.Q("users"), db.Q("other")
+	db.Exec(t, fmt.Sprintf(`INSERT INTO %s VALUES (1, 'ann', 'ab')`, u))
+	db.Exec(t, fmt.Sprintf(`UPDATE %s SET name = 'bob' WHERE id = 1`, u))
+	db.Exec(t, fmt.Sprintf(`UPDATE %s SET id = 2 WHERE id = 1`, u))
+	db.Exec(t, fmt.Sprintf(`INSERT INTO %s VALUES (5)`, o))
+	tx, err := db.Pool.Begin(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -71,7 +73,7 @@ func TestCDCChangesAndFilters(t *testing.T) {
 		t.Fatal(err)
 	}
 	_ = tx.Rollback(context.Background())
-	db.exec(t, fmt.Sprintf(`DELETE FROM %s WHERE id = 2`, u))
+	db.Exec(t, fmt.Sprintf(`DELETE FROM %s WHERE id = 2`, u))
 	msgs, _ := waitFor(t, s, 4, true, 10*time.Second)
 	time.Sleep(100 * time.Millisecond)
 	if extra := poll(t, s); len(extra.Messages) != 0 {
@@ -103,7 +105,7 @@ func TestCDCChangesAndFilters(t *testing.T) {
 func TestCDCOrdered25RowBatch(t *testing.T) {
 	db, cfg := cdcSetup(t, `CREATE TABLE %[1]s.items (id INT PRIMARY KEY, v TEXT)`, map[string]any{"tables": []string{"items"}})
 	s := openSource(t, cfg, nil)
-	db.exec(t, fmt.Sprintf(`INSERT INTO %s SELECT g, 'v' || g FROM generate_series(1, 25) g`, db.q("items")))
+	db.Exec(t, fmt.Sprintf(`INSERT INTO %s SELECT g, 'v' || g FROM generate_series(1, 25) g`, db.Q("items")))
 	_, batches := waitFor(t, s, 25, true, 10*time.Second)
 	if len(batches) != 1 || len(batches[0].Messages) != 25 {
 		t.Fatalf("%d batches", len(batches))
@@ -120,7 +122,7 @@ func TestCDCOrdered25RowBatch(t *testing.T) {
 func TestCDCChangesWhileClosedAndConfirmOnCommit(t *testing.T) {
 	db, cfg := cdcSetup(t, `CREATE TABLE %[1]s.t (id INT PRIMARY KEY)`, map[string]any{"tables": []string{"t"}})
 	s := openSource(t, cfg, nil)
-	db.exec(t, fmt.Sprintf(`INSERT INTO %s VALUES (1)`, db.q("t")))
+	db.Exec(t, fmt.Sprintf(`INSERT INTO %s VALUES (1)`, db.Q("t")))
 	_, batches := waitFor(t, s, 1, false, 10*time.Second)
 	var st State
 	if err := sdk.DecodeState(batches[0].State, &st); err != nil || st.CDC.FlushLSN == 0 {
@@ -142,7 +144,7 @@ func TestCDCChangesWhileClosedAndConfirmOnCommit(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	_ = s.Close(context.Background())
-	db.exec(t, fmt.Sprintf(`INSERT INTO %s VALUES (2), (3); DELETE FROM %[1]s WHERE id = 1`, db.q("t")))
+	db.Exec(t, fmt.Sprintf(`INSERT INTO %s VALUES (2), (3); DELETE FROM %[1]s WHERE id = 1`, db.Q("t")))
 	s2 := openSource(t, cfg, batches[0].State)
 	msgs, _ := waitFor(t, s2, 3, true, 10*time.Second)
 	var got []string
@@ -160,9 +162,9 @@ func TestCDCChangesWhileClosedAndConfirmOnCommit(t *testing.T) {
 func TestCDCSplitTransactionExactlyOnce(t *testing.T) {
 	db, cfg := cdcSetup(t, `CREATE TABLE %[1]s.t (id INT PRIMARY KEY)`, map[string]any{"tables": []string{"t"}, "batch_size": 10})
 	s := openSource(t, cfg, nil)
-	db.exec(t, fmt.Sprintf(`INSERT INTO %s SELECT generate_series(1, 5)`, db.q("t")))
+	db.Exec(t, fmt.Sprintf(`INSERT INTO %s SELECT generate_series(1, 5)`, db.Q("t")))
 	_, small := waitFor(t, s, 5, false, 10*time.Second) // state persisted, OnCommit never ran
-	db.exec(t, fmt.Sprintf(`INSERT INTO %s SELECT generate_series(6, 30)`, db.q("t")))
+	db.Exec(t, fmt.Sprintf(`INSERT INTO %s SELECT generate_series(6, 30)`, db.Q("t")))
 	m1, b1 := waitFor(t, s, 10, false, 10*time.Second)
 	m2, _ := waitFor(t, s, 10, false, 10*time.Second) // never committed: crash
 	if len(b1) != 1 || len(m1) != 10 || len(m2) != 10 {
@@ -201,7 +203,7 @@ func TestCDCCaptureOperations(t *testing.T) {
 	db, cfg := cdcSetup(t, `CREATE TABLE %[1]s.t (id INT PRIMARY KEY, v INT)`, map[string]any{"tables": []string{"t"},
 		"capture_operations": []string{"insert", "DELETE"}})
 	s := openSource(t, cfg, nil)
-	db.exec(t, fmt.Sprintf(`INSERT INTO %s VALUES (1, 1); UPDATE %[1]s SET v = 2; DELETE FROM %[1]s; INSERT INTO %[1]s VALUES (7, 7)`, db.q("t")))
+	db.Exec(t, fmt.Sprintf(`INSERT INTO %s VALUES (1, 1); UPDATE %[1]s SET v = 2; DELETE FROM %[1]s; INSERT INTO %[1]s VALUES (7, 7)`, db.Q("t")))
 	msgs, _ := waitFor(t, s, 3, true, 10*time.Second)
 	var got []string
 	for _, r := range decodeRecords(t, msgs) {
@@ -218,7 +220,7 @@ func TestCDCReplicaIdentityFullAndNoMetadata(t *testing.T) {
 	db, cfg := cdcSetup(t, `CREATE TABLE %[1]s.t (id INT PRIMARY KEY, v TEXT); ALTER TABLE %[1]s.t REPLICA IDENTITY FULL`,
 		map[string]any{"tables": []string{"t"}})
 	s := openSource(t, cfg, nil)
-	db.exec(t, fmt.Sprintf(`INSERT INTO %s VALUES (1, 'a'); UPDATE %[1]s SET v = 'b'; DELETE FROM %[1]s`, db.q("t")))
+	db.Exec(t, fmt.Sprintf(`INSERT INTO %s VALUES (1, 'a'); UPDATE %[1]s SET v = 'b'; DELETE FROM %[1]s`, db.Q("t")))
 	recs := decodeRecords(t, must(waitFor(t, s, 3, true, 10*time.Second)))
 	if fmt.Sprint(recs[1].OldData) != "map[id:1 v:a]" || fmt.Sprint(recs[2].Data) != "map[id:1 v:b]" {
 		t.Fatalf("old row: %v / delete data: %v", recs[1].OldData, recs[2].Data)
@@ -226,7 +228,7 @@ func TestCDCReplicaIdentityFullAndNoMetadata(t *testing.T) {
 	_ = s.Close(context.Background())
 	cfg.IncludeMetadata = false
 	s2 := openSource(t, cfg, nil)
-	db.exec(t, fmt.Sprintf(`INSERT INTO %s VALUES (2, 'x')`, db.q("t")))
+	db.Exec(t, fmt.Sprintf(`INSERT INTO %s VALUES (2, 'x')`, db.Q("t")))
 	msgs := must(waitFor(t, s2, 1, true, 10*time.Second))
 	if string(msgs[0].Payload) != `{"id":2,"v":"x"}` {
 		t.Fatalf("payload %s", msgs[0].Payload)
@@ -239,7 +241,7 @@ func must(m []sdk.SourceMessage, _ []sdk.Batch) []sdk.SourceMessage { return m }
 // source opens and creates its own.
 func TestCDCForeignSlotRejected(t *testing.T) {
 	db, cfg := cdcSetup(t, `CREATE TABLE %[1]s.t (id INT PRIMARY KEY)`, map[string]any{"tables": []string{"t"}})
-	db.exec(t, `SELECT pg_create_logical_replication_slot($1, 'test_decoding')`, cfg.ReplicationSlot)
+	db.Exec(t, `SELECT pg_create_logical_replication_slot($1, 'test_decoding')`, cfg.ReplicationSlot)
 	s, _ := newSource(cfg, nil, nil)
 	err := s.Open(context.Background())
 	var fe *sdk.FieldError
@@ -247,9 +249,9 @@ func TestCDCForeignSlotRejected(t *testing.T) {
 		!strings.Contains(fe.Message, "test_decoding") {
 		t.Fatalf("want a replication_slot error naming the slot and plugin, got %v", err)
 	}
-	db.exec(t, `SELECT pg_drop_replication_slot($1)`, cfg.ReplicationSlot)
+	db.Exec(t, `SELECT pg_drop_replication_slot($1)`, cfg.ReplicationSlot)
 	s2 := openSource(t, cfg, nil)
-	db.exec(t, fmt.Sprintf(`INSERT INTO %s VALUES (1)`, db.q("t")))
+	db.Exec(t, fmt.Sprintf(`INSERT INTO %s VALUES (1)`, db.Q("t")))
 	waitFor(t, s2, 1, true, 10*time.Second)
 }
 
@@ -258,12 +260,12 @@ func TestCDCForeignSlotRejected(t *testing.T) {
 func TestCDCReconnectsWithoutDuplicates(t *testing.T) {
 	db, cfg := cdcSetup(t, `CREATE TABLE %[1]s.t (id INT PRIMARY KEY)`, map[string]any{"tables": []string{"t"}})
 	s := openSource(t, cfg, nil)
-	db.exec(t, fmt.Sprintf(`INSERT INTO %s VALUES (1)`, db.q("t")))
+	db.Exec(t, fmt.Sprintf(`INSERT INTO %s VALUES (1)`, db.Q("t")))
 	waitFor(t, s, 1, true, 10*time.Second)
-	db.exec(t, fmt.Sprintf(`INSERT INTO %s VALUES (2)`, db.q("t")))
+	db.Exec(t, fmt.Sprintf(`INSERT INTO %s VALUES (2)`, db.Q("t")))
 	_, pending := waitFor(t, s, 1, false, 10*time.Second)
-	db.exec(t, `SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots WHERE slot_name = $1`, cfg.ReplicationSlot)
-	db.exec(t, fmt.Sprintf(`INSERT INTO %s VALUES (3)`, db.q("t")))
+	db.Exec(t, `SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots WHERE slot_name = $1`, cfg.ReplicationSlot)
+	db.Exec(t, fmt.Sprintf(`INSERT INTO %s VALUES (3)`, db.Q("t")))
 	var got []string
 	sawError := false
 	deadline := time.Now().Add(10 * time.Second)
@@ -292,9 +294,9 @@ func TestCDCReconnectsWithoutDuplicates(t *testing.T) {
 func TestCDCUncommittedBatchRedelivered(t *testing.T) {
 	db, cfg := cdcSetup(t, `CREATE TABLE %[1]s.t (id INT PRIMARY KEY)`, map[string]any{"tables": []string{"t"}})
 	s := openSource(t, cfg, nil)
-	db.exec(t, fmt.Sprintf(`INSERT INTO %s VALUES (1), (2)`, db.q("t")))
+	db.Exec(t, fmt.Sprintf(`INSERT INTO %s VALUES (1), (2)`, db.Q("t")))
 	_, b1 := waitFor(t, s, 2, true, 10*time.Second)
-	db.exec(t, fmt.Sprintf(`INSERT INTO %s VALUES (3)`, db.q("t")))
+	db.Exec(t, fmt.Sprintf(`INSERT INTO %s VALUES (3)`, db.Q("t")))
 	m2, b2 := waitFor(t, s, 1, false, 10*time.Second) // polled, never committed
 	_ = s.Close(context.Background())
 
@@ -321,11 +323,11 @@ func TestCDCQuietSlotAdvancesAndNeverMovesBack(t *testing.T) {
 	db, cfg := cdcSetup(t, `CREATE TABLE %[1]s.t (id INT PRIMARY KEY); CREATE TABLE %[1]s.other (id INT PRIMARY KEY)`,
 		map[string]any{"tables": []string{"t"}})
 	s := openSource(t, cfg, nil)
-	db.exec(t, fmt.Sprintf(`INSERT INTO %s VALUES (1)`, db.q("t")))
+	db.Exec(t, fmt.Sprintf(`INSERT INTO %s VALUES (1)`, db.Q("t")))
 	_, b := waitFor(t, s, 1, true, 10*time.Second)
 	var st State
 	_ = sdk.DecodeState(b[0].State, &st)
-	db.exec(t, fmt.Sprintf(`INSERT INTO %s SELECT generate_series(1, 100)`, db.q("other")))
+	db.Exec(t, fmt.Sprintf(`INSERT INTO %s SELECT generate_series(1, 100)`, db.Q("other")))
 	deadline := time.Now().Add(10 * time.Second)
 	var advanced pglogrepl.LSN
 	for {

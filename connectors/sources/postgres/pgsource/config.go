@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/iggy-go/connectors/connectors/internal/pgutil"
 	"github.com/iggy-go/connectors/sdk"
 )
 
@@ -126,7 +127,7 @@ func (c *Config) Validate() error {
 		return sdk.FieldErrorf("tables", "must list at least one table")
 	}
 	for i, t := range c.Tables {
-		if _, err := ParseQualifiedName(t); err != nil {
+		if _, err := pgutil.ParseQualifiedName(t); err != nil {
 			return sdk.FieldErrorf(fmt.Sprintf("tables[%d]", i), "%v", err)
 		}
 	}

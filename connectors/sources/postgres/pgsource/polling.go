@@ -7,6 +7,7 @@ import (
 	"maps"
 	"time"
 
+	"github.com/iggy-go/connectors/connectors/internal/pgutil"
 	"github.com/iggy-go/connectors/sdk"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -42,8 +43,8 @@ type tableKeys struct {
 func newPoller(s *Source) (*poller, error) {
 	p := &poller{s: s, clock: time.Now}
 	for _, t := range s.cfg.Tables {
-		name, _ := ParseQualifiedName(t) // validated
-		p.tables = append(p.tables, pollTable{key: t, name: name, quoted: QuoteQualified(name)})
+		name, _ := pgutil.ParseQualifiedName(t) // validated
+		p.tables = append(p.tables, pollTable{key: t, name: name, quoted: pgutil.QuoteQualified(name)})
 	}
 	p.cursor = s.state
 	p.cursor.TrackingOffsets = maps.Clone(s.state.TrackingOffsets)
@@ -279,10 +280,10 @@ func (p *poller) cleanupTable(ctx context.Context, tk tableKeys) error {
 		chunk := tk.keys[lo:min(lo+1000, len(tk.keys))]
 		var sql string
 		if cfg.DeleteAfterRead {
-			sql = fmt.Sprintf("DELETE FROM %s WHERE %s IN %s", tk.table.quoted, QuoteIdent(cfg.pkColumn()), inList(chunk))
+			sql = fmt.Sprintf("DELETE FROM %s WHERE %s IN %s", tk.table.quoted, pgutil.QuoteIdent(cfg.pkColumn()), inList(chunk))
 		} else {
-			sql = fmt.Sprintf("UPDATE %s SET %s = TRUE WHERE %s IN %s", tk.table.quoted, QuoteIdent(cfg.ProcessedColumn),
-				QuoteIdent(cfg.pkColumn()), inList(chunk))
+			sql = fmt.Sprintf("UPDATE %s SET %s = TRUE WHERE %s IN %s", tk.table.quoted, pgutil.QuoteIdent(cfg.ProcessedColumn),
+				pgutil.QuoteIdent(cfg.pkColumn()), inList(chunk))
 		}
 		err := p.s.withRetry(ctx, "commit "+tk.table.quoted, func(ctx context.Context) error {
 			ctx, cancel := context.WithTimeout(ctx, 60*time.Second)

@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/iggy-go/connectors/connectors/internal/pgutil"
 )
 
 var numericOffset = regexp.MustCompile(`^-?[0-9]+(\.[0-9]+)?$`)
@@ -17,7 +19,7 @@ func offsetLiteral(v string) string {
 	if numericOffset.MatchString(v) {
 		return v
 	}
-	return QuoteLiteral(v)
+	return pgutil.QuoteLiteral(v)
 }
 
 // pollQuery is the query of one polling step for a table.
@@ -35,19 +37,19 @@ type pollQuery struct {
 func (q pollQuery) SQL() string {
 	var b strings.Builder
 	b.WriteString("SELECT * FROM ")
-	b.WriteString(QuoteQualified(q.Table))
+	b.WriteString(pgutil.QuoteQualified(q.Table))
 	var conds []string
 	if q.HasOffset {
-		conds = append(conds, QuoteIdent(q.Tracking)+" > "+offsetLiteral(q.Offset))
+		conds = append(conds, pgutil.QuoteIdent(q.Tracking)+" > "+offsetLiteral(q.Offset))
 	}
 	if q.Processed != "" {
-		conds = append(conds, QuoteIdent(q.Processed)+" = FALSE")
+		conds = append(conds, pgutil.QuoteIdent(q.Processed)+" = FALSE")
 	}
 	if len(conds) > 0 {
 		b.WriteString(" WHERE ")
 		b.WriteString(strings.Join(conds, " AND "))
 	}
-	fmt.Fprintf(&b, " ORDER BY %s ASC LIMIT %d", QuoteIdent(q.Tracking), q.Limit)
+	fmt.Fprintf(&b, " ORDER BY %s ASC LIMIT %d", pgutil.QuoteIdent(q.Tracking), q.Limit)
 	return b.String()
 }
 
@@ -73,7 +75,7 @@ func (s substitution) value(tok string, ctx byte) string {
 	switch tok {
 	case "$table":
 		if ctx == 0 {
-			return QuoteQualified(s.Table)
+			return pgutil.QuoteQualified(s.Table)
 		}
 		raw = strings.Join(s.Table, ".")
 	case "$offset":
@@ -91,7 +93,7 @@ func (s substitution) value(tok string, ctx byte) string {
 	case "$now":
 		raw = s.Now.UTC().Format(time.RFC3339)
 		if ctx == 0 {
-			return QuoteLiteral(raw)
+			return pgutil.QuoteLiteral(raw)
 		}
 	}
 	switch ctx {

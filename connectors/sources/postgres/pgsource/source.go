@@ -49,6 +49,7 @@ import (
 	"math"
 	"time"
 
+	"github.com/iggy-go/connectors/connectors/internal/pgutil"
 	"github.com/iggy-go/connectors/sdk"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
@@ -115,7 +116,7 @@ func newSource(cfg *Config, state []byte, log *slog.Logger) (*Source, error) {
 	if err != nil {
 		return nil, sdk.FieldErrorf("payload_format", "%v", err)
 	}
-	s := &Source{cfg: cfg, log: log, conv: newConverter(cfg.SnakeCaseColumns, log), format: f, sleep: sleepCtx}
+	s := &Source{cfg: cfg, log: log, conv: newConverter(cfg.SnakeCaseColumns, log), format: f, sleep: pgutil.Sleep}
 	if err := sdk.DecodeState(state, &s.state); err != nil {
 		// The original connector's state has only the first three fields.
 		var orig originalState
@@ -212,44 +213,20 @@ func (s *Source) logBatch(ctx context.Context, msg string, args ...any) {
 	s.log.Log(ctx, lvl, msg, args...)
 }
 
+// extraTransient are the SQLSTATEs the source retries besides those pgutil.IsTransient does:
+// 55006 object_in_use, e.g. a replication slot still held by a closing walsender.
+var extraTransient = []string{"55006"}
+
 // withRetry runs f, retrying transient errors up to max_retries attempts with retry_delay × attempt;
 // the final error is classified (sdk.Retryable / sdk.Permanent).
 func (s *Source) withRetry(ctx context.Context, what string, f func(ctx context.Context) error) error {
-	attempts := max(1, s.cfg.MaxRetries)
-	for a := 1; ; a++ {
-		err := f(ctx)
-		if err == nil {
-			return nil
-		}
-		if !IsTransient(err) || a >= attempts || ctx.Err() != nil {
-			return classify(fmt.Sprintf("%s (attempt %d of %d)", what, a, attempts), err)
-		}
-		d := s.cfg.RetryDelay.D() * time.Duration(a)
-		s.log.Warn("postgres source: transient error, retrying", "what", what, "attempt", a, "delay", d, "error", err)
-		if err := s.sleep(ctx, d); err != nil {
-			return sdk.Retryable(err)
-		}
-	}
+	retry := pgutil.Retry{Attempts: s.cfg.MaxRetries, Delay: s.cfg.RetryDelay.D(), ExtraTransient: extraTransient, Sleep: s.sleep,
+		OnRetry: func(a, _ int, d time.Duration, err error) {
+			s.log.Warn("postgres source: transient error, retrying", "what", what, "attempt", a, "delay", d, "error", err)
+		}}
+	return retry.Do(ctx, what, f, classify)
 }
 
 func classify(what string, err error) error {
-	err = fmt.Errorf("postgres source: %s: %w", what, err)
-	if IsTransient(err) {
-		return sdk.Retryable(err)
-	}
-	return sdk.Permanent(err)
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	if d <= 0 {
-		return ctx.Err()
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
+	return pgutil.Classify(fmt.Errorf("postgres source: %s: %w", what, err), extraTransient...)
 }

@@ -1,4 +1,4 @@
-package pgsink
+package pgutil
 
 import (
 	"errors"
