@@ -28,8 +28,10 @@ func wrapIggy(err error) error {
 // groupConsumer adapts an iggy.GroupConsumer to pipeline.Consumer.
 type groupConsumer struct {
 	g *iggy.GroupConsumer
-	// reused between polls: a batch is fully delivered before the next poll of the same consumer
-	msgs []abi.Message
+	// Message slices used by turns: the pipeline delivers a batch before it asks for the batch after
+	// the next one (pipeline.Consumer), so the slice of the poll before last is free again.
+	msgs [2][]abi.Message
+	turn int
 }
 
 func (c *groupConsumer) Poll(ctx context.Context, max int) (pipeline.ConsumedBatch, error) {
@@ -37,13 +39,17 @@ func (c *groupConsumer) Poll(ctx context.Context, max int) (pipeline.ConsumedBat
 	if err != nil {
 		return pipeline.ConsumedBatch{}, wrapIggy(err)
 	}
-	msgs := c.msgs[:0]
+	if len(b.Messages) == 0 {
+		return pipeline.ConsumedBatch{PartitionID: b.PartitionID, CurrentOffset: b.CurrentOffset}, nil
+	}
+	c.turn ^= 1 // only non-empty polls take a turn: an empty one holds no memory
+	msgs := c.msgs[c.turn][:0]
 	for i := range b.Messages {
 		m := &b.Messages[i]
 		msgs = append(msgs, abi.Message{ID: abi.ID(m.ID), Offset: m.Offset, Checksum: m.Checksum,
 			Timestamp: m.Timestamp, OriginTimestamp: m.OriginTimestamp, Headers: toABIHeaders(m.Headers), Payload: m.Payload})
 	}
-	c.msgs = msgs
+	c.msgs[c.turn] = msgs
 	return pipeline.ConsumedBatch{PartitionID: b.PartitionID, CurrentOffset: b.CurrentOffset, Messages: msgs}, nil
 }
 

@@ -44,9 +44,12 @@ type ConsumedBatch struct {
 
 // Consumer reads one stream/topic as a member of the sink's consumer group with auto-commit off.
 // Messages that are not committed are delivered again (to this or another member) after a restart or
-// a rebalance.
+// a rebalance. The sink polls the next batch while it delivers the previous one (Poll and Commit
+// may run concurrently); calls of each method are not concurrent with themselves.
 type Consumer interface {
 	// Poll returns up to max messages of one assigned partition (an empty batch when none are ready).
+	// A non-empty batch must stay valid until the second non-empty batch after it has been returned:
+	// the consumer may reuse its memory from then on (the sink has delivered it by then).
 	Poll(ctx context.Context, max int) (ConsumedBatch, error)
 	// Commit stores offset as the group's position in the partition (the next poll starts after it).
 	Commit(ctx context.Context, partitionID uint32, offset uint64) error

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -128,8 +129,41 @@ func (s *Sink) Run(ctx context.Context) error {
 	return firstErr
 }
 
+// runStream delivers the batches of one stream in poll order. The next batch is read from Iggy
+// while the current one is processed, handed to the plugin and committed (one batch ahead at most):
+// Iggy's reply time overlaps with the plugin's work. A batch read ahead is delivered before anything
+// after it and is never committed before it is delivered; on stop or on a fatal error it is dropped
+// uncommitted (delivered again later, like any uncommitted message).
 func (s *Sink) runStream(ctx context.Context, st *SinkStream) error {
 	log := s.log.With("stream", st.Stream, "topic", st.Topic)
+	pctx, cancel := context.WithCancel(ctx)
+	batches := make(chan ConsumedBatch) // unbuffered: the poller holds at most one batch
+	polled := make(chan struct{})
+	go func() {
+		defer close(polled)
+		s.pollStream(pctx, st, log, batches)
+	}()
+	// The consumer is not used after runStream returns: the poller's in-flight poll is waited for.
+	defer func() { cancel(); <-polled }()
+	for {
+		var batch ConsumedBatch
+		select {
+		case <-ctx.Done():
+			return nil // stopping: a batch read ahead stays uncommitted and is delivered again later
+		case batch = <-batches:
+		}
+		if ctx.Err() != nil {
+			return nil
+		}
+		if err := s.deliver(ctx, st, batch, log); err != nil {
+			return err
+		}
+	}
+}
+
+// pollStream reads st and hands non-empty batches to runStream until ctx ends, retrying failed
+// polls with backoff and lingering when LingerTime is set.
+func (s *Sink) pollStream(ctx context.Context, st *SinkStream, log *slog.Logger, out chan<- ConsumedBatch) {
 	pollFailures := 0
 	for ctx.Err() == nil {
 		// A poll is short; cutting one off on shutdown would only make the Iggy client drop and
@@ -138,7 +172,7 @@ func (s *Sink) runStream(ctx context.Context, st *SinkStream) error {
 		batch, err := st.Consumer.Poll(pctx, st.BatchLength)
 		cancel()
 		if ctx.Err() != nil {
-			return nil // stopping: the batch stays uncommitted and is delivered again later
+			return // stopping: the batch stays uncommitted and is delivered again later
 		}
 		if err != nil {
 			pollFailures++
@@ -146,35 +180,43 @@ func (s *Sink) runStream(ctx context.Context, st *SinkStream) error {
 			s.opt.State.Note(fmt.Errorf("poll %s/%s: %w", st.Stream, st.Topic, err))
 			log.Warn("polling Iggy failed; retrying", "attempt", pollFailures, "err", err)
 			if s.opt.Retry.Sleep(ctx, pollFailures) != nil {
-				return nil
+				return
 			}
 			continue
 		}
 		pollFailures = 0
 		if len(batch.Messages) == 0 {
 			if sleepCtx(ctx, st.PollInterval) != nil {
-				return nil
+				return
 			}
 			continue
 		}
 		for {
 			var next ConsumedBatch
-			if st.LingerTime > 0 && len(batch.Messages) < st.BatchLength {
-				batch, next = s.linger(ctx, st, batch)
-				if ctx.Err() != nil {
-					return nil
+			if st.LingerTime > 0 {
+				// Lingering polls more than once while the previous batch may still be delivered:
+				// hand over copies (a consumer's batch is valid only until its next poll but one).
+				if len(batch.Messages) < st.BatchLength {
+					batch, next = s.linger(ctx, st, batch)
+					if ctx.Err() != nil {
+						return
+					}
+				} else {
+					batch.Messages = slices.Clone(batch.Messages)
 				}
+				next.Messages = slices.Clone(next.Messages)
 			}
-			if err := s.deliver(ctx, st, batch, log); err != nil {
-				return err
+			select {
+			case out <- batch:
+			case <-ctx.Done():
+				return
 			}
-			if len(next.Messages) == 0 || ctx.Err() != nil {
+			if len(next.Messages) == 0 {
 				break
 			}
 			batch = next // another partition's messages, polled while lingering
 		}
 	}
-	return nil
 }
 
 // linger polls st for up to LingerTime to add messages of batch's partition to batch, until it
@@ -182,7 +224,7 @@ func (s *Sink) runStream(ctx context.Context, st *SinkStream) error {
 // another partition, those (to be delivered next). A poll error ends the wait (the next regular
 // poll reports it).
 func (s *Sink) linger(ctx context.Context, st *SinkStream, batch ConsumedBatch) (ConsumedBatch, ConsumedBatch) {
-	// The consumer may reuse its message slice on the next poll: keep a copy.
+	// The consumer may reuse its message slice: keep a copy.
 	batch.Messages = append(make([]abi.Message, 0, st.BatchLength), batch.Messages...)
 	deadline := time.Now().Add(st.LingerTime)
 	for len(batch.Messages) < st.BatchLength {
