@@ -1,14 +1,19 @@
 package bench
 
-import "fmt"
+import (
+	"fmt"
+	"path/filepath"
+	"regexp"
+)
 
-// The connector files the scenarios give the runtime. Plugins are named without directory: the
-// runtime finds them in build/plugins next to build/bin.
+// The connector files the scenarios give the runtime. plugin is the library's path
+// (Harness.plugin).
 
 // sourceTOML is the B1 source: the random source in zero_cost mode producing batch records of
 // MessageSize bytes per poll, as fast as it can (interval 0, linger_time 0), stopping after
-// maxCount messages (0 = never).
-func sourceTOML(topic string, batch int, maxCount uint64) string {
+// maxCount messages (0 = never). inFlight is max_in_flight (batches polled and not yet committed;
+// 2 polls the next batch while the previous one is sent).
+func sourceTOML(plugin, topic string, batch, inFlight int, maxCount uint64) string {
 	maxLine := ""
 	if maxCount > 0 {
 		maxLine = fmt.Sprintf("max_count = %d\n", maxCount)
@@ -18,7 +23,8 @@ key = "bench_source"
 enabled = true
 version = 0
 name = "benchmark source"
-path = "libiggy_connector_random_source"
+path = %q
+max_in_flight = %d
 
 [[streams]]
 stream = %q
@@ -32,18 +38,18 @@ interval = "0"
 messages_range = [%d, %d]
 payload_size = %d
 generator = "zero_cost"
-%s`, benchStream, topic, batch, batch, batch, ZeroCostTextSize(MessageSize), maxLine)
+%s`, plugin, inFlight, benchStream, topic, batch, batch, batch, ZeroCostTextSize(MessageSize), maxLine)
 }
 
 // sinkTOML is the B2 sink: the discard sink (test/plugins/discard) reading topic as group.
 // transforms adds the B5 chain.
-func sinkTOML(key, topic, group string, batch int, transforms bool) string {
+func sinkTOML(plugin, key, topic, group string, batch int, transforms bool) string {
 	s := fmt.Sprintf(`type = "sink"
 key = %q
 enabled = true
 version = 0
 name = "benchmark sink"
-path = "libiggy_connector_discard_sink"
+path = %q
 
 [[streams]]
 stream = %q
@@ -54,7 +60,7 @@ poll_interval = "5ms"
 consumer_group = %q
 
 [plugin_config]
-`, key, benchStream, topic, batch, group)
+`, key, plugin, benchStream, topic, batch, group)
 	if transforms {
 		s += TransformChainTOML
 	}
@@ -88,13 +94,13 @@ fields = ["password", "ssn"]
 
 // pgSinkTOML is the B3 sink: the PostgreSQL sink writing topic into table (created beforehand with
 // the sink's own DDL) in rounds of 1000 rows, the default payload_format bytea.
-func pgSinkTOML(topic, group, table, pgURL string) string {
+func pgSinkTOML(plugin, topic, group, table, pgURL string) string {
 	return fmt.Sprintf(`type = "sink"
 key = "bench_pg"
 enabled = true
 version = 0
 name = "benchmark PostgreSQL sink"
-path = "libiggy_connector_postgres_sink"
+path = %q
 
 [[streams]]
 stream = %q
@@ -109,5 +115,16 @@ connection_string = %q
 target_table = %q
 batch_size = 1000
 auto_create_table = true
-`, benchStream, topic, group, pgURL, table)
+`, plugin, benchStream, topic, group, pgURL, table)
+}
+
+// pathLine matches the plugin path of a connector file.
+var pathLine = regexp.MustCompile(`(?m)^path = "([^"/]+)"$`)
+
+// withPluginDir makes a connector file's bare plugin name (path = "libx") a path in dir.
+func withPluginDir(toml, dir string) string {
+	return pathLine.ReplaceAllStringFunc(toml, func(line string) string {
+		name := pathLine.FindStringSubmatch(line)[1]
+		return fmt.Sprintf("path = %q", filepath.Join(dir, name))
+	})
 }

@@ -41,7 +41,10 @@ type Config struct {
 	// Runs is the number of interleaved runs per side (default 5 in full mode, 1 in smoke mode).
 	Runs int
 	// Only, when not empty, limits the run to these scenarios ("B1" ... "B6").
-	Only   []string
+	Only []string
+	// Sweep, when not empty, replaces the batch sizes of B1 and B2 (it should hold 1000, the
+	// headline).
+	Sweep  []int
 	Logger *slog.Logger
 }
 
@@ -74,6 +77,11 @@ func New(cfg Config) (*Harness, error) {
 		}
 	}
 	h := &Harness{cfg: cfg, log: cfg.Logger, logDir: filepath.Join(cfg.OutDir, "logs")}
+	if cfg.Mode != ModeSoak { // a soak shares the full run's directory
+		if err := os.RemoveAll(h.logDir); err != nil {
+			return nil, err
+		}
+	}
 	if err := os.MkdirAll(h.logDir, 0o755); err != nil {
 		return nil, err
 	}
@@ -288,6 +296,11 @@ func (h *Harness) prefill(ctx context.Context, topic string, n int, payload func
 		}
 	}
 	return nil
+}
+
+// plugin is the path of libiggy_connector_<name>.so in the plugin directory.
+func (h *Harness) plugin(name string) string {
+	return filepath.Join(h.cfg.PluginDir, "libiggy_connector_"+name+".so")
 }
 
 // --- processes ------------------------------------------------------------------------------------

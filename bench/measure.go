@@ -17,6 +17,9 @@ type Window struct {
 	// Stall fails the run when progress stops moving for this long, before or inside the window
 	// (default 30s).
 	Stall time.Duration
+	// Check, if set, is called every half second; an error fails the run at once (e.g. the runtime
+	// logged an error).
+	Check func() error
 }
 
 type sample struct {
@@ -59,6 +62,7 @@ func Measure(ctx context.Context, p *Proc, progress func(context.Context) (uint6
 		windowShort bool
 	)
 	defer tick.Stop()
+	lastCheck := time.Now()
 	for {
 		select {
 		case <-ctx.Done():
@@ -70,6 +74,12 @@ func Measure(ctx context.Context, p *Proc, progress func(context.Context) (uint6
 		s, err := take()
 		if err != nil {
 			return Measurement{}, err
+		}
+		if w.Check != nil && s.at.Sub(lastCheck) >= 500*time.Millisecond {
+			lastCheck = s.at
+			if err := w.Check(); err != nil {
+				return Measurement{}, err
+			}
 		}
 		if s.progress != last.progress {
 			lastMove = s.at

@@ -127,7 +127,7 @@ func StartProc(spec ProcSpec) (*Proc, error) {
 		argv = append([]string{"taskset", "-c", spec.CPUs}, argv...)
 	}
 	logPath := filepath.Join(spec.LogDir, name+".log")
-	lf, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	lf, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o644)
 	if err != nil {
 		return nil, err
 	}

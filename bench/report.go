@@ -90,7 +90,10 @@ func Verdicts(r *Results, soak *Soak) []Verdict {
 		}
 		v = append(v, vd)
 	}
-	ratioTarget("B1 source path", r.Sweep["B1"][HeadlineBatch], TargetB1, "plain producer")
+	ratioTarget("B1 source path (max_in_flight = 1, the default)", r.Sweep["B1"][HeadlineBatch], TargetB1, "plain producer")
+	if len(r.B1InFlight2) > 0 {
+		ratioTarget("B1 source path with max_in_flight = 2", r.B1InFlight2, TargetB1, "plain producer")
+	}
 	ratioTarget("B2 sink path", r.Sweep["B2"][HeadlineBatch], TargetB2, "plain group consumer")
 	ratioTarget("B3 PostgreSQL sink", r.B3, TargetB3, "plain CopyFrom")
 	for _, size := range []int{1024, 100} {
@@ -157,6 +160,9 @@ func Render(r *Results, soak *Soak, analysis, chart string) string {
 			f2(s.OursCPUPerM), f2(s.BaseCPUPerM), mb(s.OursRSS), mb(s.BaseRSS))
 	}
 	row("B1 source path: random source (zero_cost) → runtime → Iggy vs plain producer, 1 KB, batch 1000", r.Sweep["B1"][HeadlineBatch], "msg/s")
+	if len(r.B1InFlight2) > 0 {
+		row("B1 with `max_in_flight = 2` (the next batch is polled while the previous one is sent), same baseline runs", r.B1InFlight2, "msg/s")
+	}
 	row("B2 sink path: Iggy → runtime → discard sink vs plain group consumer (poll + commit), 1 KB, batch 1000", r.Sweep["B2"][HeadlineBatch], "msg/s")
 	row("B3 Iggy → runtime → PostgreSQL sink vs plain pgx CopyFrom of the same rows, batch 1000", r.B3, "rows/s")
 	if b, ok := findBench(r.B4, "Sink/in_process/size=1024/batch=1000"); ok {

@@ -37,7 +37,7 @@ const HeadlineBatch = 1000
 func planFor(mode Mode, runs int) plan {
 	if mode == ModeSmoke {
 		p := plan{runs: 1, sweep: []int{100, HeadlineBatch}, window: Window{Warmup: 200 * time.Millisecond, Duration: 500 * time.Millisecond},
-			b2Prefill: 400_000, b3Rows: 60_000, b4Time: "20x", b5Time: "200x", b3Time: "1x",
+			b2Prefill: 600_000, b3Rows: 60_000, b4Time: "20x", b5Time: "200x", b3Time: "1x",
 			idleFor: 2 * time.Second, loadedFor: 2 * time.Second}
 		if runs > 0 {
 			p.runs = runs
@@ -61,6 +61,9 @@ func (h *Harness) wants(scenario string) bool {
 // fails the whole run (the numbers themselves never do).
 func (h *Harness) Run(ctx context.Context) (*Results, error) {
 	pl := planFor(h.cfg.Mode, h.cfg.Runs)
+	if len(h.cfg.Sweep) > 0 {
+		pl.sweep = h.cfg.Sweep
+	}
 	r := &Results{Mode: h.cfg.Mode, Started: time.Now(), Machine: DescribeMachine(), Pinning: h.Pinning(), Runs: pl.runs,
 		Window: fmt.Sprintf("warm-up %v after the first message moved, then a %v window (or until the prefilled data ran out); progress and /proc sampled every 10ms",
 			pl.window.Warmup, pl.window.Duration),
@@ -126,16 +129,23 @@ func stopRuntime(p *Proc) error {
 	if err := p.Stop(15 * time.Second); err != nil {
 		return fmt.Errorf("%s: %w; log tail:\n%s", p.Name, err, p.LogTail(3000))
 	}
-	b, err := os.ReadFile(p.LogPath)
-	if err != nil {
-		return err
-	}
-	for _, l := range strings.Split(string(b), "\n") {
-		if strings.Contains(l, "level=ERROR") {
-			return fmt.Errorf("%s logged an error: %s", p.Name, l)
+	return logError(p)()
+}
+
+// logError returns a check that fails when the runtime's log holds an ERROR line.
+func logError(p *Proc) func() error {
+	return func() error {
+		b, err := os.ReadFile(p.LogPath)
+		if err != nil {
+			return err
 		}
+		for _, l := range strings.Split(string(b), "\n") {
+			if strings.Contains(l, "level=ERROR") {
+				return fmt.Errorf("%s logged an error: %s", p.Name, l)
+			}
+		}
+		return nil
 	}
-	return nil
 }
 
 func stopBaseline(p *Proc) error {
@@ -152,17 +162,28 @@ func (h *Harness) runB1(ctx context.Context, pl plan, r *Results) error {
 	for rep := 0; rep < pl.runs; rep++ {
 		for _, batch := range pl.sweep {
 			pair, err := interleave(rep, func() (Measurement, error) {
-				m, err := h.sourceRun(ctx, batch, true, pl.window, !checked)
+				m, err := h.sourceRun(ctx, batch, 1, true, pl.window, !checked)
 				checked = true
 				return m, err
 			}, func() (Measurement, error) {
-				return h.sourceRun(ctx, batch, false, pl.window, false)
+				return h.sourceRun(ctx, batch, 1, false, pl.window, false)
 			})
 			if err != nil {
 				return fmt.Errorf("batch %d, run %d: %w", batch, rep+1, err)
 			}
 			r.Sweep["B1"][batch] = append(r.Sweep["B1"][batch], pair)
 			h.log.Info("B1", "batch", batch, "run", rep+1, "ours_msgs_s", int(pair.Ours.Rate()), "baseline_msgs_s", int(pair.Baseline.Rate()))
+			if batch != HeadlineBatch {
+				continue
+			}
+			// The same with max_in_flight = 2 (the next batch is polled while the previous is sent),
+			// right after the pair whose baseline it is compared with.
+			m, err := h.sourceRun(ctx, batch, 2, true, pl.window, false)
+			if err != nil {
+				return fmt.Errorf("max_in_flight 2, run %d: %w", rep+1, err)
+			}
+			r.B1InFlight2 = append(r.B1InFlight2, Pair{Ours: m, Baseline: pair.Baseline})
+			h.log.Info("B1 max_in_flight=2", "run", rep+1, "ours_msgs_s", int(m.Rate()))
 		}
 	}
 	return nil
@@ -171,7 +192,7 @@ func (h *Harness) runB1(ctx context.Context, pl plan, r *Results) error {
 // sourceRun measures one B1 run: the runtime's random source (ours) or the plain producer producing
 // into a fresh topic, watched through the topic's message count. check verifies that the runtime's
 // messages are byte for byte what the baseline sends.
-func (h *Harness) sourceRun(ctx context.Context, batch int, ours bool, w Window, check bool) (Measurement, error) {
+func (h *Harness) sourceRun(ctx context.Context, batch, inFlight int, ours bool, w Window, check bool) (Measurement, error) {
 	if err := h.RestartServer(ctx); err != nil {
 		return Measurement{}, err
 	}
@@ -183,7 +204,7 @@ func (h *Harness) sourceRun(ctx context.Context, batch int, ours bool, w Window,
 	var p *Proc
 	var err error
 	if ours {
-		p, err = h.startRuntime(name+"_runtime", map[string]string{"source": sourceTOML(name, batch, 0)}, "")
+		p, err = h.startRuntime(name+"_runtime", map[string]string{"source": sourceTOML(h.plugin("random_source"), name, batch, inFlight, 0)}, "")
 	} else {
 		p, err = h.startBaseline(name+"_baseline", "baseline-produce", "--addr", h.addr, "--topic", name,
 			"--batch", fmt.Sprint(batch), "--size", fmt.Sprint(MessageSize))
@@ -192,6 +213,9 @@ func (h *Harness) sourceRun(ctx context.Context, batch int, ours bool, w Window,
 		return Measurement{}, err
 	}
 	defer p.Kill()
+	if ours {
+		w.Check = logError(p)
+	}
 	m, err := Measure(ctx, p, h.topicCount(name), w)
 	if err != nil {
 		return m, err
@@ -298,12 +322,15 @@ func (h *Harness) sinkRunProfiled(ctx context.Context, partition uint32, batch i
 		p, err = h.startBaseline(group, "baseline-consume", "--addr", h.addr, "--topic", b2Topic, "--group", group,
 			"--batch", fmt.Sprint(batch))
 	default:
-		p, err = h.startRuntime(group, map[string]string{"sink": sinkTOML("bench_sink", b2Topic, group, batch, side == "transforms")}, profile)
+		p, err = h.startRuntime(group, map[string]string{"sink": sinkTOML(h.plugin("discard_sink"), "bench_sink", b2Topic, group, batch, side == "transforms")}, profile)
 	}
 	if err != nil {
 		return Measurement{}, err
 	}
 	defer p.Kill()
+	if side != "baseline" {
+		w.Check = logError(p)
+	}
 	m, err := Measure(ctx, p, h.groupProgress(b2Topic, group, partition), w)
 	if err != nil {
 		return m, err
@@ -420,11 +447,12 @@ func (h *Harness) runB3(ctx context.Context, pl plan, r *Results) error {
 // pgSinkRun measures the runtime's PostgreSQL sink writing the B3 topic into table.
 func (h *Harness) pgSinkRun(ctx context.Context, partition uint32, table string, w Window, profile string) (Measurement, error) {
 	group := h.nextName("b3_ours")
-	p, err := h.startRuntime(group, map[string]string{"pg": pgSinkTOML(b3Topic, group, table, h.cfg.PGURL)}, profile)
+	p, err := h.startRuntime(group, map[string]string{"pg": pgSinkTOML(h.plugin("postgres_sink"), b3Topic, group, table, h.cfg.PGURL)}, profile)
 	if err != nil {
 		return Measurement{}, err
 	}
 	defer p.Kill()
+	w.Check = logError(p)
 	m, err := Measure(ctx, p, h.groupProgress(b3Topic, group, partition), w)
 	if err != nil {
 		return m, err
@@ -494,7 +522,7 @@ func (h *Harness) runB6(ctx context.Context, pl plan) (B6, error) {
 		if err != nil {
 			return b, err
 		}
-		demo[strings.TrimSuffix(filepath.Base(f), ".toml")] = string(data)
+		demo[strings.TrimSuffix(filepath.Base(f), ".toml")] = withPluginDir(string(data), h.cfg.PluginDir)
 	}
 	p, err := h.startRuntime(h.nextName("b6_idle"), demo, "")
 	if err != nil {
@@ -529,8 +557,8 @@ func (h *Harness) runB6(ctx context.Context, pl plan) (B6, error) {
 	}
 	defer h.deleteTopic(ctx, name)
 	p, err = h.startRuntime(name, map[string]string{
-		"source": sourceTOML(name, HeadlineBatch, 0),
-		"sink":   sinkTOML("bench_sink", name, name, HeadlineBatch, false),
+		"source": sourceTOML(h.plugin("random_source"), name, HeadlineBatch, 1, 0),
+		"sink":   sinkTOML(h.plugin("discard_sink"), "bench_sink", name, name, HeadlineBatch, false),
 	}, "")
 	if err != nil {
 		return b, err
@@ -578,7 +606,7 @@ func (h *Harness) runProfiles(ctx context.Context, pl plan, r *Results) error {
 				return err
 			}
 			defer h.deleteTopic(ctx, name)
-			p, err := h.startRuntime(name, map[string]string{"source": sourceTOML(name, HeadlineBatch, 0)}, prof)
+			p, err := h.startRuntime(name, map[string]string{"source": sourceTOML(h.plugin("random_source"), name, HeadlineBatch, 1, 0)}, prof)
 			if err != nil {
 				return err
 			}

@@ -14,13 +14,13 @@ const (
 )
 
 // soakSourceTOML is sourceTOML at the soak's rate.
-func soakSourceTOML(topic string) string {
+func soakSourceTOML(plugin, topic string) string {
 	return fmt.Sprintf(`type = "source"
 key = "soak_source"
 enabled = true
 version = 0
 name = "soak source"
-path = "libiggy_connector_random_source"
+path = %q
 
 [[streams]]
 stream = %q
@@ -33,7 +33,7 @@ interval = %q
 messages_range = [%d, %d]
 payload_size = %d
 generator = "zero_cost"
-`, benchStream, topic, SoakBatch, SoakInterval.String(), SoakBatch, SoakBatch, ZeroCostTextSize(MessageSize))
+`, plugin, benchStream, topic, SoakBatch, SoakInterval.String(), SoakBatch, SoakBatch, ZeroCostTextSize(MessageSize))
 }
 
 // Soak runs one runtime with a rate-limited source and a sink on the same topic for d, sampling its
@@ -53,8 +53,8 @@ func (h *Harness) Soak(ctx context.Context, d, every time.Duration) (*Soak, erro
 	}
 	defer h.deleteTopic(ctx, name)
 	p, err := h.startRuntime(name, map[string]string{
-		"source": soakSourceTOML(name),
-		"sink":   sinkTOML("soak_sink", name, name, HeadlineBatch, false),
+		"source": soakSourceTOML(h.plugin("random_source"), name),
+		"sink":   sinkTOML(h.plugin("discard_sink"), "soak_sink", name, name, HeadlineBatch, false),
 	}, "")
 	if err != nil {
 		return nil, err

@@ -15,8 +15,8 @@
 # free port, stopped at the end. Runs scripts/setup.sh first when gcc or the Python venv with
 # matplotlib (for the chart) is missing.
 #
-# Environment: BENCH_RUNS (interleaved runs per side), BENCH_ONLY (e.g. B1,B2), SOAK_DURATION
-# (default 10m).
+# Environment: BENCH_RUNS (interleaved runs per side), BENCH_ONLY (e.g. B1,B2), BENCH_SWEEP (batch
+# sizes of B1 and B2, e.g. 100,1000), SOAK_DURATION (default 10m).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -80,6 +80,7 @@ if [ "$(nproc)" -ge 2 ] && command -v taskset >/dev/null; then BENCH=(taskset -c
 ARGS=()
 [ -n "${BENCH_RUNS:-}" ] && ARGS+=(--runs "$BENCH_RUNS")
 [ -n "${BENCH_ONLY:-}" ] && ARGS+=(--only "$BENCH_ONLY")
+[ -n "${BENCH_SWEEP:-}" ] && ARGS+=(--sweep "$BENCH_SWEEP")
 case "$MODE" in
   full)
     OUT=bench/out/full

@@ -26,6 +26,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -113,6 +114,7 @@ func cmdRun(ctx context.Context, log *slog.Logger, args []string) error {
 	mode := fs.String("mode", "full", "full or smoke")
 	runs := fs.Int("runs", 0, "interleaved runs per side (default: 5 full, 1 smoke)")
 	only := fs.String("only", "", "comma-separated scenarios to run (B1..B6); default all")
+	sweep := fs.String("sweep", "", "comma-separated batch sizes of B1 and B2 (default 1,10,100,1000; smoke 100,1000)")
 	report := fs.String("report", "", "Markdown report to write (default OUT/RESULTS.md)")
 	chart := fs.String("chart", "throughput.png", "chart file name, relative to the report, that the report shows")
 	fs.Parse(args)
@@ -127,6 +129,15 @@ func cmdRun(ctx context.Context, log *slog.Logger, args []string) error {
 	if *only != "" {
 		for _, s := range strings.Split(*only, ",") {
 			cfg.Only = append(cfg.Only, strings.ToUpper(strings.TrimSpace(s)))
+		}
+	}
+	if *sweep != "" {
+		for _, s := range strings.Split(*sweep, ",") {
+			n, err := strconv.Atoi(strings.TrimSpace(s))
+			if err != nil || n <= 0 {
+				return fmt.Errorf("--sweep: bad batch size %q", s)
+			}
+			cfg.Sweep = append(cfg.Sweep, n)
 		}
 	}
 	h, err := bench.New(cfg)
