@@ -1,17 +1,22 @@
-// Package pluginbuild builds the real plugin libraries and the runtime binary for tests: Go plugins
-// with `go build -buildmode=c-shared` (CGO_ENABLED=1), the C test plugins with gcc, and
-// runtime/cmd/iggy-connectors with CGO_ENABLED=0. Each artefact is built at most once per test process
-// into a temporary directory (the Go build cache keeps rebuilds fast), or into $IGGY_PLUGINBUILD_DIR
-// when set (kept afterwards, e.g. for a profiler to read symbols); call Cleanup from TestMain.
-// Prebuilt finds libraries that `make plugins` put in build/plugins (the C and Rust examples).
+// Package pluginbuild builds the real plugin libraries and binaries for tests: Go plugins with
+// `go build -buildmode=c-shared` (CGO_ENABLED=1), the C test plugins with gcc, and the iggy-connectors
+// and iggy-devserver binaries with CGO_ENABLED=0. Each artefact is built at most once per test
+// process into a temporary directory laid out like an installation — binaries in bin/, plugins in
+// plugins/, so the runtime finds a plugin by name in <bin>/../plugins — (the Go build cache keeps
+// rebuilds fast), or into $IGGY_PLUGINBUILD_DIR when set (kept afterwards, e.g. for a profiler to
+// read symbols); call Cleanup from TestMain. Prebuilt finds libraries that `make plugins` put in
+// build/plugins (the C and Rust examples).
 package pluginbuild
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"sync"
 	"testing"
 )
@@ -35,12 +40,12 @@ func RepoRoot() string {
 	return filepath.Clean(filepath.Join(filepath.Dir(file), "..", ".."))
 }
 
+// tempDir returns the build directory, with its bin/ and plugins/ subdirectories.
 func tempDir() (string, error) {
 	mu.Lock()
 	defer mu.Unlock()
 	if dir == "" && os.Getenv("IGGY_PLUGINBUILD_DIR") != "" {
 		dir, keep = os.Getenv("IGGY_PLUGINBUILD_DIR"), true
-		return dir, os.MkdirAll(dir, 0o755)
 	}
 	if dir == "" {
 		d, err := os.MkdirTemp("", "iggy-plugins-")
@@ -49,16 +54,22 @@ func tempDir() (string, error) {
 		}
 		dir = d
 	}
+	for _, sub := range []string{"bin", "plugins"} {
+		if err := os.MkdirAll(filepath.Join(dir, sub), 0o755); err != nil {
+			return "", err
+		}
+	}
 	return dir, nil
 }
 
-// Cleanup removes every artefact built by this process.
+// Cleanup removes every artefact built by this process; a later call builds again.
 func Cleanup() {
 	mu.Lock()
 	defer mu.Unlock()
 	if dir != "" && !keep {
 		os.RemoveAll(dir)
 		dir = ""
+		builds = map[string]*result{}
 	}
 }
 
@@ -90,15 +101,22 @@ func run(cmd *exec.Cmd) error {
 }
 
 // GoPlugin builds the Go plugin module in moduleDir (relative to the repository root, e.g.
-// "connectors/sinks/stdout") as lib<libName>.so, e.g. libName "iggy_connector_stdout_sink".
+// "connectors/sinks/stdout") as plugins/lib<libName>.so, e.g. libName "iggy_connector_stdout_sink"
+// (without the C header the build writes beside it, as scripts/build-plugins.sh does).
 func GoPlugin(tb testing.TB, moduleDir, libName string) string {
 	tb.Helper()
 	p, err := build("go:"+moduleDir, func(d string) (string, error) {
-		out := filepath.Join(d, "lib"+libName+".so")
+		out := filepath.Join(d, "plugins", "lib"+libName+".so")
 		cmd := exec.Command("go", "build", "-buildmode=c-shared", "-o", out, ".")
 		cmd.Dir = filepath.Join(RepoRoot(), moduleDir)
 		cmd.Env = append(os.Environ(), "CGO_ENABLED=1")
-		return out, run(cmd)
+		if err := run(cmd); err != nil {
+			return "", err
+		}
+		if err := os.Remove(strings.TrimSuffix(out, ".so") + ".h"); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return "", err
+		}
+		return out, nil
 	})
 	if err != nil {
 		tb.Fatalf("build Go plugin %s: %v", moduleDir, err)
@@ -107,11 +125,11 @@ func GoPlugin(tb testing.TB, moduleDir, libName string) string {
 }
 
 // CVariant builds test/plugins/cvariants/cvariants.c with -DVARIANT_<VARIANT> as
-// libiggy_connector_<name>_sink.so (variants: BADABI badabi, NOSYM nosym, ABORT cabort, HANG chang).
+// plugins/libiggy_connector_<name>_sink.so (variants: BADABI badabi, NOSYM nosym, ABORT cabort, HANG chang).
 func CVariant(tb testing.TB, variant, name string) string {
 	tb.Helper()
 	p, err := build("c:"+variant, func(d string) (string, error) {
-		out := filepath.Join(d, "libiggy_connector_"+name+"_sink.so")
+		out := filepath.Join(d, "plugins", "libiggy_connector_"+name+"_sink.so")
 		root := RepoRoot()
 		cmd := exec.Command("gcc", "-shared", "-fPIC", "-O2", "-Wall", "-Wextra", "-Werror",
 			"-I"+filepath.Join(root, "abi"), "-DVARIANT_"+variant, "-o", out,
@@ -124,18 +142,30 @@ func CVariant(tb testing.TB, variant, name string) string {
 	return p
 }
 
-// Runtime builds the iggy-connectors binary with CGO_ENABLED=0, as shipped.
+// Runtime builds the iggy-connectors binary (bin/iggy-connectors) with CGO_ENABLED=0, as shipped.
 func Runtime(tb testing.TB) string {
 	tb.Helper()
-	p, err := build("runtime", func(d string) (string, error) {
-		out := filepath.Join(d, "iggy-connectors")
-		cmd := exec.Command("go", "build", "-o", out, "./runtime/cmd/iggy-connectors")
+	return binary(tb, "iggy-connectors", "./runtime/cmd/iggy-connectors")
+}
+
+// Devserver builds the project's Iggy-compatible development server (bin/iggy-devserver).
+func Devserver(tb testing.TB) string {
+	tb.Helper()
+	return binary(tb, "iggy-devserver", "./test/cmd/iggy-devserver")
+}
+
+// binary builds the root module's main package pkg as bin/name with CGO_ENABLED=0.
+func binary(tb testing.TB, name, pkg string) string {
+	tb.Helper()
+	p, err := build("bin:"+pkg, func(d string) (string, error) {
+		out := filepath.Join(d, "bin", name)
+		cmd := exec.Command("go", "build", "-o", out, pkg)
 		cmd.Dir = RepoRoot()
 		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 		return out, run(cmd)
 	})
 	if err != nil {
-		tb.Fatalf("build runtime: %v", err)
+		tb.Fatalf("build %s: %v", name, err)
 	}
 	return p
 }

@@ -1,0 +1,109 @@
+package harness
+
+import (
+	"fmt"
+	"net"
+	"os/exec"
+	"testing"
+	"time"
+
+	"github.com/iggy-go/connectors/runtime/iggy"
+	"github.com/iggy-go/connectors/test/pluginbuild"
+)
+
+// DevserverOptions configure StartDevserver.
+type DevserverOptions struct {
+	Bin      string // the iggy-devserver binary; "" builds it (pluginbuild.Devserver)
+	Addr     string // listen address; "" picks a free port (and another one should it be taken first)
+	DataDir  string // where it persists (survives kill -9); "" keeps everything in memory
+	LogLevel string // --log-level; "" means warn
+}
+
+// Devserver is an iggy-devserver child process (root user iggy/iggy), restartable on the same
+// address and data directory. Its output goes to one Log across restarts.
+type Devserver struct {
+	Addr string
+	Log  *Log
+	tb   testing.TB
+	opts DevserverOptions
+	proc *Proc
+	runs int
+}
+
+// StartDevserver starts iggy-devserver and waits until it listens (failing the test if it exits
+// or does not listen within 15 s).
+func StartDevserver(tb testing.TB, o DevserverOptions) *Devserver {
+	tb.Helper()
+	if o.Bin == "" {
+		o.Bin = pluginbuild.Devserver(tb)
+	}
+	if o.LogLevel == "" {
+		o.LogLevel = "warn"
+	}
+	d := &Devserver{Addr: o.Addr, Log: NewLog(tb, "devserver"), tb: tb, opts: o}
+	d.Start()
+	return d
+}
+
+// Start runs the server again (after Kill or Stop) on the same address and data directory, and
+// waits until it listens.
+func (d *Devserver) Start() {
+	d.tb.Helper()
+	pick := d.Addr == "" // the first start without an address: a taken port is retried
+	for attempt := 1; ; attempt++ {
+		addr := d.Addr
+		if pick {
+			addr = FreeAddr(d.tb)
+		}
+		d.runs++
+		args := []string{"--addr", addr, "--log-level", d.opts.LogLevel}
+		if d.opts.DataDir != "" {
+			args = append(args, "--data-dir", d.opts.DataDir)
+		}
+		fmt.Fprintf(d.Log, "=== iggy-devserver run %d on %s, %s\n", d.runs, addr, time.Now().Format(time.RFC3339Nano))
+		p := Start(d.tb, exec.Command(d.opts.Bin, args...), d.Log)
+		if listening(p, addr, 15*time.Second) {
+			d.Addr, d.proc = addr, p
+			return
+		}
+		p.Kill()
+		if !pick || attempt == 3 {
+			d.tb.Fatalf("iggy-devserver did not listen on %s (exit: %v)", addr, p.Err())
+		}
+	}
+}
+
+// listening waits until addr accepts connections while p runs.
+func listening(p *Proc, addr string, timeout time.Duration) bool {
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) && !p.Exited() {
+		if c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond); err == nil {
+			c.Close()
+			return true
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return false
+}
+
+// Kill ends the server with SIGKILL (what it acknowledged survives when it has a data directory).
+func (d *Devserver) Kill() {
+	if d.proc != nil {
+		d.proc.Kill()
+	}
+}
+
+// Stop ends the server with SIGTERM (a clean stop), failing the test if it takes over 30 s.
+func (d *Devserver) Stop() {
+	d.tb.Helper()
+	if d.proc != nil && !d.proc.Stop(30*time.Second) {
+		d.tb.Errorf("iggy-devserver did not stop within 30s of SIGTERM")
+	}
+}
+
+// Client connects the project's Go client to the server as iggy/iggy; it is closed when the test
+// ends.
+func (d *Devserver) Client(tb testing.TB) *iggy.Client {
+	tb.Helper()
+	return Dial(tb, d.Addr)
+}
