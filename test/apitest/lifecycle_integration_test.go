@@ -20,6 +20,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/iggy-go/connectors/test/harness"
 )
 
 // TestConfigVersioning: create a new sink config version through the API, activate it, restart
@@ -85,7 +87,7 @@ func TestConfigVersioning(t *testing.T) {
 	if got := rt.connector("source", "random")["id"]; got != sourceID {
 		t.Errorf("restarting the sink restarted the source: id %v -> %v", sourceID, got)
 	}
-	if recs := rt.Log.records("restarting connector"); len(recs) != 1 || recs[0]["connector"] != "stdout" || recs[0]["version"] != 1.0 {
+	if recs := rt.Log.Records("restarting connector"); len(recs) != 1 || recs[0]["connector"] != "stdout" || recs[0]["version"] != 1.0 {
 		t.Errorf("restart log records: %v", recs)
 	}
 	// The restarted sink consumes (batch_length 7 now: 20 messages take at least 3 calls).
@@ -212,8 +214,8 @@ func TestSIGHUP(t *testing.T) {
 		t.Fatal(err)
 	}
 	rt.Signal(syscall.SIGHUP)
-	waitFor(t, 20*time.Second, "the reload", func() bool { return len(rt.Log.records("connector configs reloaded")) == 1 })
-	rec := rt.Log.records("connector configs reloaded")[0]
+	waitFor(t, 20*time.Second, "the reload", func() bool { return len(rt.Log.Records("connector configs reloaded")) == 1 })
+	rec := rt.Log.Records("connector configs reloaded")[0]
 	if got := fmt.Sprint(rec["changed"]); got != "[sink/b sink/new sink/gone]" {
 		t.Errorf("reload changed %s, want [sink/b sink/new sink/gone]", got)
 	}
@@ -231,7 +233,7 @@ func TestSIGHUP(t *testing.T) {
 		t.Errorf("removed sink still listed: %d %s", rep.Status, rep.Body)
 	}
 	restarted := map[string]int{}
-	for _, r := range rt.Log.records("restarting connector") {
+	for _, r := range rt.Log.Records("restarting connector") {
 		restarted[r["connector"].(string)]++
 	}
 	if len(restarted) != 1 || restarted["b"] != 1 {
@@ -243,8 +245,8 @@ func TestSIGHUP(t *testing.T) {
 	waitFor(t, 10*time.Second, "the source to keep producing", func() bool { return rt.Metrics()[key] > before })
 	// A second SIGHUP without changes restarts nothing.
 	rt.Signal(syscall.SIGHUP)
-	waitFor(t, 20*time.Second, "the second reload", func() bool { return len(rt.Log.records("connector configs reloaded")) == 2 })
-	if rec := rt.Log.records("connector configs reloaded")[1]; rec["changed"] != nil {
+	waitFor(t, 20*time.Second, "the second reload", func() bool { return len(rt.Log.Records("connector configs reloaded")) == 2 })
+	if rec := rt.Log.Records("connector configs reloaded")[1]; rec["changed"] != nil {
 		t.Errorf("a reload without changes changed %v", rec["changed"])
 	}
 }
@@ -317,7 +319,7 @@ func TestTLS(t *testing.T) {
 // TestTLSBadCertificate: a missing certificate file stops the start with a message naming it.
 func TestTLSBadCertificate(t *testing.T) {
 	dir := t.TempDir()
-	cmd := runtimeCmd(dir, "IGGY_CONNECTORS_HTTP_TLS_ENABLED=true",
+	cmd := runtimeCmd(t, dir, "IGGY_CONNECTORS_HTTP_TLS_ENABLED=true",
 		"IGGY_CONNECTORS_HTTP_TLS_CERT_FILE="+filepath.Join(dir, "nope.pem"),
 		"IGGY_CONNECTORS_HTTP_TLS_KEY_FILE="+filepath.Join(dir, "nope.key"))
 	out, err := cmd.CombinedOutput()
@@ -343,12 +345,12 @@ func TestSIGHUPInvalidFile(t *testing.T) {
 
 	writeFile(t, filepath.Join(rt.CfgDir, "a.toml"), strings.Replace(sinkTOML("a", "Sink A", "inv", "in", ""), `schema = "json"`, `schema = "jsn"`, 1))
 	rt.Signal(syscall.SIGHUP)
-	waitFor(t, 20*time.Second, "the reload", func() bool { return len(rt.Log.records("connector configs reloaded")) == 1 })
+	waitFor(t, 20*time.Second, "the reload", func() bool { return len(rt.Log.Records("connector configs reloaded")) == 1 })
 	if d := rt.connector("sink", "a"); d["id"] != id || d["status"] != "running" {
 		t.Errorf("sink a after a SIGHUP with a broken file: %v (id before %v)", d, id)
 	}
 	found := false
-	for _, r := range rt.Log.records("connector config problem") {
+	for _, r := range rt.Log.Records("connector config problem") {
 		found = found || strings.Contains(fmt.Sprint(r["problem"]), "a.toml")
 	}
 	if !found {
@@ -368,7 +370,7 @@ func TestSIGHUPInvalidFile(t *testing.T) {
 
 	writeFile(t, filepath.Join(rt.CfgDir, "a.toml"), sinkTOML("a", "Sink A fixed", "inv", "in", ""))
 	rt.Signal(syscall.SIGHUP)
-	waitFor(t, 20*time.Second, "the second reload", func() bool { return len(rt.Log.records("connector configs reloaded")) == 2 })
+	waitFor(t, 20*time.Second, "the second reload", func() bool { return len(rt.Log.Records("connector configs reloaded")) == 2 })
 	rt.waitRunning("sink/a")
 	if d := rt.connector("sink", "a"); d["id"] == id || d["name"] != "Sink A fixed" {
 		t.Errorf("sink a after the fix: %v", d)
@@ -378,20 +380,11 @@ func TestSIGHUPInvalidFile(t *testing.T) {
 // pluginHosts returns the pids of the runtime's plugin-host children.
 func pluginHosts(t *testing.T, pid int) []int {
 	t.Helper()
-	tasks, err := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/children", pid))
-	if err != nil {
-		t.Fatal(err)
-	}
 	var out []int
-	for _, f := range tasks {
-		b, _ := os.ReadFile(f)
-		for _, s := range strings.Fields(string(b)) {
-			var child int
-			fmt.Sscan(s, &child)
-			cmdline, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", child))
-			if strings.Contains(string(cmdline), "plugin-host") {
-				out = append(out, child)
-			}
+	for _, child := range harness.ChildPids(t, pid) {
+		cmdline, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", child))
+		if strings.Contains(string(cmdline), "plugin-host") {
+			out = append(out, child)
 		}
 	}
 	return out
@@ -414,7 +407,7 @@ func TestPluginRestartsMetric(t *testing.T) {
 	if m := rt.Metrics(); m[restarts] != 0 {
 		t.Fatalf("restarts before the kill: %v", m[restarts])
 	}
-	hosts := pluginHosts(t, rt.cmd.Process.Pid)
+	hosts := pluginHosts(t, rt.Pid())
 	if len(hosts) != 1 {
 		t.Fatalf("plugin-host children: %v, want one", hosts)
 	}
@@ -430,7 +423,7 @@ func TestPluginRestartsMetric(t *testing.T) {
 		m := rt.Metrics()
 		return m[processed] == 25 && m[restarts] == 1
 	})
-	if hosts2 := pluginHosts(t, rt.cmd.Process.Pid); len(hosts2) != 1 || hosts2[0] == hosts[0] {
+	if hosts2 := pluginHosts(t, rt.Pid()); len(hosts2) != 1 || hosts2[0] == hosts[0] {
 		t.Errorf("plugin-host children after the kill: %v (before %v)", hosts2, hosts)
 	}
 	// A connector restart keeps the count (it is per connector, over its instances).

@@ -135,7 +135,7 @@ func sourceCrash(t *testing.T, inFlight int) {
 	}
 	rt := e.startRuntime()
 	waitFor(t, 60*time.Second, "the limit reached", func() bool { return e.seqState("src") == limit })
-	if code, _ := rt.Signal(syscall.SIGTERM, 20*time.Second); code != 0 {
+	if code, _ := rt.SignalWait(syscall.SIGTERM, 20*time.Second); code != 0 {
 		t.Fatalf("exit code %d", code)
 	}
 	rt.noErrors()
@@ -158,7 +158,7 @@ func TestSourceStateRestart(t *testing.T) {
 	e.writeConnector("src", fmt.Sprintf(seqSourceTOML, "src", "", "state", batch, 0, 20))
 	rt := e.startRuntime()
 	waitFor(t, 30*time.Second, "100 messages in Iggy", func() bool { return e.countAll("c", "state") >= 100 })
-	if code, took := rt.Signal(syscall.SIGTERM, 20*time.Second); code != 0 {
+	if code, took := rt.SignalWait(syscall.SIGTERM, 20*time.Second); code != 0 {
 		t.Fatalf("exit code %d after %v", code, took)
 	}
 	rt.noErrors()
@@ -169,7 +169,7 @@ func TestSourceStateRestart(t *testing.T) {
 	}
 	rt = e.startRuntime()
 	waitFor(t, 30*time.Second, "more messages after the restart", func() bool { return e.countAll("c", "state") >= first+2*batch })
-	if code, _ := rt.Signal(syscall.SIGTERM, 20*time.Second); code != 0 {
+	if code, _ := rt.SignalWait(syscall.SIGTERM, 20*time.Second); code != 0 {
 		t.Fatalf("exit code %d", code)
 	}
 	rt.noErrors()
@@ -264,7 +264,7 @@ sleep_after_ms = 8
 	waitFor(t, 60*time.Second, "every message written", func() bool {
 		return len(readSink(t, out).offsetCounts()) >= total
 	})
-	if code, _ := rt.Signal(syscall.SIGTERM, 20*time.Second); code != 0 {
+	if code, _ := rt.SignalWait(syscall.SIGTERM, 20*time.Second); code != 0 {
 		t.Fatalf("exit code %d", code)
 	}
 	rt.noErrors()
@@ -315,7 +315,7 @@ func TestSourceCommitError(t *testing.T) {
 	e.writeConnector("src", fmt.Sprintf(seqSourceTOML, "src", "", "commit", 10, 60, 0)+"fail_commit_every = 2\n")
 	rt := e.startRuntime()
 	waitFor(t, 30*time.Second, "the limit reached", func() bool { return e.seqState("src") == 60 })
-	if code, _ := rt.Signal(syscall.SIGTERM, stopBound); code != 0 {
+	if code, _ := rt.SignalWait(syscall.SIGTERM, stopBound); code != 0 {
 		t.Fatalf("exit code %d", code)
 	}
 	checkSeqComplete(t, "source with failing commits", e.seqKs("c", "commit"), 60, 0)
@@ -366,7 +366,7 @@ output = "`+out+`"
 	waitFor(t, 60*time.Second, "every message produced and consumed after the server restart", func() bool {
 		return e.seqState("src") == limit && len(readSink(t, out).offsetCounts()) >= int(e.countAll("c", "restart"))
 	})
-	if code, _ := rt.Signal(syscall.SIGTERM, stopBound); code != 0 {
+	if code, _ := rt.SignalWait(syscall.SIGTERM, stopBound); code != 0 {
 		t.Fatalf("exit code %d", code)
 	}
 	ks := e.seqKs("c", "restart")
@@ -439,7 +439,7 @@ sleep_after_ms = 5
 		t.Fatal(err)
 	}
 	waitFor(t, 60*time.Second, "every message written", func() bool { return len(readSink(t, out).offsetCounts()) >= total })
-	if code, _ := b.Signal(syscall.SIGTERM, stopBound); code != 0 {
+	if code, _ := b.SignalWait(syscall.SIGTERM, stopBound); code != 0 {
 		t.Fatalf("exit code %d", code)
 	}
 	o := readSink(t, out)

@@ -168,7 +168,7 @@ output = "`+chainOut+`"
 		return len(readSink(t, sinkOut).Msgs) >= 30 && len(readSink(t, rawOut).Msgs) >= 8 &&
 			len(readSink(t, chainOut).Msgs) >= total
 	})
-	if code, took := rt.Signal(syscall.SIGTERM, 20*time.Second); code != 0 {
+	if code, took := rt.SignalWait(syscall.SIGTERM, 20*time.Second); code != 0 {
 		t.Fatalf("runtime exit code %d after SIGTERM (took %v)", code, took)
 	}
 	rt.noErrors()
@@ -279,13 +279,11 @@ fields = [{ key = "tag", value.static = "` + tag + `" }]
 	rt := e.startRuntime()
 	waitFor(t, 20*time.Second, "the first 10 messages written", func() bool { return len(readSink(t, out).Msgs) >= 10 })
 	e.writeConnector("sink", sink("v2"))
-	if err := rt.cmd.Process.Signal(syscall.SIGHUP); err != nil {
-		t.Fatal(err)
-	}
+	rt.Signal(syscall.SIGHUP)
 	rt.waitLog(10*time.Second, `msg="connector configs reloaded" changed=[sink/snk]`)
 	e.send("r", "in", jsonMessages(10, func(i int) string { return ok(10 + i) }))
 	waitFor(t, 20*time.Second, "the next 10 messages written", func() bool { return len(readSink(t, out).Msgs) >= 20 })
-	if code, _ := rt.Signal(syscall.SIGTERM, stopBound); code != 0 {
+	if code, _ := rt.SignalWait(syscall.SIGTERM, stopBound); code != 0 {
 		t.Fatalf("exit code %d", code)
 	}
 	rt.noErrors()
@@ -356,7 +354,7 @@ output = "`+outs[c.key]+`"
 	waitFor(t, 20*time.Second, "80 messages at both sinks", func() bool {
 		return len(readSink(t, outs["linger"]).Msgs) >= 80 && len(readSink(t, outs["eager"]).Msgs) >= 80
 	})
-	if code, _ := rt.Signal(syscall.SIGTERM, stopBound); code != 0 {
+	if code, _ := rt.SignalWait(syscall.SIGTERM, stopBound); code != 0 {
 		t.Fatalf("exit code %d", code)
 	}
 	rt.noErrors()

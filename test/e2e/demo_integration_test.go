@@ -12,6 +12,9 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/iggy-go/connectors/test/harness"
+	"github.com/iggy-go/connectors/test/pluginbuild"
 )
 
 // TestDemo runs scripts/demo.sh (what `make demo` runs) on free ports with its data in a temporary
@@ -20,15 +23,15 @@ import (
 // the process group, as a terminal sends it) stops the runtime and the devserver; the script
 // exits 0.
 func TestDemo(t *testing.T) {
-	root := repoRoot()
+	root := pluginbuild.RepoRoot()
 	cmd := exec.Command(filepath.Join(root, "scripts", "demo.sh"))
 	cmd.Dir = root
-	cmd.Env = append(filteredEnviron(),
+	cmd.Env = harness.RuntimeEnv(
 		"IGGY_CONNECTORS_IGGY_ADDRESS="+freeAddr(t),
 		"IGGY_CONNECTORS_HTTP_ADDRESS="+freeAddr(t),
 		"IGGY_DEMO_DIR="+t.TempDir())
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	stdout, stderr := newLogFile(t, "demo-stdout"), newLogFile(t, "demo-stderr")
+	stdout, stderr := harness.NewLog(t, "demo-stdout"), harness.NewLog(t, "demo-stderr")
 	cmd.Stdout, cmd.Stderr = stdout, stderr
 	start := time.Now()
 	if err := cmd.Start(); err != nil {

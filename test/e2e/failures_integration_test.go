@@ -109,7 +109,7 @@ fail_until_file = "`+gate+`"`))
 		return e.storedOffset("f", "gated", "iggy-connect-sink-gated", 0) == 19 &&
 			e.storedOffset("f", "counted", "iggy-connect-sink-counted", 0) == 19
 	})
-	if code, _ := rt.Signal(syscall.SIGTERM, 20*time.Second); code != 0 {
+	if code, _ := rt.SignalWait(syscall.SIGTERM, 20*time.Second); code != 0 {
 		t.Fatalf("exit code %d", code)
 	}
 	rt.noErrors()
@@ -162,7 +162,7 @@ retry_until_file = "`+gate+`"`))
 	waitFor(t, 10*time.Second, "offset 9 stored", func() bool {
 		return e.storedOffset("f", "partial", "iggy-connect-sink-partial", 0) == 9
 	})
-	if code, _ := rt.Signal(syscall.SIGTERM, 20*time.Second); code != 0 {
+	if code, _ := rt.SignalWait(syscall.SIGTERM, 20*time.Second); code != 0 {
 		t.Fatalf("exit code %d", code)
 	}
 	rt.noErrors()
@@ -264,7 +264,7 @@ fail_permanent_offsets = [3, 7]`)+transform)
 			}
 		}
 	})
-	if code, _ := rt.Signal(syscall.SIGTERM, 20*time.Second); code != 0 {
+	if code, _ := rt.SignalWait(syscall.SIGTERM, 20*time.Second); code != 0 {
 		t.Fatalf("exit code %d", code)
 	}
 
@@ -273,7 +273,7 @@ fail_permanent_offsets = [3, 7]`)+transform)
 	rt2 := e.startRuntime()
 	rt2.waitLog(20*time.Second, `connector failed" connector=stop`)
 	time.Sleep(200 * time.Millisecond)
-	if code, _ := rt2.Signal(syscall.SIGTERM, 20*time.Second); code != 0 {
+	if code, _ := rt2.SignalWait(syscall.SIGTERM, 20*time.Second); code != 0 {
 		t.Fatalf("exit code %d", code)
 	}
 	checkOnce(t, "stop sink after restart", readSink(t, outs["stop"]), []uint64{0, 1, 2, 4, 4})
@@ -311,7 +311,7 @@ retry_until_file = "` + never + `"`} {
 		return e.storedOffset("f", "whole", "iggy-connect-sink-whole", 0) == 4 &&
 			e.storedOffset("f", "single", "iggy-connect-sink-single", 0) == 4
 	})
-	if code, _ := rt.Signal(syscall.SIGTERM, stopBound); code != 0 {
+	if code, _ := rt.SignalWait(syscall.SIGTERM, stopBound); code != 0 {
 		t.Fatalf("exit code %d", code)
 	}
 	whole, single := readSink(t, outs["whole"]), readSink(t, outs["single"])
@@ -362,7 +362,7 @@ fields = [{ key = "via", value.static = "`+key+`" }]
 		return e.seqState("skip") == limit && e.seqState("deadletter") == limit
 	})
 	rt.waitLog(10*time.Second, `msg="connector failed" connector=stop`)
-	if code, _ := rt.Signal(syscall.SIGTERM, stopBound); code != 0 {
+	if code, _ := rt.SignalWait(syscall.SIGTERM, stopBound); code != 0 {
 		t.Fatalf("exit code %d", code)
 	}
 	if n := e.countAll("c", "stop"); n != 0 || e.seqState("stop") != -1 {

@@ -6,12 +6,12 @@ import (
 	"bytes"
 	"fmt"
 	"os"
-	"path/filepath"
-	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/iggy-go/connectors/test/harness"
 )
 
 // TestProcessTransport runs a source and a sink with transport = "process" whose plugin processes
@@ -50,7 +50,7 @@ exit_code = 7
 	waitFor(t, 90*time.Second, "every message through source and sink", func() bool {
 		return e.seqState("psrc") == limit && len(readSink(t, out).offsetCounts()) >= limit
 	})
-	if code, _ := rt.Signal(syscall.SIGTERM, stopBound); code != 0 {
+	if code, _ := rt.SignalWait(syscall.SIGTERM, stopBound); code != 0 {
 		t.Fatalf("exit code %d", code)
 	}
 	ks := e.seqKs("c", "proc")
@@ -75,32 +75,6 @@ exit_code = 7
 		len(ks), dups, srcDeaths, len(o.Msgs), len(pids), sinkDeaths)
 }
 
-// childPids lists the processes whose parent is pid (from /proc).
-func childPids(t *testing.T, pid int) []int {
-	t.Helper()
-	entries, err := os.ReadDir("/proc")
-	if err != nil {
-		t.Skipf("no /proc: %v", err)
-	}
-	var out []int
-	for _, ent := range entries {
-		p, err := strconv.Atoi(ent.Name())
-		if err != nil {
-			continue
-		}
-		b, err := os.ReadFile(filepath.Join("/proc", ent.Name(), "stat"))
-		if err != nil {
-			continue
-		}
-		// pid (comm) state ppid ...: comm may hold spaces, so read after the last ')'.
-		f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
-		if len(f) > 1 && f[1] == strconv.Itoa(pid) {
-			out = append(out, p)
-		}
-	}
-	return out
-}
-
 // TestProcessTransportNoOrphans: when the runtime itself is killed (kill -9), its plugin
 // processes end too (they see their request pipe close), so a crash leaves nothing behind.
 func TestProcessTransportNoOrphans(t *testing.T) {
@@ -108,7 +82,7 @@ func TestProcessTransportNoOrphans(t *testing.T) {
 	e.writeConnector("source", fmt.Sprintf(seqSourceTOML, "psrc", `transport = "process"`, "orphans", 10, 0, 100))
 	rt := e.startRuntime()
 	waitFor(t, 20*time.Second, "the source producing", func() bool { return e.countAll("c", "orphans") > 20 })
-	children := childPids(t, rt.cmd.Process.Pid)
+	children := harness.ChildPids(t, rt.Pid())
 	if len(children) != 1 {
 		t.Fatalf("want one plugin process, the runtime has children %v", children)
 	}

@@ -61,7 +61,7 @@ sleep_ms = `+strconv.Itoa(c.sleepMs)+`
 				calls := readSink(t, out).Calls
 				return len(calls) > 0 && calls[len(calls)-1].Outcome == "sleep"
 			})
-			code, took := rt.Signal(syscall.SIGTERM, stopBound+5*time.Second)
+			code, took := rt.SignalWait(syscall.SIGTERM, stopBound+5*time.Second)
 			if code != 0 {
 				t.Fatalf("exit code %d after SIGTERM", code)
 			}

@@ -150,7 +150,7 @@ output = "`+out+`"
 	waitFor(t, 30*time.Second, "both sources done and the sink caught up", func() bool {
 		return e.seqState("two") == limit && e.seqState("text") == 30 && len(readSink(t, out).Msgs) >= limit
 	})
-	if code, _ := rt.Signal(syscall.SIGTERM, stopBound); code != 0 {
+	if code, _ := rt.SignalWait(syscall.SIGTERM, stopBound); code != 0 {
 		t.Fatalf("exit code %d", code)
 	}
 	rt.noErrors()

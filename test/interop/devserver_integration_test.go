@@ -10,91 +10,26 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/iggy-go/connectors/runtime/iggy"
+	"github.com/iggy-go/connectors/test/harness"
 )
 
-var devserverBin string
+func TestMain(m *testing.M) { harness.Main(m) }
 
-func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "iggy-devserver-bin")
-	if err != nil {
-		panic(err)
-	}
-	devserverBin = filepath.Join(dir, "iggy-devserver")
-	cmd := exec.Command("go", "build", "-o", devserverBin, "github.com/iggy-go/connectors/test/cmd/iggy-devserver")
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "building iggy-devserver: %v\n%s", err, out)
-		os.Exit(1)
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
-}
+var freeAddr = harness.FreeAddr
 
-func freeAddr(t *testing.T) string {
+// startDevserver starts iggy-devserver (built once per test binary) on addr, persisting to
+// dataDir.
+func startDevserver(t *testing.T, addr, dataDir string) *harness.Devserver {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
-
-// devserver is a running iggy-devserver process.
-type devserver struct {
-	t    *testing.T
-	cmd  *exec.Cmd
-	addr string
-	dir  string
-	log  *os.File
-}
-
-func startDevserver(t *testing.T, addr, dataDir string) *devserver {
-	t.Helper()
-	logf, err := os.OpenFile(filepath.Join(t.TempDir(), "devserver.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(devserverBin, "--addr", addr, "--data-dir", dataDir)
-	cmd.Stdout, cmd.Stderr = logf, logf
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	d := &devserver{t: t, cmd: cmd, addr: addr, dir: dataDir, log: logf}
-	t.Cleanup(func() { d.kill(syscall.SIGKILL) })
-	deadline := time.Now().Add(10 * time.Second)
-	for time.Now().Before(deadline) {
-		if c, err := net.DialTimeout("tcp", addr, 100*time.Millisecond); err == nil {
-			c.Close()
-			return d
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	d.kill(syscall.SIGKILL)
-	out, _ := os.ReadFile(logf.Name())
-	t.Fatalf("iggy-devserver did not listen on %s:\n%s", addr, out)
-	return nil
-}
-
-func (d *devserver) kill(sig syscall.Signal) {
-	if d.cmd.ProcessState != nil {
-		return
-	}
-	d.cmd.Process.Signal(sig)
-	d.cmd.Wait()
-	d.log.Close()
+	return harness.StartDevserver(t, harness.DevserverOptions{Addr: addr, DataDir: dataDir, LogLevel: "info"})
 }
 
 func quiet() *slog.Logger {
@@ -218,7 +153,7 @@ func TestDevserverPersistence(t *testing.T) {
 		c.Close()
 	}
 
-	srv.kill(syscall.SIGTERM)
+	srv.Stop()
 	srv = startDevserver(t, addr, data)
 	check("after clean stop")
 
@@ -230,7 +165,7 @@ func TestDevserverPersistence(t *testing.T) {
 	if err := c.StoreConsumerOffset(ctx, iggy.SingleConsumer(5), iggy.NamedID("persist"), iggy.NamedID("t"), iggy.Part(1), 250); err != nil {
 		t.Fatal(err)
 	}
-	srv.kill(syscall.SIGKILL)
+	srv.Kill()
 	// Simulate a write torn by a crash: half a record at the end of partition 0's log.
 	logPath := filepath.Join(data, "streams", "0", "0", "0.log")
 	f, err := os.OpenFile(logPath, os.O_WRONLY|os.O_APPEND, 0)
@@ -349,7 +284,7 @@ func TestDevserverReconnectLosesNothing(t *testing.T) {
 			}
 			time.Sleep(time.Millisecond)
 		}
-		srv.kill(syscall.SIGKILL)
+		srv.Kill()
 		restarts++
 		time.Sleep(300 * time.Millisecond)
 		srv = startDevserver(t, addr, data)
@@ -422,7 +357,7 @@ func TestDevserverGroupResumeAfterRestart(t *testing.T) {
 	if len(committed) != 2 {
 		t.Fatalf("committed %v", committed)
 	}
-	srv.kill(syscall.SIGKILL)
+	srv.Kill()
 	time.Sleep(200 * time.Millisecond)
 	srv = startDevserver(t, addr, data)
 	epoch := c.ConnectionEpoch()

@@ -160,7 +160,7 @@ poll_interval = "100ms"
 		idOfKey := map[string][16]byte{}
 		firstOrder := map[int64][]string{} // row id → change keys in order of first delivery
 		for _, m := range msgs {
-			r, data := decodeRecord(t, m)
+			r, data := decodeRecord(t, m.Message)
 			if r.TableName != "items" {
 				t.Fatalf("%s: record of table %q", label, r.TableName)
 			}
@@ -215,8 +215,8 @@ poll_interval = "100ms"
 		t.Helper()
 		want := len(w.expected())
 		waitFor(t, 60*time.Second, what, func() bool {
-			if !rt.p.running() {
-				t.Fatalf("runtime exited: %v", rt.p.err)
+			if rt.p.Exited() {
+				t.Fatalf("runtime exited: %v", rt.p.Err())
 			}
 			if topicCount(t, client, stream, "items") < uint64(want) {
 				return false

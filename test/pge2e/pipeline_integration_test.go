@@ -100,7 +100,7 @@ batch_size = 200
 	// of 200) and a held write is inside a batch.
 	srcRT.start()
 	waitFor(t, 60*time.Second, "the sources to send every row", func() bool {
-		if !srcRT.p.running() {
+		if srcRT.p.Exited() {
 			t.Fatal("the source runtime exited")
 		}
 		return topicCount(t, client, stream, "orders") >= rows && topicCount(t, client, stream, "docs") >= rows
@@ -121,7 +121,7 @@ batch_size = 200
 		// a batch.
 		target := (kills+1)*rows/5 + 700
 		waitFor(t, 60*time.Second, fmt.Sprintf("the sink to write %d rows", target), func() bool {
-			if !sinkRT.p.running() {
+			if sinkRT.p.Exited() {
 				t.Fatal("the sink runtime exited")
 			}
 			var n int
@@ -175,7 +175,7 @@ batch_size = 200
 
 	sinkRT.start()
 	waitFor(t, 90*time.Second, "both sink tables to hold every row", func() bool {
-		if !sinkRT.p.running() || !srcRT.p.running() {
+		if sinkRT.p.Exited() || srcRT.p.Exited() {
 			t.Fatal("a runtime exited")
 		}
 		return db.count(db.q("orders_copy")) >= rows && db.count(db.q("docs_copy")) >= rows

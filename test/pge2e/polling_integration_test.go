@@ -96,7 +96,7 @@ poll_interval = "100ms"
 		seen := map[int64]int{}
 		msgID := map[int64][16]byte{}
 		for _, m := range msgs {
-			r, data := decodeRecord(t, m)
+			r, data := decodeRecord(t, m.Message)
 			if r.TableName != "outbox" || r.OperationType != "SELECT" {
 				t.Fatalf("%s: unexpected record %s", label, m.Payload)
 			}
@@ -160,8 +160,8 @@ poll_interval = "100ms"
 	}
 	rt.start()
 	waitFor(t, 60*time.Second, "the first batch in Iggy, its state saved and its DELETE waiting on the lock", func() bool {
-		if !rt.p.running() {
-			t.Fatalf("runtime exited: %v", rt.p.err)
+		if rt.p.Exited() {
+			t.Fatalf("runtime exited: %v", rt.p.Err())
 		}
 		_, saved := rt.readState("outbox")
 		return saved && topicCount(t, client, stream, "outbox") >= batch &&
@@ -214,8 +214,8 @@ poll_interval = "100ms"
 	// Final run to the end: the table drains completely.
 	rt.start()
 	waitFor(t, 90*time.Second, "the outbox table to be empty", func() bool {
-		if !rt.p.running() {
-			t.Fatalf("runtime exited: %v", rt.p.err)
+		if rt.p.Exited() {
+			t.Fatalf("runtime exited: %v", rt.p.Err())
 		}
 		return db.count(db.q("outbox")) == 0
 	})

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/iggy-go/connectors/runtime/iggy"
+	"github.com/iggy-go/connectors/test/harness"
 )
 
 // badKind says whether message i of the bad-row test is bad, and how: "" (valid), "syntax"
@@ -120,7 +121,7 @@ batch_size = 50
 		}
 		// several requests, so bad rows fall into different batches
 		for lo := 0; lo < total; lo += 70 {
-			if _, err := client.SendMessages(ctx10(t), iggy.NamedID(stream), iggy.NamedID("in_"+v.key), iggy.Balanced(), msgs[lo:min(lo+70, total)]); err != nil {
+			if _, err := client.SendMessages(harness.Ctx(t), iggy.NamedID(stream), iggy.NamedID("in_"+v.key), iggy.Balanced(), msgs[lo:min(lo+70, total)]); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -129,8 +130,8 @@ batch_size = 50
 	rt.start()
 	for _, v := range variants {
 		waitFor(t, 60*time.Second, v.key+": every good row written", func() bool {
-			if !rt.p.running() {
-				t.Fatalf("runtime exited: %v", rt.p.err)
+			if rt.p.Exited() {
+				t.Fatalf("runtime exited: %v", rt.p.Err())
 			}
 			var n int
 			err := db.conn.QueryRow(context.Background(), "SELECT count(*) FROM "+db.q(v.key)).Scan(&n)
@@ -297,8 +298,8 @@ retry_delay = "50ms"
 	}
 	wg.Wait()
 	waitFor(t, 90*time.Second, "every message in the table", func() bool {
-		if !rt.p.running() {
-			t.Fatalf("runtime exited: %v", rt.p.err)
+		if rt.p.Exited() {
+			t.Fatalf("runtime exited: %v", rt.p.Err())
 		}
 		return db.count(db.q("events")) >= total
 	})
