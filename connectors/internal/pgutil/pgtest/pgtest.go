@@ -73,7 +73,9 @@ func NewDB(tb testing.TB, prefix string) *DB {
 func (d *DB) Table(name string) string { return d.Schema + "." + name }
 
 // Q returns the quoted "schema"."name" of a table of the test's schema, for SQL text.
-func (d *DB) Q(name string) string { return pgutil.QuoteIdent(d.Schema) + "." + pgutil.QuoteIdent(name) }
+func (d *DB) Q(name string) string {
+	return pgutil.QuoteIdent(d.Schema) + "." + pgutil.QuoteIdent(name)
+}
 
 // Exec runs sql, failing tb with the statement when it fails.
 func (d *DB) Exec(tb testing.TB, sql string, args ...any) {

@@ -4,34 +4,22 @@ package plugintest
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"log/slog"
-	"os"
 	"strings"
 	"testing"
 
 	"github.com/iggy-go/connectors/abi"
+	"github.com/iggy-go/connectors/connectors/internal/pgutil/pgtest"
 	"github.com/iggy-go/connectors/runtime/plugin"
 	"github.com/iggy-go/connectors/test/pluginbuild"
-	"github.com/jackc/pgx/v5"
 )
 
 func TestSinkThroughPluginBoundary(t *testing.T) {
-	url := os.Getenv("IGGY_TEST_PG_URL")
-	if url == "" {
-		t.Fatal("IGGY_TEST_PG_URL is not set: run scripts/postgres.sh start && eval \"$(scripts/postgres.sh env)\"")
-	}
+	url := pgtest.URL(t)
 	so := pluginbuild.GoPlugin(t, "connectors/sinks/postgres", "iggy_connector_postgres_sink")
 	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(ctx)
 	for _, tr := range []plugin.Transport{plugin.TransportInProcess, plugin.TransportProcess} {
 		t.Run(string(tr), func(t *testing.T) {
 			lib, err := plugin.Open(so, plugin.Options{Transport: tr, Logger: slog.New(slog.DiscardHandler)})
@@ -57,14 +45,8 @@ func TestSinkThroughPluginBoundary(t *testing.T) {
 				t.Fatalf("validation error must name payload_format, got %v", err)
 			}
 
-			var b [4]byte
-			_, _ = rand.Read(b[:])
-			schema := "plugin_sink_" + hex.EncodeToString(b[:])
-			if _, err := conn.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
-				t.Fatal(err)
-			}
-			defer conn.Exec(ctx, "DROP SCHEMA "+schema+" CASCADE")
-			cfg, _ := json.Marshal(map[string]any{"connection_string": url, "target_table": schema + ".messages",
+			db := pgtest.NewDB(t, "plugin_sink_")
+			cfg, _ := json.Marshal(map[string]any{"connection_string": url, "target_table": db.Table("messages"),
 				"auto_create_table": true, "payload_format": "jsonb"})
 			sink, err := lib.OpenSink(ctx, "pg", cfg)
 			if err != nil {
@@ -86,7 +68,7 @@ func TestSinkThroughPluginBoundary(t *testing.T) {
 			}
 			var n int
 			var sum int
-			if err := conn.QueryRow(ctx, fmt.Sprintf(`SELECT count(*), sum((payload->>'a')::int) FROM %s.messages`, schema)).Scan(&n, &sum); err != nil {
+			if err := db.Pool.QueryRow(ctx, "SELECT count(*), sum((payload->>'a')::int) FROM "+db.Q("messages")).Scan(&n, &sum); err != nil {
 				t.Fatal(err)
 			}
 			if n != 2 || sum != 4 {

@@ -6,28 +6,10 @@
 package plugintest
 
 import (
-	"flag"
-	"fmt"
-	"os"
 	"testing"
 
-	"github.com/iggy-go/connectors/runtime/plugin"
-	"github.com/iggy-go/connectors/test/pluginbuild"
+	"github.com/iggy-go/connectors/test/harness"
 )
 
 // TestMain doubles as the plugin host of the process transport (`<test binary> plugin-host`).
-func TestMain(m *testing.M) {
-	if len(os.Args) > 1 && os.Args[1] == plugin.HostCommand {
-		fs := flag.NewFlagSet(plugin.HostCommand, flag.ExitOnError)
-		lib := fs.String("library", "", "")
-		_ = fs.Parse(os.Args[2:])
-		if err := plugin.ServeHost(*lib, os.Stdin, os.NewFile(3, "replies")); err != nil {
-			fmt.Fprintln(os.Stderr, "plugin-host:", err)
-			os.Exit(1)
-		}
-		os.Exit(0)
-	}
-	code := m.Run()
-	pluginbuild.Cleanup()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { harness.Main(m) }

@@ -4,54 +4,36 @@ package plugintest
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/iggy-go/connectors/abi"
+	"github.com/iggy-go/connectors/connectors/internal/pgutil"
+	"github.com/iggy-go/connectors/connectors/internal/pgutil/pgtest"
 	"github.com/iggy-go/connectors/runtime/plugin"
 	"github.com/iggy-go/connectors/test/pluginbuild"
-	"github.com/jackc/pgx/v5"
 )
 
-func pgURL(t *testing.T) string {
-	url := os.Getenv("IGGY_TEST_PG_URL")
-	if url == "" {
-		t.Fatal("IGGY_TEST_PG_URL is not set: run scripts/postgres.sh start && eval \"$(scripts/postgres.sh env)\"")
-	}
-	return url
-}
-
-func schema(t *testing.T, conn *pgx.Conn, ddl string) string {
+// newSchema creates a schema of the test's own (dropped at its end) and runs ddl in it, with %[1]s
+// standing for the quoted schema name.
+func newSchema(t *testing.T, ddl string) *pgtest.DB {
 	t.Helper()
-	var b [4]byte
-	_, _ = rand.Read(b[:])
-	s := "plugin_src_" + hex.EncodeToString(b[:])
-	if _, err := conn.Exec(context.Background(), "CREATE SCHEMA "+s+"; "+fmt.Sprintf(ddl, s)); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _, _ = conn.Exec(context.Background(), "DROP SCHEMA "+s+" CASCADE") })
-	return s
+	db := pgtest.NewDB(t, "plugin_src_")
+	db.Exec(t, fmt.Sprintf(ddl, pgutil.QuoteIdent(db.Schema)))
+	return db
 }
 
 // Polling with delete_after_read through the real plugin: rows stay until iggy_source_commit, the
 // state of a committed batch reopens the source after it.
 func TestSourcePollingThroughPluginBoundary(t *testing.T) {
-	url := pgURL(t)
+	url := pgtest.URL(t)
 	so := pluginbuild.GoPlugin(t, "connectors/sources/postgres", "iggy_connector_postgres_source")
 	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(ctx)
 	for _, tr := range []plugin.Transport{plugin.TransportInProcess, plugin.TransportProcess} {
 		t.Run(string(tr), func(t *testing.T) {
 			lib, err := plugin.Open(so, plugin.Options{Transport: tr, Logger: slog.New(slog.DiscardHandler)})
@@ -66,13 +48,9 @@ func TestSourcePollingThroughPluginBoundary(t *testing.T) {
 			if !errors.As(err, &ce) || ce.Field() != "capture_operations[0]" {
 				t.Fatalf("validation error must name capture_operations[0], got %v", err)
 			}
-			s := schema(t, conn, `CREATE TABLE %[1]s.q (id INT PRIMARY KEY, v TEXT); INSERT INTO %[1]s.q SELECT g, 'v' || g FROM generate_series(1, 5) g`)
-			count := func() int {
-				var n int
-				_ = conn.QueryRow(ctx, "SELECT count(*) FROM "+s+".q").Scan(&n)
-				return n
-			}
-			cfg, _ := json.Marshal(map[string]any{"connection_string": url, "mode": "polling", "tables": []string{s + ".q"},
+			db := newSchema(t, `CREATE TABLE %[1]s.q (id INT PRIMARY KEY, v TEXT); INSERT INTO %[1]s.q SELECT g, 'v' || g FROM generate_series(1, 5) g`)
+			count := func() int { return db.Count(t, db.Q("q")) }
+			cfg, _ := json.Marshal(map[string]any{"connection_string": url, "mode": "polling", "tables": []string{db.Table("q")},
 				"delete_after_read": true, "batch_size": 2, "poll_interval": "100ms"})
 			src, err := lib.OpenSource(ctx, "pg", cfg, nil)
 			if err != nil {
@@ -117,39 +95,32 @@ func TestSourcePollingThroughPluginBoundary(t *testing.T) {
 
 // CDC through the real plugin: a change arrives, and its slot position is confirmed after commit.
 func TestSourceCDCThroughPluginBoundary(t *testing.T) {
-	url := pgURL(t)
+	url := pgtest.URL(t)
 	so := pluginbuild.GoPlugin(t, "connectors/sources/postgres", "iggy_connector_postgres_source")
 	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { conn.Close(ctx) }) // registered first: runs after the drops below
 	lib, err := plugin.Open(so, plugin.Options{Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := schema(t, conn, `CREATE TABLE %[1]s.t (id INT PRIMARY KEY, v TEXT)`)
-	slot, pub := s+"_slot", s+"_pub"
+	db := newSchema(t, `CREATE TABLE %[1]s.t (id INT PRIMARY KEY, v TEXT)`) // its clean-up runs after the drops below
+	slot, pub := "plugin_src_"+db.Suffix+"_slot", "plugin_src_"+db.Suffix+"_pub"
 	t.Cleanup(func() {
 		for i := 0; i < 50; i++ {
-			if _, err := conn.Exec(ctx, `SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1`, slot); err == nil {
+			if _, err := db.Pool.Exec(ctx, `SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1`, slot); err == nil {
 				break
 			}
 			time.Sleep(50 * time.Millisecond)
 		}
-		_, _ = conn.Exec(ctx, "DROP PUBLICATION IF EXISTS "+pub)
+		_, _ = db.Pool.Exec(ctx, "DROP PUBLICATION IF EXISTS "+pub)
 	})
-	cfg, _ := json.Marshal(map[string]any{"connection_string": url, "mode": "cdc", "tables": []string{s + ".t"},
+	cfg, _ := json.Marshal(map[string]any{"connection_string": url, "mode": "cdc", "tables": []string{db.Table("t")},
 		"replication_slot": slot, "publication": pub, "poll_interval": "200ms"})
 	src, err := lib.OpenSource(ctx, "cdc", cfg, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = src.Close(ctx) }) // runs before the slot is dropped
-	if _, err := conn.Exec(ctx, fmt.Sprintf(`INSERT INTO %s.t VALUES (1, 'a'); UPDATE %[1]s.t SET v = 'b'`, s)); err != nil {
-		t.Fatal(err)
-	}
+	db.Exec(t, fmt.Sprintf(`INSERT INTO %[1]s VALUES (1, 'a'); UPDATE %[1]s SET v = 'b'`, db.Q("t")))
 	var got []string
 	var last *abi.PollResult
 	deadline := time.Now().Add(10 * time.Second)
@@ -176,14 +147,14 @@ func TestSourceCDCThroughPluginBoundary(t *testing.T) {
 		t.Fatalf("changes %v", got)
 	}
 	var before string
-	_ = conn.QueryRow(ctx, `SELECT confirmed_flush_lsn::text FROM pg_replication_slots WHERE slot_name = $1`, slot).Scan(&before)
+	_ = db.Pool.QueryRow(ctx, `SELECT confirmed_flush_lsn::text FROM pg_replication_slots WHERE slot_name = $1`, slot).Scan(&before)
 	if err := src.Commit(ctx, last.BatchID); err != nil {
 		t.Fatal(err)
 	}
 	deadline = time.Now().Add(5 * time.Second)
 	for {
 		var after string
-		_ = conn.QueryRow(ctx, `SELECT confirmed_flush_lsn::text FROM pg_replication_slots WHERE slot_name = $1`, slot).Scan(&after)
+		_ = db.Pool.QueryRow(ctx, `SELECT confirmed_flush_lsn::text FROM pg_replication_slots WHERE slot_name = $1`, slot).Scan(&after)
 		if after != before {
 			break
 		}
