@@ -7,29 +7,17 @@ import (
 	"time"
 
 	"github.com/iggy-go/connectors/abi"
+	"github.com/iggy-go/connectors/sdk"
 )
 
-// LevelTrace is the slog level plugin trace records are logged at.
-const LevelTrace = slog.LevelDebug - 4
-
-func slogLevel(l abi.LogLevel) slog.Level {
-	switch l {
-	case abi.LogTrace:
-		return LevelTrace
-	case abi.LogDebug:
-		return slog.LevelDebug
-	case abi.LogInfo:
-		return slog.LevelInfo
-	case abi.LogWarn:
-		return slog.LevelWarn
-	}
-	return slog.LevelError
-}
+// LevelTrace is the slog level plugin trace records are logged at (the SDK's, so both sides of the
+// boundary agree).
+const LevelTrace = sdk.LevelTrace
 
 // emitLog logs one plugin record with l (which carries the connector key), at the record's level and
 // time, with its target and attributes.
 func emitLog(l *slog.Logger, r abi.LogRecord) {
-	lvl := slogLevel(r.Level)
+	lvl := sdk.SlogLevel(r.Level)
 	ctx := context.Background()
 	if !l.Enabled(ctx, lvl) {
 		return
