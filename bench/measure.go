@@ -29,7 +29,9 @@ type sample struct {
 }
 
 // Measure watches p until the window closes and returns what moved inside it. It fails when the
-// process exits, when progress stalls, or when the data runs out before the window opens.
+// process exits or when progress stalls. When the data runs out before the window opens (a machine
+// faster than the prefill was sized for), the run is measured from the first message on, with a
+// note: speed never fails a run.
 func Measure(ctx context.Context, p *Proc, progress func(context.Context) (uint64, error), w Window) (Measurement, error) {
 	if w.SampleEvery <= 0 {
 		w.SampleEvery = 10 * time.Millisecond
@@ -53,8 +55,8 @@ func Measure(ctx context.Context, p *Proc, progress func(context.Context) (uint6
 		return Measurement{}, err
 	}
 	var (
-		started     time.Time // when progress first moved
-		open        *sample   // window start
+		started     *sample // the first sample after progress moved
+		open        *sample // window start
 		last        = first
 		lastMove    = first.at
 		tick        = time.NewTicker(w.SampleEvery)
@@ -87,23 +89,29 @@ func Measure(ctx context.Context, p *Proc, progress func(context.Context) (uint6
 			return Measurement{}, fmt.Errorf("%s made no progress for %v (at %d messages); log tail:\n%s", p.Name, w.Stall, s.progress, p.LogTail(3000))
 		}
 		last = s
-		if started.IsZero() {
+		if started == nil {
 			if s.progress > startValue {
-				started = s.at
+				st := s
+				started = &st
 			}
 			continue
 		}
+		reachedEnd := w.End > 0 && s.progress >= w.End
 		if open == nil {
-			if w.End > 0 && s.progress >= w.End {
-				return Measurement{}, fmt.Errorf("%s: the data (%d messages) ran out during the warm-up; prefill more", p.Name, w.End)
+			if reachedEnd {
+				m := Measurement{Messages: s.progress - started.progress, Wall: s.at.Sub(started.at), CPU: s.proc.CPU - started.proc.CPU,
+					PeakRSS: s.proc.HWM, Note: fmt.Sprintf("the data (%d messages) ran out during the warm-up: measured from the first message", w.End)}
+				if m.Messages == 0 || m.Wall <= 0 {
+					return m, fmt.Errorf("%s: the data (%d messages) ran out before anything could be measured", p.Name, w.End)
+				}
+				return m, nil
 			}
-			if s.at.Sub(started) >= w.Warmup {
+			if s.at.Sub(started.at) >= w.Warmup {
 				o := s
 				open = &o
 			}
 			continue
 		}
-		reachedEnd := w.End > 0 && s.progress >= w.End
 		if s.at.Sub(open.at) >= w.Duration || reachedEnd {
 			windowShort = reachedEnd && s.at.Sub(open.at) < w.Duration/2
 			m := Measurement{Messages: s.progress - open.progress, Wall: s.at.Sub(open.at), CPU: s.proc.CPU - open.proc.CPU,

@@ -145,7 +145,11 @@ func Render(r *Results, soak *Soak, analysis, chart string) string {
 		total += p.Took
 		phases = append(phases, fmt.Sprintf("%s %s", p.Name, p.Took.Round(time.Second)))
 	}
-	w("- Duration of the measurements: %s (%s).\n\n", r.Finished.Sub(r.Started).Round(time.Second), strings.Join(phases, ", "))
+	w("- Duration of the measurements: %s (%s).\n", r.Finished.Sub(r.Started).Round(time.Second), strings.Join(phases, ", "))
+	if notes := runNotes(r); len(notes) > 0 {
+		w("- Runs whose window the prefilled data cut short (measured over what there was): %s.\n", strings.Join(notes, "; "))
+	}
+	w("\n")
 
 	w("## Summary\n\n")
 	w("| scenario | ours | baseline | ratio | CPU-s per 1M msgs (ours / baseline) | peak RSS (ours / baseline) |\n")
@@ -224,8 +228,10 @@ func Render(r *Results, soak *Soak, analysis, chart string) string {
 		w("\n## B3 details\n\n")
 		w("The runtime's PostgreSQL sink (`payload_format = \"bytea\"`, `batch_size = 1000`, a table created by the sink's own\n")
 		w("DDL, which its fast path COPYs into directly) against a program that reads the same messages from Iggy first (not\n")
-		w("timed), converts them to the same rows and writes them with `pgx.CopyFrom` in rounds of 1000 into a table of the same\n")
-		w("shape (`CREATE TABLE … (LIKE … INCLUDING ALL)`); its first tenth is a warm-up, the rest is timed by the program itself.\n")
+		w("timed), then converts them to the same rows and writes them with `pgx.CopyFrom`, round by round (1000 rows), into a\n")
+		w("table of the same shape (`CREATE TABLE … (LIKE … INCLUDING ALL)`); its first tenth is a warm-up, the rest is timed by\n")
+		w("the program itself (conversion and COPY, as in pgsink's own benchmark). PostgreSQL's own CPU is in neither figure;\n")
+		w("its server processes are not pinned. The baseline's peak RSS holds every message it read up front.\n")
 		if b, ok := findBench(r.B3Plugin, "SinkVsCopyFrom/bytea"); ok {
 			w("\nThe sink's own benchmark (`connectors/sinks/postgres/pgsink` BenchmarkSinkVsCopyFrom/bytea: 100k rows of ~200-byte\n")
 			w("JSON, the sink's code called directly, no Iggy, no runtime, no plugin boundary): sink %s rows/s, CopyFrom %s rows/s,\n",
@@ -306,6 +312,36 @@ func Render(r *Results, soak *Soak, analysis, chart string) string {
 		}
 	}
 	return b.String()
+}
+
+// runNotes counts the runs that carry a note, by scenario and side.
+func runNotes(r *Results) []string {
+	var out []string
+	add := func(name string, pairs []Pair) {
+		var ours, base int
+		for _, p := range pairs {
+			if p.Ours.Note != "" {
+				ours++
+			}
+			if p.Baseline.Note != "" {
+				base++
+			}
+		}
+		if ours > 0 {
+			out = append(out, fmt.Sprintf("%s ours %d of %d", name, ours, len(pairs)))
+		}
+		if base > 0 {
+			out = append(out, fmt.Sprintf("%s baseline %d of %d", name, base, len(pairs)))
+		}
+	}
+	for _, sc := range []string{"B1", "B2"} {
+		for _, b := range sweepBatches(r) {
+			add(fmt.Sprintf("%s batch %d", sc, b), r.Sweep[sc][b])
+		}
+	}
+	add("B3", r.B3)
+	add("B5", r.B5)
+	return out
 }
 
 func soakCPU(s *Soak) string {

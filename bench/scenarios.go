@@ -656,19 +656,37 @@ func (h *Harness) profileSink(ctx context.Context, pl plan, side, prof string) e
 	return err
 }
 
-// pprofTop renders the top functions of a runtime CPU profile (flat and cumulative).
+// pprofTop renders a runtime CPU profile: where the time goes by stage (cumulative, the runtime's
+// own packages, time inside plugins and the garbage collector), then the top functions by own time.
 func (h *Harness) pprofTop(ctx context.Context, prof string) (string, error) {
-	cmd := exec.CommandContext(ctx, "go", "tool", "pprof", "-top", "-nodecount=18", h.cfg.RuntimeBin, prof)
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		return "", fmt.Errorf("go tool pprof %s: %v\n%s", prof, err, out)
-	}
-	var keep []string
-	for _, l := range strings.Split(strings.TrimSpace(string(out)), "\n") {
-		if strings.HasPrefix(l, "File:") || strings.HasPrefix(l, "Build ID:") || strings.HasPrefix(l, "Type:") || strings.HasPrefix(l, "Time:") {
-			continue
+	run := func(args ...string) (string, error) {
+		cmd := exec.CommandContext(ctx, "go", append(append([]string{"tool", "pprof"}, args...), h.cfg.RuntimeBin, prof)...)
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			return "", fmt.Errorf("go tool pprof %s: %v\n%s", prof, err, out)
 		}
-		keep = append(keep, l)
+		var keep []string
+		for _, l := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+			for _, drop := range []string{"File:", "Build ID:", "Type:", "Time:", "Active filters:", "   show=", "Dropped ", "Showing top"} {
+				if strings.HasPrefix(l, drop) {
+					l = ""
+				}
+			}
+			if l != "" {
+				keep = append(keep, l)
+			}
+		}
+		return strings.Join(keep, "\n"), nil
 	}
-	return strings.Join(keep, "\n"), nil
+	cum, err := run("-top", "-cum", "-nodecount=22",
+		"-show", `connectors/runtime/(pipeline|engine|iggy|plugin|codec|transform|state)\.|_ExternalCode|^runtime\.cgocall$|gcBgMarkWorker`)
+	if err != nil {
+		return "", err
+	}
+	flat, err := run("-top", "-nodecount=12")
+	if err != nil {
+		return "", err
+	}
+	return "by stage (cumulative; runtime.cgocall and _ExternalCode/<unknown> are time inside the plugin):\n" + cum +
+		"\n\ntop functions by own time:\n" + flat, nil
 }
