@@ -161,13 +161,9 @@ func (s *Sink) stagingSQL() string {
 // table exists. A missing table or a bad connection string is permanent; a failed connection is
 // transient.
 func (s *Sink) Open(ctx context.Context) error {
-	pcfg, err := pgxpool.ParseConfig(s.cfg.ConnectionString.Reveal())
+	pcfg, err := pgutil.PoolConfig(s.cfg.ConnectionString.Reveal(), s.cfg.MaxConnections)
 	if err != nil {
-		return sdk.FieldErrorf("connection_string", "cannot parse: %v", err)
-	}
-	pcfg.MaxConns = int32(min(s.cfg.MaxConnections, math.MaxInt32))
-	if pcfg.ConnConfig.ConnectTimeout == 0 {
-		pcfg.ConnConfig.ConnectTimeout = 10 * time.Second
+		return err
 	}
 	octx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()

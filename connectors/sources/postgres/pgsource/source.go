@@ -46,7 +46,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"math"
 	"time"
 
 	"github.com/iggy-go/connectors/connectors/internal/pgutil"
@@ -135,13 +134,9 @@ func newSource(cfg *Config, state []byte, log *slog.Logger) (*Source, error) {
 // may appear later); cdc checks wal_level, ensures the publication and the slot and starts
 // replication at the persisted position.
 func (s *Source) Open(ctx context.Context) error {
-	pcfg, err := pgxpool.ParseConfig(s.cfg.ConnectionString.Reveal())
+	pcfg, err := pgutil.PoolConfig(s.cfg.ConnectionString.Reveal(), s.cfg.MaxConnections)
 	if err != nil {
-		return sdk.FieldErrorf("connection_string", "cannot parse: %v", err)
-	}
-	pcfg.MaxConns = int32(min(s.cfg.MaxConnections, math.MaxInt32))
-	if pcfg.ConnConfig.ConnectTimeout == 0 {
-		pcfg.ConnConfig.ConnectTimeout = 10 * time.Second
+		return err
 	}
 	setTextParams(pcfg.ConnConfig.RuntimeParams)
 	octx, cancel := context.WithTimeout(ctx, 30*time.Second)
