@@ -45,7 +45,7 @@ func planFor(mode Mode, runs int) plan {
 		return p
 	}
 	p := plan{runs: 5, sweep: []int{1, 10, 100, HeadlineBatch}, window: Window{Warmup: 500 * time.Millisecond, Duration: 2 * time.Second},
-		b2Prefill: 2_000_000, b3Rows: 300_000, b4Time: "1s", b5Time: "1s", b3Time: "1x",
+		b2Prefill: 3_000_000, b3Rows: 300_000, b4Time: "1s", b5Time: "1s", b3Time: "1x",
 		idleFor: 10 * time.Second, loadedFor: 10 * time.Second, profile: true}
 	if runs > 0 {
 		p.runs = runs
