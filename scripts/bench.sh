@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Benchmarks of the connectors runtime (harness: bench/, scenarios B1-B6 of issue 7).
 #
-#   scripts/bench.sh           full run (`make bench`, about 10 minutes): bench/RESULTS.md and
+#   scripts/bench.sh           full run (`make bench`, about 6 minutes): bench/RESULTS.md and
 #                              bench/throughput.png; raw results, logs and profiles in bench/out/full/
 #   scripts/bench.sh --smoke   every scenario once with tiny windows (`make bench-smoke`, CI): proves
 #                              the harness works; report and chart in bench/out/smoke/. Fails when a
@@ -25,7 +25,7 @@ case "${1:-}" in
   "") ;;
   --smoke) MODE=smoke ;;
   --soak) MODE=soak ;;
-  -h|--help) sed -n '2,21p' "$0"; exit 0 ;;
+  -h|--help) sed -n '2,19p' "$0"; exit 0 ;;
   *) echo "bench.sh: unknown argument $1 (--smoke, --soak)" >&2; exit 2 ;;
 esac
 log() { printf '\033[1;34m[bench]\033[0m %s\n' "$*" >&2; }
