@@ -131,25 +131,56 @@ func (s *Source) Run(ctx context.Context) error {
 		<-tokens
 		s.opt.Counters.InFlight.Add(-1)
 	}
+	// Sent batches are finished (state saved, plugin commit) by a second goroutine, in order, so
+	// that with max_in_flight > 1 the state save of batch N overlaps the send of batch N+1. With
+	// max_in_flight = 1 the next poll waits for the token, so nothing overlaps.
+	sent := make(chan polledBatch, s.opt.MaxInFlight)
+	finishDone := make(chan error, 1)
+	go func() {
+		var ferr error
+		for b := range sent {
+			if ferr == nil {
+				fctx, stop := finishing(ctx, s.opt.FinishTimeout)
+				ferr = s.finish(fctx, b.res, b.start)
+				stop()
+				if ferr != nil {
+					cancel()
+				}
+			}
+			release()
+		}
+		finishDone <- ferr
+	}()
+	var sendErr error
 	for b := range batches {
-		if ctx.Err() != nil {
+		if ctx.Err() != nil || sendErr != nil {
 			release() // stopping: abandon the batch before anything of it reached Iggy
 			continue
 		}
 		dctx, stop := finishing(ctx, s.opt.FinishTimeout)
-		err := s.deliver(dctx, b.res, b.start)
+		ok, err := s.send(dctx, b.res, b.start)
 		stop()
-		release()
-		if err != nil {
+		switch {
+		case err != nil:
+			sendErr = err
 			cancel()
-			for range batches {
-				release()
-			}
-			<-pollDone
-			return err
+			release()
+		case !ok:
+			release() // abandoned on shutdown: not committed, produced again after a restart
+		default:
+			sent <- b
 		}
 	}
-	return <-pollDone
+	close(sent)
+	finishErr := <-finishDone
+	pollErr := <-pollDone
+	switch {
+	case sendErr != nil:
+		return sendErr
+	case finishErr != nil:
+		return finishErr
+	}
+	return pollErr
 }
 
 type polledBatch struct {
@@ -226,7 +257,7 @@ func finishing(ctx context.Context, grace time.Duration) (context.Context, conte
 }
 
 // deliver sends one polled batch to every stream, saves its state and commits it.
-func (s *Source) deliver(ctx context.Context, res *abi.PollResult, start time.Time) error {
+func (s *Source) send(ctx context.Context, res *abi.PollResult, start time.Time) (sent bool, err error) {
 	n := len(res.Messages)
 	s.opt.Counters.Produced.Add(uint64(n))
 	schema := res.Schema
@@ -268,7 +299,7 @@ func (s *Source) deliver(ctx context.Context, res *abi.PollResult, start time.Ti
 					abi.StringHeader(HeaderErrorMessage, headerValue(ferr.Error())))
 				dead = append(dead, dm)
 			default:
-				return fmt.Errorf("%w (on_error = stop: the source stops; the batch is not sent and not committed)", ferr)
+				return false, fmt.Errorf("%w (on_error = stop: the source stops; the batch is not sent and not committed)", ferr)
 			}
 			continue
 		}
@@ -294,7 +325,7 @@ func (s *Source) deliver(ctx context.Context, res *abi.PollResult, start time.Ti
 			chunk := msgs[:min(len(msgs), st.BatchLength)]
 			if st.LingerTime > 0 && !st.lastSend.IsZero() {
 				if wait := st.LingerTime - time.Since(st.lastSend); wait > 0 && sleepCtx(ctx, wait) != nil {
-					return nil
+					return false, nil
 				}
 			}
 			prod := st.Producer
@@ -303,9 +334,9 @@ func (s *Source) deliver(ctx context.Context, res *abi.PollResult, start time.Ti
 			}
 			if err := sendWithRetry(ctx, s.opt.Retry, prod, st.Stream, st.Topic, chunk, s.opt.Counters, s.opt.State, s.log); err != nil {
 				if ctx.Err() != nil {
-					return nil // abandoned: not committed, re-read after restart
+					return false, nil // abandoned: not committed, re-read after restart
 				}
-				return fmt.Errorf("send batch %d to %s/%s: %w", res.BatchID, st.Stream, st.Topic, err)
+				return false, fmt.Errorf("send batch %d to %s/%s: %w", res.BatchID, st.Stream, st.Topic, err)
 			}
 			st.lastSend = time.Now()
 			s.opt.Counters.Sent.Add(uint64(len(chunk)))
@@ -316,16 +347,22 @@ func (s *Source) deliver(ctx context.Context, res *abi.PollResult, start time.Ti
 		if err := sendWithRetry(ctx, s.opt.Retry, s.opt.DeadLetter.Producer, s.opt.DeadLetter.Stream, s.opt.DeadLetter.Topic,
 			dead, s.opt.Counters, s.opt.State, s.log); err != nil {
 			if ctx.Err() != nil {
-				return nil
+				return false, nil
 			}
-			return fmt.Errorf("dead-letter batch %d to %s/%s: %w", res.BatchID, s.opt.DeadLetter.Stream, s.opt.DeadLetter.Topic, err)
+			return false, fmt.Errorf("dead-letter batch %d to %s/%s: %w", res.BatchID, s.opt.DeadLetter.Stream, s.opt.DeadLetter.Topic, err)
 		}
 		s.opt.Counters.DeadLettered.Add(uint64(len(dead)))
 	}
 	if s.opt.Observer != nil {
 		s.opt.Observer.ObserveStage("iggy_send", time.Since(sendStart))
 	}
+	return true, nil
+}
 
+// finish saves the state of a batch that every stream accepted and commits it to the plugin.
+// Batches are finished in poll order.
+func (s *Source) finish(ctx context.Context, res *abi.PollResult, start time.Time) error {
+	n := len(res.Messages)
 	if res.State != nil && s.opt.StateStore != nil {
 		stateStart := time.Now()
 		err := s.opt.Retry.Retry(ctx, func(context.Context) error {
