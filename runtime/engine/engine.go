@@ -194,9 +194,8 @@ func (e *Engine) Ready() (bool, []string) {
 	return len(reasons) == 0, reasons
 }
 
-// startConnector registers c and starts it in the background (disabled configs are registered
-// as stopped, so the API lists them... no: like the original, disabled connectors are counted but
-// not started).
+// startConnector registers the connector of cfg and starts it in the background. A disabled
+// connector is registered (the API lists it) with status stopped and is not started.
 func (e *Engine) startConnector(cfg *config.ConnectorConfig) *Connector {
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -219,7 +218,8 @@ func (e *Engine) startConnector(cfg *config.ConnectorConfig) *Connector {
 
 // Restart stops the connector and starts it again with its ACTIVE config from the provider (the
 // original reloaded the highest version). Concurrent restarts of one connector are collapsed: a
-// call made while a restart is running waits for it and returns its result.
+// call made while a restart is running waits for it to finish and returns nil (the running restart
+// reports its own error).
 func (e *Engine) Restart(ctx context.Context, kind config.Kind, key string) error {
 	c := e.Connector(kind, key)
 	if c == nil {
