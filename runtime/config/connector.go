@@ -147,7 +147,8 @@ type DeadLetterConfig struct {
 
 // RetryPolicy is a connector's [retry] table.
 type RetryPolicy struct {
-	// MaxAttempts is the number of retries before giving up; 0 = unlimited (default).
+	// MaxAttempts is how many calls (the first try included) a retryable failure gets before it is
+	// treated as permanent (on_error applies); 0 = unlimited (default).
 	MaxAttempts    uint32   `toml:"max_attempts" json:"max_attempts"`
 	InitialBackoff Duration `toml:"initial_backoff" json:"initial_backoff"` // default 100ms
 	MaxBackoff     Duration `toml:"max_backoff" json:"max_backoff"`         // default 30s
