@@ -50,8 +50,65 @@ go_unit_all() {
   return $rc
 }
 
+# --- extension point for the suites of connectors that need their own servers --------------------
+# Every scripts/test.d/*.sh is sourced (full mode only) and declares, with plain function calls:
+#   service NAME 'START' 'STOP'   a server its suites need. START (a shell command, run from the
+#                                 repository root) runs in the background right after set-up, so slow
+#                                 servers download and start while the build and unit tests run; it
+#                                 installs what it needs, exits 0 once the server answers, and prints
+#                                 `export VAR=...` lines (the suites' environment) on stdout; its
+#                                 stderr goes to build/logs/service-NAME.log. STOP runs at exit.
+#   suite 'TITLE' NEEDS 'CMD'     an integration step run after the built-in ones; NEEDS is a service
+#                                 name (or -) that is waited for first; the step fails if it did not start.
+declare -A SVC_START SVC_STOP SVC_PID SVC_RC
+SERVICES=() SUITES=()
+service() { SERVICES+=("$1"); SVC_START[$1]=$2; SVC_STOP[$1]=$3; }
+suite() { SUITES+=("$1"$'\x1f'"$2"$'\x1f'"$3"); }
+start_services() {
+  mkdir -p build/logs build/services
+  local n
+  for n in "${SERVICES[@]}"; do
+    printf '\033[1;34m==> starting service %s in the background\033[0m\n' "$n"
+    (eval "${SVC_START[$n]}") >"build/services/$n.env" 2>"build/logs/service-$n.log" &
+    SVC_PID[$n]=$!
+  done
+}
+# wait_service NAME: waits for NAME's start command (once) and loads its environment.
+wait_service() {
+  local n=$1
+  [ "$n" = - ] && return 0
+  if [ -z "${SVC_RC[$n]:-}" ]; then
+    wait "${SVC_PID[$n]}"
+    SVC_RC[$n]=$?
+    if [ "${SVC_RC[$n]}" -eq 0 ]; then
+      # shellcheck disable=SC1090
+      source "build/services/$n.env"
+    else
+      echo "service $n did not start (exit ${SVC_RC[$n]}); last lines of build/logs/service-$n.log:" >&2
+      tail -n 40 "build/logs/service-$n.log" >&2
+    fi
+  fi
+  return "${SVC_RC[$n]}"
+}
+stop_services() {
+  local n
+  for n in "${SERVICES[@]}"; do
+    [ -n "${SVC_PID[$n]:-}" ] || continue
+    (eval "${SVC_STOP[$n]}") >>"build/logs/service-$n.log" 2>&1 || true
+  done
+}
+run_suite() { wait_service "$1" && bash -c "$2"; }
+if [ "$MODE" != "--unit" ]; then
+  for f in scripts/test.d/*.sh; do
+    [ -e "$f" ] || continue
+    # shellcheck disable=SC1090
+    source "$f"
+  done
+fi
+
 step "set-up" scripts/setup.sh || true
 [ ${#failed[@]} -eq 0 ] || { echo "set-up failed; stopping" >&2; exit 1; }
+start_services
 step "build runtime and devserver" make --no-print-directory build
 step "build plugins (Go, C, Rust, test plugins)" scripts/build-plugins.sh --test
 step "gofmt" gofmt_check
@@ -64,7 +121,7 @@ step "Python cbor2 check of the golden vectors" build/venv/bin/python abi/testda
 if [ "$MODE" != "--unit" ]; then
   PG_STARTED=
   stop_pg() { [ -n "$PG_STARTED" ] && scripts/postgres.sh stop >/dev/null 2>&1; }
-  trap stop_pg EXIT
+  trap 'stop_services; stop_pg' EXIT
   # Stop the cluster at the end only if this run started it (a developer's running one is kept).
   scripts/postgres.sh status >/dev/null 2>&1 && PG_WAS_RUNNING=1 || PG_WAS_RUNNING=
   if step "start PostgreSQL (throwaway cluster)" scripts/postgres.sh start; then
@@ -75,6 +132,10 @@ if [ "$MODE" != "--unit" ]; then
   step "integration: runtime packages and end-to-end suites" go test -count=1 -p 1 -tags integration -timeout 20m ./runtime/... ./test/...
   step "integration: PostgreSQL sink" bash -c 'cd connectors/sinks/postgres && go test -count=1 -p 1 -tags integration ./...'
   step "integration: PostgreSQL source" bash -c 'cd connectors/sources/postgres && go test -count=1 -p 1 -tags integration ./...'
+  for entry in "${SUITES[@]}"; do
+    IFS=$'\x1f' read -r title needs cmd <<<"$entry"
+    step "$title" run_suite "$needs" "$cmd"
+  done
   if [ -x scripts/bench.sh ]; then
     step "benchmark harness smoke run" scripts/bench.sh --smoke
   fi
