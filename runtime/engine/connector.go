@@ -157,7 +157,10 @@ func (c *Connector) stop() {
 	}
 }
 
-// restart stops the connector and starts it with the config load returns.
+// restart stops the connector (when it was started) and starts it with the config load returns;
+// a disabled config leaves it stopped. load runs first: when it fails nothing is stopped and its
+// error is returned. Every start of a connector goes through here, under restartMu, so that one
+// instance runs at a time.
 func (c *Connector) restart(ctx context.Context, load func() (*config.ConnectorConfig, error)) error {
 	if !c.restartMu.TryLock() {
 		// A restart is already running: wait for it, like the original's guard (which returned at once).
@@ -170,9 +173,19 @@ func (c *Connector) restart(ctx context.Context, load func() (*config.ConnectorC
 	if err != nil {
 		return err
 	}
-	c.log.Info("restarting connector", "version", cfg.Version)
-	c.stop()
-	c.e.startConnector(cfg)
+	c.mu.Lock()
+	started := c.cancel != nil
+	c.mu.Unlock()
+	if started {
+		c.log.Info("restarting connector", "version", cfg.Version)
+		c.stop()
+	}
+	c.setConfig(cfg)
+	if !cfg.Enabled {
+		c.State.Set(pipeline.StatusStopped, true)
+		return nil
+	}
+	c.start(c.e.ctx, c.e.newPluginID())
 	return nil
 }
 
