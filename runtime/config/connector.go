@@ -25,7 +25,7 @@ func (k Kind) Plural() string { return string(k) + "s" }
 // ConnectorConfig is one version of one connector's configuration: a connector TOML file of the
 // local provider, or a config served by the HTTP provider. Keys, types and defaults are the
 // original's (spec §4.2) plus this runtime's extensions (transport, on_error, dead_letter, retry,
-// max_in_flight, poll_interval and the extra stream keys).
+// max_in_flight, poll_interval, on_corrupt_state and the extra stream keys).
 //
 // Differences from the original, on purpose:
 //   - enabled inside a transform defaults to true when absent (the original rejects the file);
@@ -70,6 +70,10 @@ type ConnectorConfig struct {
 	// PollInterval is how long a source waits after an empty poll when the plugin gives no hint
 	// (default 100ms).
 	PollInterval Duration `toml:"poll_interval" only:"source"`
+	// OnCorruptState is what a source does when its state file exists but cannot be used (empty,
+	// unreadable, or the plugin cannot decode it): "stop" with an error naming the file (default),
+	// or "reset": set the file aside (renamed, kept) and start without state.
+	OnCorruptState string `toml:"on_corrupt_state" only:"source" oneof:"stop|reset"`
 
 	// File is where this config was read from (file path or URL); not part of the config.
 	File string `toml:"-"`
@@ -89,6 +93,12 @@ const (
 	OnErrorStop       = "stop"
 	OnErrorSkip       = "skip"
 	OnErrorDeadLetter = "dead_letter"
+)
+
+// OnCorruptState values.
+const (
+	OnCorruptStateStop  = "stop"
+	OnCorruptStateReset = "reset"
 )
 
 // Schema names of [[streams]] schema.
@@ -185,6 +195,7 @@ func (c *ConnectorConfig) setDefaults() {
 	c.Retry.setDefaults()
 	c.MaxInFlight = 1
 	c.PollInterval = Duration(DefaultSourcePoll)
+	c.OnCorruptState = OnCorruptStateStop
 }
 
 func (r *RetryPolicy) setDefaults() {

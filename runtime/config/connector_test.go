@@ -118,6 +118,7 @@ transport = "process"
 on_error = "dead_letter"
 max_in_flight = 4
 poll_interval = "1s"
+on_corrupt_state = "reset"
 [dead_letter]
 stream = "dlq"
 topic = "failed"
@@ -147,7 +148,7 @@ flatbuffer_root_table = "Root"
 		PluginConfig: map[string]any{}, Transport: "process", OnError: "dead_letter",
 		DeadLetter:  &DeadLetterConfig{Stream: "dlq", Topic: "failed"},
 		Retry:       RetryPolicy{MaxAttempts: 5, InitialBackoff: Duration(10 * time.Millisecond), MaxBackoff: Duration(time.Minute), Multiplier: 1.5},
-		MaxInFlight: 4, PollInterval: Duration(time.Second), File: "x.toml",
+		MaxInFlight: 4, PollInterval: Duration(time.Second), OnCorruptState: "reset", File: "x.toml",
 		SourceStreams: []SourceStream{
 			{Stream: "a", Topic: "b", Schema: "proto", BatchLength: 1000, LingerTime: Duration(5 * time.Millisecond), PartitionID: ptrTo(uint32(2)),
 				AutoCreate: true, Partitions: 3, CodecOptions: CodecOptions{ProtoDescriptorSet: "d.pb", ProtoMessageType: "pkg.Msg"}},

@@ -8,11 +8,13 @@ import (
 	"sync"
 	"time"
 
+	"github.com/iggy-go/connectors/abi"
 	"github.com/iggy-go/connectors/runtime/backoff"
 	"github.com/iggy-go/connectors/runtime/config"
 	"github.com/iggy-go/connectors/runtime/iggy"
 	"github.com/iggy-go/connectors/runtime/pipeline"
 	"github.com/iggy-go/connectors/runtime/plugin"
+	"github.com/iggy-go/connectors/runtime/state"
 	"github.com/iggy-go/connectors/runtime/transform"
 )
 
@@ -345,10 +347,22 @@ func (c *Connector) runSource(ctx context.Context, cfg *config.ConnectorConfig, 
 	}
 	prod := &producer{c: client}
 	st, err := c.e.states.Load(cfg.Key)
-	if err != nil {
-		return fmt.Errorf("load source state: %w", err)
+	if errors.Is(err, state.ErrCorrupt) {
+		st, err = c.corruptState(cfg, err)
 	}
-	inst, err := openWithRetry(ctx, c, func() (*plugin.SourceInstance, error) { return lib.OpenSource(ctx, cfg.Key, cfgJSON, st) })
+	if err != nil {
+		return err
+	}
+	open := func(st []byte) (*plugin.SourceInstance, error) {
+		return openWithRetry(ctx, c, func() (*plugin.SourceInstance, error) { return lib.OpenSource(ctx, cfg.Key, cfgJSON, st) })
+	}
+	inst, err := open(st)
+	if ce := (*plugin.CallError)(nil); errors.As(err, &ce) && ce.Record.Code == abi.CodeCorruptState && len(st) > 0 {
+		if _, err := c.corruptState(cfg, c.e.states.Corrupt(cfg.Key, len(st), "the plugin cannot decode it: "+ce.Record.Message)); err != nil {
+			return err
+		}
+		inst, err = open(nil)
+	}
 	if err != nil || inst == nil {
 		return err
 	}
@@ -364,6 +378,24 @@ func (c *Connector) runSource(ctx context.Context, cfg *config.ConnectorConfig, 
 	}
 	c.log.Info("source running", "plugin", lib.Info().Name, "version", lib.Info().Version, "streams", len(streams))
 	return src.Run(ctx)
+}
+
+// corruptState applies the connector's on_corrupt_state to a state file that exists but cannot be
+// used (err is a *state.CorruptError, which names the file): "stop" returns an error saying so and
+// what to do, leaving the file where it is; "reset" renames the file aside, logs both names and
+// returns no state, so the source starts from its beginning — never without a trace.
+func (c *Connector) corruptState(cfg *config.ConnectorConfig, err error) ([]byte, error) {
+	if cfg.OnCorruptState != config.OnCorruptStateReset {
+		return nil, fmt.Errorf("%w; the source is stopped rather than started from its beginning: repair or remove the file, "+
+			"or set on_corrupt_state = \"reset\" to set it aside and start without state", err)
+	}
+	aside, serr := c.e.states.SetAside(cfg.Key)
+	if serr != nil {
+		return nil, fmt.Errorf("%w; on_corrupt_state = \"reset\", but the file cannot be set aside: %v", err, serr)
+	}
+	c.log.Warn("corrupt source state set aside; the source starts without state (on_corrupt_state = \"reset\")",
+		"err", err, "set_aside_as", aside)
+	return nil, nil
 }
 
 // waitForTopic waits until stream/topic exists: a sink may start before the source or the operator
