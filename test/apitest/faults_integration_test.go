@@ -11,6 +11,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/iggy-go/connectors/test/pluginbuild"
 )
 
 // TestCreatedVersionIsNotRun (issue 18, item 2): versions created through the API are not active,
@@ -149,4 +151,76 @@ func TestReadyWhenConfigsRejected(t *testing.T) {
 	waitFor(t, 20*time.Second, "the reload", func() bool { return len(rt.Log.Records("connector configs reloaded")) == 1 })
 	rt.waitRunning("sink/stdout")
 	waitFor(t, 20*time.Second, "/ready to become 200", func() bool { return rt.Call("GET", "/ready", "").Status == 200 })
+}
+
+// TestCorruptSourceState (issue 18, item 8): a random source whose state file is garbage or empty
+// stops with an error that names the file and calls it corrupt state, and the file is left as it
+// was; with on_corrupt_state = "reset" the bad file is set aside (renamed, same bytes) and the
+// source starts without state, saving fresh state.
+func TestCorruptSourceState(t *testing.T) {
+	lib := pluginbuild.GoPlugin(t, "connectors/sources/random", "iggy_connector_random_source") // this tree's source
+	srv := startDevserver(t, freeAddr(t))
+	stateDir := t.TempDir()
+	garbage := make([]byte, 64)
+	for i := range garbage {
+		garbage[i] = byte(0xc1 + 7*i) // 0xc1 is never valid MessagePack
+	}
+	files := map[string]string{}
+	for _, src := range []struct {
+		key, extra string
+		state      []byte
+	}{
+		{"rnd_garbage", "", garbage},
+		{"rnd_empty", "", nil},
+		{"rnd_reset", `on_corrupt_state = "reset"`, garbage},
+	} {
+		writeFile(t, filepath.Join(stateDir, "source_"+src.key+".state"), string(src.state))
+		body := strings.Replace(sourceTOML(src.key, src.key, "corrupt", src.key, `interval = "20ms"`), plugin("iggy_connector_random_source"), lib, 1)
+		files[src.key+".toml"] = strings.Replace(body, "version = 0\n", "version = 0\n"+src.extra+"\n", 1)
+	}
+	rt := startRuntime(t, runtimeOpts{iggyAddr: srv.Addr, files: files, env: []string{"IGGY_CONNECTORS_STATE_PATH=" + stateDir}})
+	rt.waitRunning("source/rnd_reset")
+
+	for _, c := range []struct{ key, why string }{
+		{"rnd_garbage", "(64 bytes): the plugin cannot decode it: "},
+		{"rnd_empty", "(0 bytes): the file is empty"},
+	} {
+		file := filepath.Join(stateDir, "source_"+c.key+".state")
+		var d map[string]any
+		waitFor(t, 20*time.Second, c.key+" to fail", func() bool { d = rt.connector("source", c.key); return d["status"] == "error" })
+		msg := fmt.Sprint(d["last_error"].(map[string]any)["message"])
+		if !strings.Contains(msg, "corrupt source state "+file+" "+c.why) || strings.Contains(msg, "invalid_config") ||
+			!strings.Contains(msg, `on_corrupt_state = "reset"`) {
+			t.Errorf("%s: last_error %q; want corrupt source state naming %s", c.key, msg, file)
+		}
+		if c.key == "rnd_garbage" && !strings.Contains(msg, "corrupt_state") {
+			t.Errorf("%s: last_error %q does not carry the plugin's corrupt_state code", c.key, msg)
+		}
+		if got, err := os.ReadFile(file); err != nil || (c.key == "rnd_garbage") != (string(got) == string(garbage)) || (c.key == "rnd_empty" && len(got) != 0) {
+			t.Errorf("%s: the state file was changed: %x, %v", c.key, got, err)
+		}
+		if aside, _ := filepath.Glob(file + ".corrupt-*"); len(aside) != 0 {
+			t.Errorf("%s: state set aside although on_corrupt_state is stop: %v", c.key, aside)
+		}
+	}
+
+	file := filepath.Join(stateDir, "source_rnd_reset.state")
+	aside, _ := filepath.Glob(file + ".corrupt-*")
+	if len(aside) != 1 {
+		t.Fatalf("rnd_reset: set-aside files %v, want one", aside)
+	}
+	if got, err := os.ReadFile(aside[0]); err != nil || string(got) != string(garbage) {
+		t.Errorf("rnd_reset: %s holds %x, %v; want the corrupt bytes", aside[0], got, err)
+	}
+	warned := false
+	for _, r := range rt.Log.Records("corrupt source state set aside; the source starts without state (on_corrupt_state = \"reset\")") {
+		warned = warned || r["set_aside_as"] == aside[0] && strings.Contains(fmt.Sprint(r["err"]), file)
+	}
+	if !warned {
+		t.Errorf("rnd_reset: no warning naming %s and %s", file, aside[0])
+	}
+	waitFor(t, 20*time.Second, "rnd_reset to save fresh state", func() bool {
+		b, err := os.ReadFile(file)
+		return err == nil && len(b) > 0 && b[0] != garbage[0]
+	})
 }
