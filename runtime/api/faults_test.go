@@ -10,6 +10,8 @@ import (
 	"sync"
 	"testing"
 
+	"gopkg.in/yaml.v3"
+
 	"github.com/iggy-go/connectors/runtime/config"
 )
 
@@ -185,5 +187,39 @@ func TestReadyWithRejectedConfigs(t *testing.T) {
 			!strings.HasPrefix(withKey.NotReady[2], "sink broken: error: ") {
 			t.Errorf("/ready with the key: %q", withKey.NotReady)
 		}
+	}
+}
+
+// TestDocsSayReadyIsOpen (issue 18, item 9): the code serves /ready without the api-key (TestAuth),
+// and docs/openapi.yaml, docs/configuration.md and configs/config.toml all say so.
+func TestDocsSayReadyIsOpen(t *testing.T) {
+	read := func(parts ...string) string {
+		b, err := os.ReadFile(filepath.Join(append([]string{"..", ".."}, parts...)...))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(b)
+	}
+	var doc struct {
+		Paths map[string]map[string]struct {
+			Security *[]any `yaml:"security"`
+		} `yaml:"paths"`
+	}
+	if err := yaml.Unmarshal([]byte(read("docs", "openapi.yaml")), &doc); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{"/", "/health", "/ready"} {
+		if sec := doc.Paths[p]["get"].Security; sec == nil || len(*sec) != 0 {
+			t.Errorf("docs/openapi.yaml: GET %s is not marked open (security: [])", p)
+		}
+	}
+	for _, line := range strings.Split(read("docs", "configuration.md"), "\n") {
+		if strings.HasPrefix(line, "| `http.api_key`") && !strings.Contains(line, "`/`, `/health` and `/ready`") {
+			t.Errorf("docs/configuration.md does not list /ready as open: %s", line)
+		}
+	}
+	toml := read("configs", "config.toml")
+	if i := strings.Index(toml, "api_key ="); i < 0 || !strings.Contains(toml[max(0, i-300):i], "/, /health and /ready") {
+		t.Errorf("configs/config.toml: the comment of api_key does not list /ready as open")
 	}
 }
