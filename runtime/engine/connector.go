@@ -175,10 +175,7 @@ func (c *Connector) restart(ctx context.Context, load func() (*config.ConnectorC
 	if err != nil {
 		return err
 	}
-	c.mu.Lock()
-	started := c.cancel != nil
-	c.mu.Unlock()
-	if started {
+	if c.started() {
 		c.log.Info("restarting connector", "version", cfg.Version)
 		c.stop()
 	}
@@ -189,6 +186,13 @@ func (c *Connector) restart(ctx context.Context, load func() (*config.ConnectorC
 	}
 	c.start(c.e.ctx, c.e.newPluginID())
 	return nil
+}
+
+// started reports whether the connector was ever started (an instance runs or ran).
+func (c *Connector) started() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.cancel != nil
 }
 
 // run is the connector's whole life: load, open, set up, run the pipeline, close.

@@ -285,14 +285,24 @@ func (e *Engine) launch(ctx context.Context, cfg *config.ConnectorConfig) {
 func (e *Engine) Restart(ctx context.Context, kind config.Kind, key string) error {
 	load := func() (*config.ConnectorConfig, error) { return e.opt.Provider.ActiveConfig(ctx, kind, key) }
 	c := e.Connector(kind, key)
-	if c == nil {
-		cfg, err := load()
-		if err != nil {
-			return err
-		}
-		c = e.ensure(cfg)
+	if c != nil {
+		return c.restart(ctx, load)
 	}
-	return c.restart(ctx, load)
+	cfg, err := load()
+	if err != nil {
+		return err
+	}
+	c = e.ensure(cfg)
+	if err := c.restart(ctx, load); err != nil {
+		// The config went away between the two reads: do not list a connector that never ran.
+		e.mu.Lock()
+		if !c.started() && e.connectors[connectorID(kind, key)] == c {
+			delete(e.connectors, connectorID(kind, key))
+		}
+		e.mu.Unlock()
+		return err
+	}
+	return nil
 }
 
 // Reload re-reads the active configs (SIGHUP): connectors whose config changed are restarted, new
