@@ -179,7 +179,6 @@ func TestCorruptSourceState(t *testing.T) {
 		files[src.key+".toml"] = strings.Replace(body, "version = 0\n", "version = 0\n"+src.extra+"\n", 1)
 	}
 	rt := startRuntime(t, runtimeOpts{iggyAddr: srv.Addr, files: files, env: []string{"IGGY_CONNECTORS_STATE_PATH=" + stateDir}})
-	rt.waitRunning("source/rnd_reset")
 
 	for _, c := range []struct{ key, why string }{
 		{"rnd_garbage", "(64 bytes): the plugin cannot decode it: "},
@@ -204,6 +203,7 @@ func TestCorruptSourceState(t *testing.T) {
 		}
 	}
 
+	rt.waitRunning("source/rnd_reset")
 	file := filepath.Join(stateDir, "source_rnd_reset.state")
 	aside, _ := filepath.Glob(file + ".corrupt-*")
 	if len(aside) != 1 {
