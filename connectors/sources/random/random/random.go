@@ -80,7 +80,7 @@ func New(cfg *Config, state []byte, env sdk.Env) (sdk.Source, error) {
 	var st State
 	if err := sdk.DecodeState(state, &st); err != nil {
 		// err is sdk's corrupt_state error: the runtime names the file and applies on_corrupt_state.
-		return nil, sdk.Permanent(fmt.Errorf("random source state (%d bytes): %w", len(state), err))
+		return nil, sdk.Permanent(fmt.Errorf("random source state: %w", err))
 	}
 	s := &Source{cfg: *cfg, env: env, rng: rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64())),
 		produced: st.MessagesProduced, committed: st.MessagesProduced, now: time.Now}
