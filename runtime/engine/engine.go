@@ -243,9 +243,9 @@ func (e *Engine) Ready() (bool, []Reason) {
 	return len(reasons) == 0, reasons
 }
 
-// ensure returns the connector of cfg's kind and key, registering it (not started, status
-// stopped) when the engine does not know it yet. Safe for concurrent use: concurrent calls for one
-// key return the same connector.
+// ensure returns the connector of cfg's kind and key, registering it (not started yet; start it
+// with restart) when the engine does not know it. Safe for concurrent use: concurrent calls for
+// one key return the same connector.
 func (e *Engine) ensure(cfg *config.ConnectorConfig) *Connector {
 	e.mu.Lock()
 	defer e.mu.Unlock()
