@@ -38,7 +38,9 @@ func New(dir string) *Store {
 func (s *Store) Dir() string { return s.dir }
 
 // Path returns the state file of the source with this key: {Dir}/source_{key}.state. The key is used
-// verbatim, as in the original: a key containing "/" names a file in a subdirectory, which must exist.
+// verbatim, as in the original. Connector keys match config.KeyPattern (checked where configs are
+// read), so the file is directly in Dir; the Store itself does not check (a key containing "/" would
+// name a file in a subdirectory, which must exist).
 func (s *Store) Path(key string) string {
 	return filepath.Join(s.dir, "source_"+key+".state")
 }
