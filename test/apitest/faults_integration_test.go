@@ -124,6 +124,24 @@ func TestCreatedVersionIsNotRun(t *testing.T) {
 	if d := rt.connector("sink", "stdout"); d["name"] != "Stdout v1" {
 		t.Errorf("after activation and restart: %v", d["name"])
 	}
+
+	// Keys that do not match the key pattern are 400 invalid_key (issue 18, item 5): a 300-character
+	// key (500 "file name too long" before) and one with a newline and `"]` (written into a file name
+	// before).
+	entries, _ := os.ReadDir(rt.CfgDir)
+	for _, key := range []string{strings.Repeat("k", 300), "x%0A%22%5D"} {
+		for _, call := range [][2]string{{"POST", "/sinks/" + key + "/configs"}, {"POST", "/sinks/" + key + "/restart"}, {"GET", "/sinks/" + key}} {
+			rep := rt.Call(call[0], call[1], fmt.Sprintf(sink, plugin("iggy_connector_stdout_sink")))
+			var e map[string]string
+			rep.JSON(t, &e)
+			if rep.Status != 400 || e["code"] != "invalid_key" {
+				t.Errorf("%s %.60s: %d %s", call[0], call[1], rep.Status, rep.Body)
+			}
+		}
+	}
+	if after, _ := os.ReadDir(rt.CfgDir); len(after) != len(entries) {
+		t.Errorf("files were written for invalid keys: %d entries, was %d", len(after), len(entries))
+	}
 }
 
 // TestReadyWhenConfigsRejected (issue 18, item 9): with Iggy up, a runtime whose every connector
