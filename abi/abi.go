@@ -88,6 +88,9 @@ const (
 	CodeConnection      = "connection"
 	CodeWriteFailed     = "write_failed"
 	CodeInternal        = "internal"
+	// CodeCorruptState: iggy_source_open cannot decode the persisted state it was given. The
+	// runtime names the state file and applies the connector's on_corrupt_state.
+	CodeCorruptState = "corrupt_state"
 )
 
 // PluginInfo describes a library. Returned by iggy_plugin_info.

@@ -184,7 +184,10 @@ int32_t iggy_sink_close(uint32_t instance, uint8_t **out, size_t *out_len);
  * ------------------------------------------------------------------------------------------------ */
 
 /* Opens instance `instance` with its plugin config (JSON) and the last persisted state (opaque bytes,
- * zero length = none). Same error rules as iggy_sink_open. */
+ * zero length = none). Same error rules as iggy_sink_open, plus: PERMANENT with code "corrupt_state"
+ * when the state cannot be decoded (the runtime then names the state file and stops the source, or
+ * sets the file aside and opens again without state when the connector says on_corrupt_state =
+ * "reset"). Never fall back to "no state" silently: that restarts the source from its beginning. */
 int32_t iggy_source_open(uint32_t instance, const uint8_t *config, size_t config_len,
                          const uint8_t *state, size_t state_len, uint8_t **out, size_t *out_len);
 

@@ -222,6 +222,9 @@ func (s *Server) registerRoutes() error {
 		)
 	}
 	for _, rt := range routes {
+		if strings.Contains(rt.path, "{key}") {
+			rt.h = checkKey(rt.h)
+		}
 		if err := s.handle(rt.method, rt.path, rt.h); err != nil {
 			return err
 		}
@@ -236,6 +239,18 @@ func (s *Server) registerRoutes() error {
 		}
 	}
 	return nil
+}
+
+// checkKey answers 400 invalid_key, before h runs, when the {key} of the path does not match
+// config.KeyPattern: no provider lookup, file name or log line ever sees such a key.
+func checkKey(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if err := config.CheckKey(r.PathValue("key")); err != nil {
+			writeError(w, http.StatusBadRequest, codeInvalidKey, "connector key: "+err.Error())
+			return
+		}
+		h(w, r)
+	}
 }
 
 // authorized reports whether r may use the protected routes: no api_key is configured, or the

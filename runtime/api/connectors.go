@@ -134,10 +134,16 @@ func (s *Server) restart(w http.ResponseWriter, r *http.Request, kind config.Kin
 // readyBody is GET /ready's answer.
 type readyBody struct {
 	Status   string   `json:"status"`              // "ready" or "not_ready"
-	NotReady []string `json:"not_ready,omitempty"` // what is not ready and why (authorized callers only)
+	NotReady []string `json:"not_ready,omitempty"` // what is not ready (see getReady for who sees what)
 }
 
-// getReady: 200 when Iggy is connected and every enabled connector is running, else 503.
+// getReady: 200 when the engine is ready (Iggy connected, every enabled connector running, no
+// connector config rejected), else 503. /ready needs no api-key (probes seldom can send one), so
+// what the body says depends on the caller:
+//   - a caller that presented the configured api-key gets every reason with its error text;
+//   - without http.api_key, anyone gets the reasons without error text (which connector, which
+//     status; never text from Iggy, a plugin or a config file);
+//   - with http.api_key set, a caller without the key gets the status only.
 func (s *Server) getReady(w http.ResponseWriter, r *http.Request) {
 	ok, reasons := s.opt.Engine.Ready()
 	if ok {
@@ -145,8 +151,15 @@ func (s *Server) getReady(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	body := readyBody{Status: "not_ready"}
-	if s.authorized(r) {
-		body.NotReady = reasons
+	switch {
+	case s.opt.HTTP.APIKey != "" && s.authorized(r):
+		for _, rs := range reasons {
+			body.NotReady = append(body.NotReady, rs.String())
+		}
+	case s.opt.HTTP.APIKey == "":
+		for _, rs := range reasons {
+			body.NotReady = append(body.NotReady, rs.What)
+		}
 	}
 	writeJSON(w, http.StatusServiceUnavailable, body)
 }

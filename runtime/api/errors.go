@@ -16,7 +16,8 @@ type errorBody struct {
 	Reason string `json:"reason"`
 }
 
-// Error codes (the original's, plus unsupported_media_type and bad_request for request bodies).
+// Error codes (the original's, plus unsupported_media_type and bad_request for request bodies and
+// invalid_key for a connector key that does not match config.KeyPattern).
 const (
 	codeInvalidConfig  = "invalid_configuration"
 	codeHTTPRequest    = "http_request_failed"
@@ -24,6 +25,7 @@ const (
 	codeJSON           = "json_error"
 	codeBadRequest     = "bad_request"
 	codeUnsupportedMed = "unsupported_media_type"
+	codeInvalidKey     = "invalid_key"
 )
 
 func notFoundCode(kind config.Kind) string { return string(kind) + "_not_found" }

@@ -1,7 +1,9 @@
 package config
 
 import (
+	"errors"
 	"fmt"
+	"regexp"
 	"strings"
 	"time"
 
@@ -23,7 +25,7 @@ func (k Kind) Plural() string { return string(k) + "s" }
 // ConnectorConfig is one version of one connector's configuration: a connector TOML file of the
 // local provider, or a config served by the HTTP provider. Keys, types and defaults are the
 // original's (spec §4.2) plus this runtime's extensions (transport, on_error, dead_letter, retry,
-// max_in_flight, poll_interval and the extra stream keys).
+// max_in_flight, poll_interval, on_corrupt_state and the extra stream keys).
 //
 // Differences from the original, on purpose:
 //   - enabled inside a transform defaults to true when absent (the original rejects the file);
@@ -68,6 +70,10 @@ type ConnectorConfig struct {
 	// PollInterval is how long a source waits after an empty poll when the plugin gives no hint
 	// (default 100ms).
 	PollInterval Duration `toml:"poll_interval" only:"source"`
+	// OnCorruptState is what a source does when its state file exists but cannot be used (empty,
+	// unreadable, or the plugin cannot decode it): "stop" with an error naming the file (default),
+	// or "reset": set the file aside (renamed, kept) and start without state.
+	OnCorruptState string `toml:"on_corrupt_state" only:"source" oneof:"stop|reset"`
 
 	// File is where this config was read from (file path or URL); not part of the config.
 	File string `toml:"-"`
@@ -87,6 +93,12 @@ const (
 	OnErrorStop       = "stop"
 	OnErrorSkip       = "skip"
 	OnErrorDeadLetter = "dead_letter"
+)
+
+// OnCorruptState values.
+const (
+	OnCorruptStateStop  = "stop"
+	OnCorruptStateReset = "reset"
 )
 
 // Schema names of [[streams]] schema.
@@ -183,6 +195,7 @@ func (c *ConnectorConfig) setDefaults() {
 	c.Retry.setDefaults()
 	c.MaxInFlight = 1
 	c.PollInterval = Duration(DefaultSourcePoll)
+	c.OnCorruptState = OnCorruptStateStop
 }
 
 func (r *RetryPolicy) setDefaults() {
@@ -250,6 +263,33 @@ func (c *ConnectorConfig) ID() string {
 	return fmt.Sprintf("%s %s (version %d)", c.Kind, c.Key, c.Version)
 }
 
+// KeyPattern is the pattern every connector key matches, wherever it comes from: a connector file,
+// the HTTP config provider or a path of the management API. A key names files (connector configs
+// sink_{key}_{version}.toml, source state source_{key}.state) and environment variables
+// (IGGY_CONNECTORS_SINK_{KEY}_...), so it is short and made of letters, digits, "_", "-" and ".",
+// starting with a letter, digit or "_" (so never "." or ".."). Sinks and sources are separate
+// namespaces.
+const KeyPattern = `^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$`
+
+// MaxKeyLength is the longest connector key KeyPattern allows.
+const MaxKeyLength = 64
+
+var keyRE = regexp.MustCompile(KeyPattern)
+
+// CheckKey returns nil when key matches KeyPattern, else an error that quotes the key (control
+// characters escaped) and says what is allowed.
+func CheckKey(key string) error {
+	switch {
+	case key == "":
+		return errors.New("must not be empty")
+	case len(key) > MaxKeyLength:
+		return fmt.Errorf("%.40q... is %d characters long; a connector key has at most %d", key, len(key), MaxKeyLength)
+	case !keyRE.MatchString(key):
+		return fmt.Errorf("%q is not a valid connector key: use letters, digits, \"_\", \"-\" and \".\", starting with a letter, digit or \"_\" (pattern %s)", key, KeyPattern)
+	}
+	return nil
+}
+
 // Validate checks the rules the decoder cannot (cross-key rules, non-empty values, ranges). file
 // is used in the problems.
 func (c *ConnectorConfig) Validate(file string) Problems {
@@ -258,10 +298,8 @@ func (c *ConnectorConfig) Validate(file string) Problems {
 		ps.Add(file, "type", "must be \"sink\" or \"source\", got %q", c.Kind)
 		return ps
 	}
-	if strings.TrimSpace(c.Key) == "" {
-		ps.Add(file, "key", "must not be empty")
-	} else if strings.ContainsAny(c.Key, "/\\\x00") || c.Key == "." || c.Key == ".." {
-		ps.Add(file, "key", "%q must not contain path separators (it is used in file names)", c.Key)
+	if err := CheckKey(c.Key); err != nil {
+		ps.Add(file, "key", "%v", err)
 	}
 	if strings.TrimSpace(c.Path) == "" {
 		ps.Add(file, "path", "must not be empty")

@@ -277,6 +277,7 @@ type connectorOut struct {
 	Retry              RetryPolicy       `toml:"retry" json:"retry"`
 	MaxInFlight        *uint32           `toml:"max_in_flight,omitempty" json:"max_in_flight,omitempty"`
 	PollInterval       *Duration         `toml:"poll_interval,omitempty" json:"poll_interval,omitempty"`
+	OnCorruptState     string            `toml:"on_corrupt_state,omitempty" json:"on_corrupt_state,omitempty"`
 }
 
 func (c *ConnectorConfig) out() connectorOut {
@@ -294,6 +295,7 @@ func (c *ConnectorConfig) out() connectorOut {
 		o.Streams = nonNil(c.SourceStreams)
 		m, p := c.MaxInFlight, c.PollInterval
 		o.MaxInFlight, o.PollInterval = &m, &p
+		o.OnCorruptState = c.OnCorruptState
 	} else {
 		o.Streams = nonNil(c.SinkStreams)
 	}

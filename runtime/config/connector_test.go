@@ -118,6 +118,7 @@ transport = "process"
 on_error = "dead_letter"
 max_in_flight = 4
 poll_interval = "1s"
+on_corrupt_state = "reset"
 [dead_letter]
 stream = "dlq"
 topic = "failed"
@@ -147,7 +148,7 @@ flatbuffer_root_table = "Root"
 		PluginConfig: map[string]any{}, Transport: "process", OnError: "dead_letter",
 		DeadLetter:  &DeadLetterConfig{Stream: "dlq", Topic: "failed"},
 		Retry:       RetryPolicy{MaxAttempts: 5, InitialBackoff: Duration(10 * time.Millisecond), MaxBackoff: Duration(time.Minute), Multiplier: 1.5},
-		MaxInFlight: 4, PollInterval: Duration(time.Second), File: "x.toml",
+		MaxInFlight: 4, PollInterval: Duration(time.Second), OnCorruptState: "reset", File: "x.toml",
 		SourceStreams: []SourceStream{
 			{Stream: "a", Topic: "b", Schema: "proto", BatchLength: 1000, LingerTime: Duration(5 * time.Millisecond), PartitionID: ptrTo(uint32(2)),
 				AutoCreate: true, Partitions: 3, CodecOptions: CodecOptions{ProtoDescriptorSet: "d.pb", ProtoMessageType: "pkg.Msg"}},
@@ -160,6 +161,23 @@ flatbuffer_root_table = "Root"
 }
 
 func ptrTo[T any](v T) *T { return &v }
+
+// TestCheckKey: the key pattern accepts what connector files of the original use and refuses what
+// cannot be a file name or an environment variable part.
+func TestCheckKey(t *testing.T) {
+	for _, k := range []string{"pg", "stdout", "random", "pg_2", "pg-cdc.v2", "_x", "A1", strings.Repeat("k", 64)} {
+		if err := CheckKey(k); err != nil {
+			t.Errorf("CheckKey(%q) = %v", k, err)
+		}
+	}
+	for _, k := range []string{"", ".", "..", ".hidden", "-x", "a/b", `a\b`, "a b", "a\n\"]", "a\x00", "ü", strings.Repeat("k", 65), strings.Repeat("k", 300)} {
+		if err := CheckKey(k); err == nil {
+			t.Errorf("CheckKey(%q) accepted", k)
+		} else if strings.ContainsAny(err.Error(), "\n\x00") {
+			t.Errorf("CheckKey(%q) error carries a raw control character: %q", k, err)
+		}
+	}
+}
 
 // Each bad config names the file and the exact key.
 func TestBadConnectorConfig(t *testing.T) {
@@ -211,7 +229,11 @@ func TestBadConnectorConfig(t *testing.T) {
 		{"bad retry bounds", base("sink", sinkStream+"[retry]\ninitial_backoff = \"10s\"\nmax_backoff = \"1s\"\n"), "retry.max_backoff", "1s is less than initial_backoff 10s", SeverityError},
 		{"bad plugin_config_format", base("sink", "plugin_config_format = \"xml\"\n"+sinkStream), "plugin_config_format", `invalid value "xml"`, SeverityError},
 		{"plugin_config not a table", base("sink", "plugin_config = 3\n"+sinkStream), "plugin_config", "expected a table, got integer 3", SeverityError},
-		{"key with slash", strings.Replace(base("sink", sinkStream), `key = "k"`, `key = "a/b"`, 1), "key", "must not contain path separators", SeverityError},
+		{"key with slash", strings.Replace(base("sink", sinkStream), `key = "k"`, `key = "a/b"`, 1), "key", `"a/b" is not a valid connector key`, SeverityError},
+		{"key with newline", strings.Replace(base("sink", sinkStream), `key = "k"`, `key = "a\n\"]"`, 1), "key", `"a\n\"]" is not a valid connector key`, SeverityError},
+		{"key too long", strings.Replace(base("sink", sinkStream), `key = "k"`, `key = "`+strings.Repeat("k", 300)+`"`, 1), "key", "is 300 characters long; a connector key has at most 64", SeverityError},
+		{"key dot", strings.Replace(base("sink", sinkStream), `key = "k"`, `key = ".."`, 1), "key", `".." is not a valid connector key`, SeverityError},
+		{"key empty", strings.Replace(base("sink", sinkStream), `key = "k"`, `key = ""`, 1), "key", "must not be empty", SeverityError},
 		{"invalid toml", "type = \"sink\"\nkey = \n", "", "invalid TOML at line 2", SeverityError},
 	}
 	const file = "sinks/pg.toml"

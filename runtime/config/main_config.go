@@ -25,7 +25,7 @@ type Config struct {
 type HTTPConfig struct {
 	Enabled bool          `toml:"enabled"`
 	Address string        `toml:"address"`
-	APIKey  string        `toml:"api_key" secret:"true"` // non-empty: every route but / and /health needs header api-key
+	APIKey  string        `toml:"api_key" secret:"true"` // non-empty: every route but /, /health and /ready needs header api-key
 	CORS    CORSConfig    `toml:"cors"`
 	Metrics MetricsConfig `toml:"metrics"`
 	TLS     HTTPTLSConfig `toml:"tls"`

@@ -8,11 +8,13 @@ import (
 	"sync"
 	"time"
 
+	"github.com/iggy-go/connectors/abi"
 	"github.com/iggy-go/connectors/runtime/backoff"
 	"github.com/iggy-go/connectors/runtime/config"
 	"github.com/iggy-go/connectors/runtime/iggy"
 	"github.com/iggy-go/connectors/runtime/pipeline"
 	"github.com/iggy-go/connectors/runtime/plugin"
+	"github.com/iggy-go/connectors/runtime/state"
 	"github.com/iggy-go/connectors/runtime/transform"
 )
 
@@ -157,7 +159,10 @@ func (c *Connector) stop() {
 	}
 }
 
-// restart stops the connector and starts it with the config load returns.
+// restart stops the connector (when it was started) and starts it with the config load returns;
+// a disabled config leaves it stopped. load runs first: when it fails nothing is stopped and its
+// error is returned. Every start of a connector goes through here, under restartMu, so that one
+// instance runs at a time.
 func (c *Connector) restart(ctx context.Context, load func() (*config.ConnectorConfig, error)) error {
 	if !c.restartMu.TryLock() {
 		// A restart is already running: wait for it, like the original's guard (which returned at once).
@@ -170,10 +175,24 @@ func (c *Connector) restart(ctx context.Context, load func() (*config.ConnectorC
 	if err != nil {
 		return err
 	}
-	c.log.Info("restarting connector", "version", cfg.Version)
-	c.stop()
-	c.e.startConnector(cfg)
+	if c.started() {
+		c.log.Info("restarting connector", "version", cfg.Version)
+		c.stop()
+	}
+	c.setConfig(cfg)
+	if !cfg.Enabled {
+		c.State.Set(pipeline.StatusStopped, true)
+		return nil
+	}
+	c.start(c.e.ctx, c.e.newPluginID())
 	return nil
+}
+
+// started reports whether the connector was ever started (an instance runs or ran).
+func (c *Connector) started() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.cancel != nil
 }
 
 // run is the connector's whole life: load, open, set up, run the pipeline, close.
@@ -332,10 +351,22 @@ func (c *Connector) runSource(ctx context.Context, cfg *config.ConnectorConfig, 
 	}
 	prod := &producer{c: client}
 	st, err := c.e.states.Load(cfg.Key)
-	if err != nil {
-		return fmt.Errorf("load source state: %w", err)
+	if errors.Is(err, state.ErrCorrupt) {
+		st, err = c.corruptState(cfg, err)
 	}
-	inst, err := openWithRetry(ctx, c, func() (*plugin.SourceInstance, error) { return lib.OpenSource(ctx, cfg.Key, cfgJSON, st) })
+	if err != nil {
+		return err
+	}
+	open := func(st []byte) (*plugin.SourceInstance, error) {
+		return openWithRetry(ctx, c, func() (*plugin.SourceInstance, error) { return lib.OpenSource(ctx, cfg.Key, cfgJSON, st) })
+	}
+	inst, err := open(st)
+	if ce := (*plugin.CallError)(nil); errors.As(err, &ce) && ce.Record.Code == abi.CodeCorruptState && len(st) > 0 {
+		if _, err := c.corruptState(cfg, c.e.states.Corrupt(cfg.Key, len(st), "the plugin cannot decode it: "+ce.Record.Message)); err != nil {
+			return err
+		}
+		inst, err = open(nil)
+	}
 	if err != nil || inst == nil {
 		return err
 	}
@@ -351,6 +382,24 @@ func (c *Connector) runSource(ctx context.Context, cfg *config.ConnectorConfig, 
 	}
 	c.log.Info("source running", "plugin", lib.Info().Name, "version", lib.Info().Version, "streams", len(streams))
 	return src.Run(ctx)
+}
+
+// corruptState applies the connector's on_corrupt_state to a state file that exists but cannot be
+// used (err is a *state.CorruptError, which names the file): "stop" returns an error saying so and
+// what to do, leaving the file where it is; "reset" renames the file aside, logs both names and
+// returns no state, so the source starts from its beginning — never without a trace.
+func (c *Connector) corruptState(cfg *config.ConnectorConfig, err error) ([]byte, error) {
+	if cfg.OnCorruptState != config.OnCorruptStateReset {
+		return nil, fmt.Errorf("%w; the source is stopped rather than started from its beginning: repair or remove the file, "+
+			"or set on_corrupt_state = \"reset\" to set it aside and start without state", err)
+	}
+	aside, serr := c.e.states.SetAside(cfg.Key)
+	if serr != nil {
+		return nil, fmt.Errorf("%w; on_corrupt_state = \"reset\", but the file cannot be set aside: %v", err, serr)
+	}
+	c.log.Warn("corrupt source state set aside; the source starts without state (on_corrupt_state = \"reset\")",
+		"err", err, "set_aside_as", aside)
+	return nil, nil
 }
 
 // waitForTopic waits until stream/topic exists: a sink may start before the source or the operator

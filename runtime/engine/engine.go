@@ -57,7 +57,8 @@ type Engine struct {
 	nextID     uint32                // plugin ids for the API, as the original's counter (from 1)
 	libs       map[string]*plugin.Library
 
-	admin     *iggy.Client // liveness of the Iggy connection for /ready and /stats
+	problems  config.Problems // errors of the latest read of the active configs (Start, Reload)
+	admin     *iggy.Client    // liveness of the Iggy connection for /ready and /stats
 	adminOnce sync.Once
 	ctx       context.Context
 	cancel    context.CancelFunc
@@ -87,7 +88,7 @@ func connectorID(kind config.Kind, key string) string { return string(kind) + "/
 
 // Start connects the admin Iggy client, reads the active configs and starts every connector (sources
 // first, like the original). A provider failure is returned; connector failures are not (they show
-// in the connectors' status).
+// in the connectors' status, and config problems in Ready).
 func (e *Engine) Start(ctx context.Context) error {
 	e.ctx, e.cancel = context.WithCancel(context.WithoutCancel(ctx))
 	go e.connectAdmin()
@@ -95,13 +96,23 @@ func (e *Engine) Start(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("read connector configs from %s: %w", e.opt.Provider.Describe(), err)
 	}
-	for _, p := range snap.Problems {
-		e.log.Warn("connector config problem", "problem", p.Error())
-	}
+	e.noteProblems(snap.Problems)
 	for _, c := range snap.All() {
-		e.startConnector(c)
+		e.launch(ctx, c)
 	}
 	return nil
+}
+
+// noteProblems logs the problems of the latest read of the active configs and keeps the errors
+// for Ready: a connector config that was rejected is a connector that should run and does not.
+func (e *Engine) noteProblems(ps config.Problems) {
+	for _, p := range ps {
+		e.log.Warn("connector config problem", "problem", p.Error())
+	}
+	errs := ps.Errors()
+	e.mu.Lock()
+	e.problems = errs
+	e.mu.Unlock()
 }
 
 // connectAdmin dials the Iggy client the engine itself uses (readiness, stats), retrying until the
@@ -171,12 +182,50 @@ func (e *Engine) Connector(kind config.Kind, key string) *Connector {
 // Provider is the connector config provider (for the API's config endpoints).
 func (e *Engine) Provider() provider.Provider { return e.opt.Provider }
 
-// Ready reports whether Iggy is connected and every enabled connector is running; when not, the
-// reasons name what is not ready.
-func (e *Engine) Ready() (bool, []string) {
-	var reasons []string
+// Reason is one thing that keeps the runtime from being ready. What names it without error text
+// (safe to show to anyone who can reach /ready); Detail is the error behind it, which may quote
+// Iggy, a plugin or a config file, "" when there is none.
+type Reason struct {
+	What   string
+	Detail string
+}
+
+// String renders "what: detail" (or what alone).
+func (r Reason) String() string {
+	if r.Detail == "" {
+		return r.What
+	}
+	return r.What + ": " + r.Detail
+}
+
+// Ready reports whether the runtime runs what it is configured to: Iggy is connected, every
+// enabled connector is running, and the latest read of the connector configs (start or reload)
+// rejected none (a rejected file is a connector that should run and does not). When not ready,
+// the reasons name what is not ready, in that order.
+func (e *Engine) Ready() (bool, []Reason) {
+	var reasons []Reason
 	if !e.IggyConnected() {
-		reasons = append(reasons, fmt.Sprintf("iggy: not connected to %s", e.opt.Config.Iggy.Address))
+		reasons = append(reasons, Reason{What: fmt.Sprintf("iggy: not connected to %s", e.opt.Config.Iggy.Address)})
+	}
+	e.mu.Lock()
+	problems := e.problems
+	e.mu.Unlock()
+	byFile := map[string]int{} // index in reasons: one reason per file
+	for _, p := range problems {
+		what := "connector config rejected"
+		if p.File != "" {
+			what += ": " + p.File
+		}
+		detail := p.Message
+		if p.Key != "" {
+			detail = p.Key + ": " + detail
+		}
+		if i, ok := byFile[what]; ok {
+			reasons[i].Detail += "; " + detail
+			continue
+		}
+		byFile[what] = len(reasons)
+		reasons = append(reasons, Reason{What: what, Detail: detail})
 	}
 	for _, c := range e.Connectors() {
 		if !c.Config().Enabled {
@@ -184,9 +233,9 @@ func (e *Engine) Ready() (bool, []string) {
 		}
 		st, lastErr := c.State.Get()
 		if st != pipeline.StatusRunning {
-			r := fmt.Sprintf("%s %s: %s", c.Kind, c.Key, st)
+			r := Reason{What: fmt.Sprintf("%s %s: %s", c.Kind, c.Key, st)}
 			if lastErr != nil {
-				r += ": " + lastErr.Message
+				r.Detail = lastErr.Message
 			}
 			reasons = append(reasons, r)
 		}
@@ -194,9 +243,10 @@ func (e *Engine) Ready() (bool, []string) {
 	return len(reasons) == 0, reasons
 }
 
-// startConnector registers the connector of cfg and starts it in the background. A disabled
-// connector is registered (the API lists it) with status stopped and is not started.
-func (e *Engine) startConnector(cfg *config.ConnectorConfig) *Connector {
+// ensure returns the connector of cfg's kind and key, registering it (not started yet; start it
+// with restart) when the engine does not know it. Safe for concurrent use: concurrent calls for
+// one key return the same connector.
+func (e *Engine) ensure(cfg *config.ConnectorConfig) *Connector {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	id := connectorID(cfg.Kind, cfg.Key)
@@ -204,35 +254,55 @@ func (e *Engine) startConnector(cfg *config.ConnectorConfig) *Connector {
 	if c == nil {
 		c = newConnector(e, cfg)
 		e.connectors[id] = c
-	} else {
-		c.setConfig(cfg)
-	}
-	if cfg.Enabled {
-		e.nextID++
-		c.start(e.ctx, e.nextID)
-	} else {
-		c.State.Set(pipeline.StatusStopped, true)
 	}
 	return c
 }
 
-// Restart stops the connector and starts it again with its ACTIVE config from the provider (the
-// original reloaded the highest version). Concurrent restarts of one connector are collapsed: a
-// call made while a restart is running waits for it to finish and returns nil (the running restart
-// reports its own error).
-func (e *Engine) Restart(ctx context.Context, kind config.Kind, key string) error {
-	c := e.Connector(kind, key)
-	if c == nil {
-		cfg, err := e.opt.Provider.ActiveConfig(ctx, kind, key)
-		if err != nil {
-			return err
-		}
-		e.startConnector(cfg)
-		return nil
+// newPluginID returns the next plugin instance id (from 1, as the original's counter).
+func (e *Engine) newPluginID() uint32 {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.nextID++
+	return e.nextID
+}
+
+// launch starts the connector of cfg through its restart path, so that every start of a connector
+// (startup, reload, API restart) is serialised with the others of the same connector: one instance
+// runs at a time.
+func (e *Engine) launch(ctx context.Context, cfg *config.ConnectorConfig) {
+	c := e.ensure(cfg)
+	if err := c.restart(ctx, func() (*config.ConnectorConfig, error) { return cfg, nil }); err != nil {
+		e.log.Error("starting connector failed", "connector", connectorID(cfg.Kind, cfg.Key), "err", err)
 	}
-	return c.restart(ctx, func() (*config.ConnectorConfig, error) {
-		return e.opt.Provider.ActiveConfig(ctx, kind, key)
-	})
+}
+
+// Restart stops the connector and starts it again with its ACTIVE config from the provider (the
+// original reloaded the highest version). The config is read before anything is stopped: when it
+// cannot be used (invalid file, no config) the error is returned and the running instance keeps
+// running. A connector the engine does not run yet but the provider has is started. Concurrent
+// restarts of one connector are collapsed: a call made while a restart is running waits for it to
+// finish and returns nil (the running restart reports its own error).
+func (e *Engine) Restart(ctx context.Context, kind config.Kind, key string) error {
+	load := func() (*config.ConnectorConfig, error) { return e.opt.Provider.ActiveConfig(ctx, kind, key) }
+	c := e.Connector(kind, key)
+	if c != nil {
+		return c.restart(ctx, load)
+	}
+	cfg, err := load()
+	if err != nil {
+		return err
+	}
+	c = e.ensure(cfg)
+	if err := c.restart(ctx, load); err != nil {
+		// The config went away between the two reads: do not list a connector that never ran.
+		e.mu.Lock()
+		if !c.started() && e.connectors[connectorID(kind, key)] == c {
+			delete(e.connectors, connectorID(kind, key))
+		}
+		e.mu.Unlock()
+		return err
+	}
+	return nil
 }
 
 // Reload re-reads the active configs (SIGHUP): connectors whose config changed are restarted, new
@@ -243,12 +313,10 @@ func (e *Engine) Reload(ctx context.Context) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
+	e.noteProblems(snap.Problems)
 	problemFiles := map[string]bool{}
-	for _, p := range snap.Problems {
-		e.log.Warn("connector config problem", "problem", p.Error())
-		if p.Severity == config.SeverityError {
-			problemFiles[p.File] = true
-		}
+	for _, p := range snap.Problems.Errors() {
+		problemFiles[p.File] = true
 	}
 	seen := map[string]bool{}
 	var changed []string
@@ -260,14 +328,7 @@ func (e *Engine) Reload(ctx context.Context) ([]string, error) {
 			continue
 		}
 		changed = append(changed, id)
-		if c == nil {
-			e.startConnector(cfg)
-			continue
-		}
-		cfg := cfg
-		if err := c.restart(ctx, func() (*config.ConnectorConfig, error) { return cfg, nil }); err != nil {
-			e.log.Error("restarting connector after reload failed", "connector", id, "err", err)
-		}
+		e.launch(ctx, cfg)
 	}
 	for _, c := range e.Connectors() {
 		id := connectorID(c.Kind, c.Key)

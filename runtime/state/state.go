@@ -4,8 +4,10 @@
 //
 // Files are compatible with the original runtime's: same name, same content, mode 0600.
 //
-// The pipeline calls Save only after Iggy accepted a batch that carried state, and Load once when a
-// source starts. Both may be called from many goroutines; saves of one file are serialised.
+// The pipeline calls Save only after Iggy accepted a batch that carried state, and the engine calls
+// Load once when a source starts. A state file that exists but cannot be used is a *CorruptError;
+// the engine then stops the source or, with on_corrupt_state = "reset", sets the file aside
+// (SetAside) and starts without state — never silently. Both may be called from many goroutines; saves of one file are serialised.
 package state
 
 import (
@@ -15,6 +17,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"time"
 )
 
 // Store reads and writes state files in a directory (the main config's state.path). The zero value
@@ -35,21 +38,54 @@ func New(dir string) *Store {
 func (s *Store) Dir() string { return s.dir }
 
 // Path returns the state file of the source with this key: {Dir}/source_{key}.state. The key is used
-// verbatim, as in the original: a key containing "/" names a file in a subdirectory, which must exist.
+// verbatim, as in the original. Connector keys match config.KeyPattern (checked where configs are
+// read), so the file is directly in Dir; the Store itself does not check (a key containing "/" would
+// name a file in a subdirectory, which must exist).
 func (s *Store) Path(key string) string {
 	return filepath.Join(s.dir, "source_"+key+".state")
 }
 
-// Load returns the saved state of the source with this key, or nil (and no error) when there is none:
-// the file does not exist, or it is empty. It is an error, naming the path, when the file's directory
-// does not exist or the file cannot be read. A leftover temporary file of an interrupted Save is
-// ignored: the state file itself is only ever replaced whole.
+// ErrCorrupt is matched (errors.Is) by every error saying that a source's state file exists but
+// cannot be used; the value is a *CorruptError.
+var ErrCorrupt = errors.New("corrupt source state")
+
+// CorruptError is a state file that exists but cannot be used: it is empty (Save never writes an
+// empty file), it cannot be read, or the plugin cannot decode it. Error() names the file.
+type CorruptError struct {
+	Path   string
+	Size   int64  // bytes in the file; -1 when unknown
+	Reason string // e.g. "the file is empty", "the plugin cannot decode it: msgpack: ..."
+}
+
+func (e *CorruptError) Error() string {
+	if e.Size < 0 {
+		return fmt.Sprintf("corrupt source state %s: %s", e.Path, e.Reason)
+	}
+	return fmt.Sprintf("corrupt source state %s (%d bytes): %s", e.Path, e.Size, e.Reason)
+}
+
+// Is makes errors.Is(err, ErrCorrupt) true.
+func (e *CorruptError) Is(target error) bool { return target == ErrCorrupt }
+
+// Corrupt returns the *CorruptError of key's state file with reason (for corruption found by the
+// plugin, which does not know the file).
+func (s *Store) Corrupt(key string, size int, reason string) *CorruptError {
+	return &CorruptError{Path: s.Path(key), Size: int64(size), Reason: reason}
+}
+
+// Load returns the saved state of the source with this key, or nil (and no error) when there is
+// none: the file does not exist. A file that exists but is empty or cannot be read is a
+// *CorruptError (errors.Is(err, ErrCorrupt)): the state is lost or unreachable, and starting without
+// it would silently move the source back to its beginning, so the caller decides (the connector's
+// on_corrupt_state). A missing state directory is a plain error naming the path. A leftover
+// temporary file of an interrupted Save is ignored: the state file itself is only ever replaced
+// whole.
 func (s *Store) Load(key string) ([]byte, error) {
 	path := s.Path(key)
 	data, err := os.ReadFile(path)
 	if err == nil {
 		if len(data) == 0 {
-			return nil, nil
+			return nil, &CorruptError{Path: path, Size: 0, Reason: "the file is empty (a state file is never saved empty; it was truncated, e.g. by a crash of the file system or a copy)"}
 		}
 		return data, nil
 	}
@@ -64,7 +100,35 @@ func (s *Store) Load(key string) ([]byte, error) {
 		}
 		return nil, nil
 	}
-	return nil, fmt.Errorf("load source state %s: %w", path, err)
+	return nil, &CorruptError{Path: path, Size: -1, Reason: fmt.Sprintf("cannot read it: %v", err)}
+}
+
+// SetAside renames the state file of key to {file}.corrupt-{UTC time} (with a -N suffix when that
+// exists), so that the source can start without state while the bad file is kept for inspection.
+// It returns the new path. Nothing to set aside (no file) is not an error: it returns "".
+func (s *Store) SetAside(key string) (string, error) {
+	path := s.Path(key)
+	lock := s.lock(path)
+	lock.Lock()
+	defer lock.Unlock()
+	if _, err := os.Lstat(path); errors.Is(err, fs.ErrNotExist) {
+		return "", nil
+	}
+	base := path + ".corrupt-" + time.Now().UTC().Format("20060102T150405Z")
+	aside := base
+	for n := 2; ; n++ {
+		if _, err := os.Lstat(aside); errors.Is(err, fs.ErrNotExist) {
+			break
+		}
+		aside = fmt.Sprintf("%s-%d", base, n)
+	}
+	if err := os.Rename(path, aside); err != nil {
+		return "", fmt.Errorf("set aside source state %s: %w", path, err)
+	}
+	if err := syncDir(filepath.Dir(path)); err != nil {
+		return aside, fmt.Errorf("set aside source state %s: sync directory: %w", path, err)
+	}
+	return aside, nil
 }
 
 // testHookBeforeRename, when set by a test, runs after the temporary file was written and synced and
@@ -75,12 +139,24 @@ var testHookBeforeRename func(tmp string)
 // {file}.tmp (mode 0600, truncated first), syncs it to disk, renames it over the state file and syncs
 // the directory, so a crash at any point leaves either the old or the new state, never a mix. Saves
 // of the same key are serialised. On failure the temporary file is removed and the old state is
-// untouched; the error names the path. Saving empty data makes the next Load return no state.
+// untouched; the error names the path. Saving empty data removes the file: the next Load returns no
+// state.
 func (s *Store) Save(key string, data []byte) error {
 	path := s.Path(key)
 	lock := s.lock(path)
 	lock.Lock()
 	defer lock.Unlock()
+
+	if len(data) == 0 {
+		// No state: no file (an empty file would read as corrupt).
+		if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("save source state %s: remove: %w", path, err)
+		}
+		if err := syncDir(filepath.Dir(path)); err != nil {
+			return fmt.Errorf("save source state %s: sync directory: %w", path, err)
+		}
+		return nil
+	}
 
 	tmp := path + ".tmp"
 	if err := writeSynced(tmp, data); err != nil {

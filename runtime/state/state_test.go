@@ -3,6 +3,7 @@ package state
 import (
 	"bufio"
 	"bytes"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -47,17 +48,20 @@ func TestLoadRules(t *testing.T) {
 		err   string
 	}{
 		{s, "missing", nil, ""},
-		{s, "empty", nil, ""},
+		{s, "empty", nil, "corrupt source state " + s.Path("empty") + " (0 bytes): the file is empty"},
 		{s, "full", []byte{0x93, 1, 2, 3}, ""},
 		{s, "nosub/x", nil, "load source state " + filepath.Join(dir, "source_nosub/x.state") + ": state directory " + filepath.Join(dir, "source_nosub")},
 		{New(filepath.Join(dir, "absent")), "k", nil, "load source state " + filepath.Join(dir, "absent", "source_k.state") + ": state directory"},
-		{s, "dir", nil, "load source state " + s.Path("dir") + ": read " + s.Path("dir") + ": is a directory"},
+		{s, "dir", nil, "corrupt source state " + s.Path("dir") + ": cannot read it: read " + s.Path("dir") + ": is a directory"},
 	}
 	for _, c := range cases {
 		got, err := c.store.Load(c.key)
 		if c.err != "" {
 			if err == nil || !strings.Contains(err.Error(), c.err) {
 				t.Errorf("Load(%q): got %v, want error containing %q", c.key, err, c.err)
+			}
+			if corrupt := strings.HasPrefix(c.err, "corrupt"); errors.Is(err, ErrCorrupt) != corrupt {
+				t.Errorf("Load(%q): errors.Is(%v, ErrCorrupt) = %v, want %v", c.key, err, !corrupt, corrupt)
 			}
 			continue
 		}
@@ -97,12 +101,18 @@ func TestSave(t *testing.T) {
 	if _, err := os.Stat(s.Path("src") + ".tmp"); !os.IsNotExist(err) {
 		t.Errorf("temporary file left behind: %v", err)
 	}
-	// Empty state: next load has none.
+	// Empty state: no file, so the next load has none (an empty file would be corrupt).
 	if err := s.Save("src", nil); err != nil {
 		t.Fatal(err)
 	}
 	if got, err := s.Load("src"); err != nil || got != nil {
 		t.Fatalf("after empty save: %q, %v", got, err)
+	}
+	if _, err := os.Stat(s.Path("src")); !os.IsNotExist(err) {
+		t.Errorf("empty save left a file: %v", err)
+	}
+	if err := s.Save("src", []byte{}); err != nil {
+		t.Fatalf("empty save without a file: %v", err)
 	}
 	// A key with a slash needs its subdirectory.
 	err = s.Save("team/a", []byte("x"))
@@ -274,5 +284,34 @@ func TestConcurrentSaves(t *testing.T) {
 		if strings.HasSuffix(e.Name(), ".tmp") {
 			t.Errorf("leftover %s", e.Name())
 		}
+	}
+}
+
+// TestSetAside: a corrupt state file is renamed, never deleted, its bytes kept; a second one gets
+// its own name; no file is not an error.
+func TestSetAside(t *testing.T) {
+	s := New(t.TempDir())
+	if aside, err := s.SetAside("none"); err != nil || aside != "" {
+		t.Fatalf("SetAside without a file = %q, %v", aside, err)
+	}
+	var asides []string
+	for i, data := range [][]byte{{0xc1, 0xff}, {}} {
+		if err := os.WriteFile(s.Path("src"), data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		aside, err := s.SetAside("src")
+		if err != nil || !strings.HasPrefix(aside, s.Path("src")+".corrupt-") {
+			t.Fatalf("SetAside %d = %q, %v", i, aside, err)
+		}
+		if got, err := os.ReadFile(aside); err != nil || !bytes.Equal(got, data) {
+			t.Errorf("set-aside file %s holds %x, %v; want %x", aside, got, err, data)
+		}
+		if got, err := s.Load("src"); err != nil || got != nil {
+			t.Errorf("Load after SetAside = %x, %v; want no state", got, err)
+		}
+		asides = append(asides, aside)
+	}
+	if asides[0] == asides[1] {
+		t.Errorf("two set-aside files share the name %s", asides[0])
 	}
 }

@@ -356,12 +356,13 @@ func TestSIGHUPInvalidFile(t *testing.T) {
 	if !found {
 		t.Errorf("the broken file was not reported in the log")
 	}
-	// The local provider reports a key whose only file is invalid as having no config (404
-	// sink_not_found); what matters here is that the refused restart leaves the sink running.
+	// The restart is refused with 400 naming the file and the problem (issue 18, item 4), and the
+	// sink keeps running.
 	rep := rt.Call("POST", "/sinks/a/restart", "")
 	var e map[string]string
 	rep.JSON(t, &e)
-	if rep.Status != 404 || e["code"] != "sink_not_found" {
+	if rep.Status != 400 || e["code"] != "invalid_configuration" || !strings.Contains(e["reason"], filepath.Join(rt.CfgDir, "a.toml")) ||
+		!strings.Contains(e["reason"], `streams[0].schema: invalid value "jsn"`) {
 		t.Errorf("restart with a broken file: %d %s", rep.Status, rep.Body)
 	}
 	if d := rt.connector("sink", "a"); d["id"] != id || d["status"] != "running" {

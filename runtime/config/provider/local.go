@@ -364,13 +364,34 @@ func (l *Local) ActiveConfig(ctx context.Context, kind config.Kind, key string) 
 		return nil, err
 	}
 	e, p := ix.activeOf(kind, key, l.activePath())
+	what := fmt.Sprintf("%s %q", kind, key)
 	if p != nil {
-		return nil, &config.InvalidError{What: fmt.Sprintf("%s %q", kind, key), Problems: config.Problems{*p}}
+		return nil, &config.InvalidError{What: what, Problems: append(ix.brokenProblems(kind, key), *p)}
 	}
 	if e == nil {
+		if ps := ix.brokenProblems(kind, key); len(ps) > 0 {
+			// Every file of the key is invalid: say which and why, not "no config".
+			return nil, &config.InvalidError{What: what, Problems: ps}
+		}
 		return nil, notFound(kind, key, nil)
 	}
 	return e.cfg, nil
+}
+
+// brokenProblems returns the error problems of the files of kind/key that could not be decoded
+// (parse errors, invalid values), each naming its file.
+func (ix *index) brokenProblems(kind config.Kind, key string) config.Problems {
+	files := map[string]bool{}
+	for _, b := range ix.broken[kind][key] {
+		files[b.file] = true
+	}
+	var out config.Problems
+	for _, p := range ix.problems.Errors() {
+		if files[p.File] {
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 // Create implements Provider: it writes {config_dir}/{sink|source}_{key}_{version}.toml.
@@ -406,6 +427,18 @@ func (l *Local) Create(ctx context.Context, kind config.Kind, key string, cfg *c
 	data, err := c.MarshalTOML()
 	if err != nil {
 		return nil, err
+	}
+	// A new version is not active. Without a record the highest version is active, so the version
+	// active now is recorded first: the next restart or reload runs what ran before, and
+	// .active_versions.toml, the API's "active" and the running connector keep agreeing. (A
+	// connector without a usable version gets no record: its new version is the one to start.)
+	if _, recorded := ix.active.of(kind)[key]; !recorded {
+		if cur, p := ix.activeOf(kind, key, l.activePath()); p == nil && cur != nil {
+			ix.active.of(kind)[key] = cur.cfg.Version
+			if err := l.writeActive(ix.active); err != nil {
+				return nil, fmt.Errorf("recording version %d of %s %q as active before creating version %d: %w", cur.cfg.Version, kind, key, next, err)
+			}
+		}
 	}
 	name := fmt.Sprintf("%s_%s_%d.toml", kind, key, next)
 	p := filepath.Join(l.dir, name)

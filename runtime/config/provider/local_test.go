@@ -391,3 +391,60 @@ func BenchmarkLocalActiveConfigs100Files(b *testing.B) {
 		}
 	}
 }
+
+// TestLocalCreateKeepsActiveVersion (issue 18, item 2): Create never changes which version is
+// active. Without a record the highest version is active, so Create records the version active
+// until then; a key without usable versions gets no record (its new version is the one to start).
+func TestLocalCreateKeepsActiveVersion(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	write(t, dir, "a.toml", sinkFile("a", 0, ""))
+	write(t, dir, "b.toml", sinkFile("b", 0, ""))
+	l := NewLocal(dir, Options{})
+	if err := l.SetActiveVersion(ctx, config.KindSink, "b", 0); err != nil {
+		t.Fatal(err)
+	}
+	for _, key := range []string{"a", "b", "new"} {
+		for range 2 {
+			cfg, err := l.Config(ctx, config.KindSink, "a", 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := l.Create(ctx, config.KindSink, key, cfg); err != nil {
+				t.Fatalf("create %s: %v", key, err)
+			}
+		}
+	}
+	want := map[string]uint64{"a": 0, "b": 0, "new": 0} // new: version 0 had no record, so creating 1 recorded it
+	for key, v := range want {
+		c, err := l.ActiveConfig(ctx, config.KindSink, key)
+		if err != nil || c.Version != v {
+			t.Errorf("active version of %s after two creates: %v, %v; want %d", key, c, err, v)
+		}
+	}
+	if got := readActive(t, dir); !strings.Contains(got, "a = 0") || !strings.Contains(got, "b = 0") || !strings.Contains(got, "new = 0") {
+		t.Errorf(".active_versions.toml = %q", got)
+	}
+	snap, err := l.ActiveConfigs(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if snap.Sinks["a"].Version != 0 || snap.Sinks["b"].Version != 0 {
+		t.Errorf("ActiveConfigs: a %d, b %d; want 0 and 0", snap.Sinks["a"].Version, snap.Sinks["b"].Version)
+	}
+}
+
+// TestLocalActiveConfigOfInvalidFile (issue 18, item 4): when every file of a key is invalid,
+// ActiveConfig is an *config.InvalidError naming the file and the problem, not "not found".
+func TestLocalActiveConfigOfInvalidFile(t *testing.T) {
+	dir := t.TempDir()
+	file := write(t, dir, "a.toml", strings.Replace(sinkFile("a", 0, ""), `schema = "json"`, `schema = "jsn"`, 1))
+	_, err := NewLocal(dir, Options{}).ActiveConfig(context.Background(), config.KindSink, "a")
+	var inv *config.InvalidError
+	if !errors.As(err, &inv) || errors.Is(err, ErrNotFound) || !hasProblem(inv.Problems, file, "streams[0].schema", `invalid value "jsn"`) {
+		t.Errorf("ActiveConfig = %v; want an InvalidError naming %s", err, file)
+	}
+	if _, err := NewLocal(dir, Options{}).ActiveConfig(context.Background(), config.KindSink, "other"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("unknown key: %v, want not found", err)
+	}
+}

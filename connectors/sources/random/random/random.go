@@ -79,7 +79,8 @@ type Source struct {
 func New(cfg *Config, state []byte, env sdk.Env) (sdk.Source, error) {
 	var st State
 	if err := sdk.DecodeState(state, &st); err != nil {
-		return nil, sdk.Permanent(fmt.Errorf("cannot read the random source state (%d bytes): %w", len(state), err))
+		// err is sdk's corrupt_state error: the runtime names the file and applies on_corrupt_state.
+		return nil, sdk.Permanent(fmt.Errorf("random source state: %w", err))
 	}
 	s := &Source{cfg: *cfg, env: env, rng: rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64())),
 		produced: st.MessagesProduced, committed: st.MessagesProduced, now: time.Now}

@@ -3,10 +3,12 @@ package random
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"regexp"
 	"testing"
 	"time"
 
+	"github.com/iggy-go/connectors/abi"
 	"github.com/iggy-go/connectors/sdk"
 	"github.com/iggy-go/connectors/sdk/sdktest"
 )
@@ -107,4 +109,16 @@ func TestEqualRangeAndZeroCost(t *testing.T) {
 func TestConformance(t *testing.T) {
 	sdktest.CheckSource(t, Plugin, `{"interval":"0","messages_range":[2,2]}`, map[string]string{
 		`{"messages_range":[3,1]}`: "messages_range", `{"payload_size":-5}`: "payload_size", `{"intervall":"1s"}`: "intervall"})
+}
+
+// TestCorruptState: state that is not the random source's MessagePack is refused as corrupt state
+// (code corrupt_state, permanent), never as a config error and never read as "no state".
+func TestCorruptState(t *testing.T) {
+	for _, state := range [][]byte{{0xc1}, []byte("this is not msgpack at all, just text"), {0x92, 0xa1}} {
+		_, err := Plugin.BuildSource([]byte(`{}`), state, sdk.Env{Instance: 1, Logger: sdk.NewLogBuffer(10, "random").Logger(1)})
+		var ae *abi.Error
+		if !errors.As(err, &ae) || ae.Code != abi.CodeCorruptState || sdk.IsRetryable(err, true) {
+			t.Errorf("state %x: %v; want a permanent corrupt_state error", state, err)
+		}
+	}
 }

@@ -56,6 +56,9 @@ pub mod code {
     pub const WRITE_FAILED: &str = "write_failed";
     /// Something inside the plugin went wrong.
     pub const INTERNAL: &str = "internal";
+    /// `iggy_source_open` cannot decode the persisted state; the runtime names the state file and
+    /// applies the connector's `on_corrupt_state`.
+    pub const CORRUPT_STATE: &str = "corrupt_state";
 }
 
 /// Iggy header kinds, numbered as on the Iggy wire.

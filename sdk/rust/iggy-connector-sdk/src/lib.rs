@@ -60,7 +60,7 @@ pub fn encode_state<T: serde::Serialize>(state: &T) -> Result<Vec<u8>, Error> {
 /// Reads state written by [`encode_state`] (or by the Go SDK or the original runtime).
 pub fn decode_state<T: serde::de::DeserializeOwned>(state: &[u8]) -> Result<T, Error> {
     rmp_serde::from_slice(state)
-        .map_err(|e| Error::permanent("invalid_state", format!("cannot decode persisted state: {e}")))
+        .map_err(|e| Error::permanent(abi::code::CORRUPT_STATE, format!("cannot decode persisted state: {e}")))
 }
 
 /// Exports every ABI symbol of a source plugin for `$source: Source`.

@@ -105,7 +105,7 @@ impl Source for Counter {
             Some(bytes) => {
                 let s: CounterState = decode_state(bytes)?;
                 if s.next == 0 {
-                    return Err(Error::permanent("invalid_state", "persisted state has next = 0; numbers start at 1"));
+                    return Err(Error::permanent("corrupt_state", "persisted state has next = 0; numbers start at 1"));
                 }
                 s.next
             }

@@ -229,12 +229,13 @@ fn instance_ids_are_checked() {
 }
 
 #[test]
-fn invalid_state_is_refused() {
+fn invalid_state_is_refused_as_corrupt_state() {
     let r = open(40, r#"{"prefix":"s"}"#, &[0xc1]);
     assert_eq!(r.0, status::PERMANENT);
-    assert_eq!(err_of(&r).code, "invalid_state");
+    assert_eq!(err_of(&r).code, "corrupt_state");
     let r = open(41, r#"{"prefix":"s"}"#, &[0x91, 0x00]);
     assert_eq!(r.0, status::PERMANENT);
+    assert_eq!(err_of(&r).code, "corrupt_state");
     assert!(err_of(&r).message.contains("next = 0"));
 }
 
