@@ -26,7 +26,7 @@
 //     "elapsed_time_micros", "errors"}; hits in ingest order.
 //
 // Fault injection for tests: FailNext makes the next ingest requests answer a given status (429,
-// 503, ...) without ingesting anything.
+// 503, ...) without ingesting anything; OnIngest runs a hook between storing and answering.
 package quickwitstandin
 
 import (
@@ -60,10 +60,11 @@ var indexIDPattern = regexp.MustCompile(`^[a-zA-Z][a-zA-Z0-9\-_.]{2,254}$`)
 type Server struct {
 	log *slog.Logger
 
-	mu      sync.Mutex
-	indexes map[string]*index
-	fail    []int // statuses the next ingest requests answer
-	ingests int   // ingest requests that reached an index (for tests)
+	mu       sync.Mutex
+	indexes  map[string]*index
+	fail     []int // statuses the next ingest requests answer
+	onIngest func(indexID string, accepted int)
+	ingests  int // ingest requests that reached an index (for tests)
 }
 
 type index struct {
@@ -95,6 +96,15 @@ func (s *Server) FailNext(statuses ...int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.fail = append(s.fail, statuses...)
+}
+
+// OnIngest sets a function called after an ingest request stored its documents and before the
+// answer is written (nil = none). Tests use it to crash a client inside the window where Quickwit
+// has the documents but the client does not know yet.
+func (s *Server) OnIngest(f func(indexID string, accepted int)) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.onIngest = f
 }
 
 // IngestRequests returns how many ingest requests reached an existing index.
@@ -384,7 +394,11 @@ func (s *Server) ingest(w http.ResponseWriter, r *http.Request, id string) {
 	case "wait_for":
 		wait = ix.commitDur
 	}
+	hook := s.onIngest
 	s.mu.Unlock()
+	if hook != nil {
+		hook(id, accepted)
+	}
 	if wait > 0 {
 		time.Sleep(wait)
 		s.mu.Lock()
