@@ -254,10 +254,14 @@ func FuzzAvroDecode(f *testing.F) {
 // missing one skips the test, unless IGGY_REQUIRE_TOOLS=1 (CI), where it fails it.
 func venvPython(t testing.TB) string {
 	t.Helper()
-	out, err := exec.Command("git", "rev-parse", "--show-toplevel").Output()
 	py := ""
-	if err == nil {
-		py = filepath.Join(strings.TrimSpace(string(out)), "build", "venv", "bin", "python")
+	if dir, err := filepath.Abs("."); err == nil {
+		for ; dir != filepath.Dir(dir); dir = filepath.Dir(dir) {
+			if _, err := os.Stat(filepath.Join(dir, "go.work")); err == nil {
+				py = filepath.Join(dir, "build", "venv", "bin", "python")
+				break
+			}
+		}
 	}
 	if py == "" || exec.Command(py, "-c", "import fastavro").Run() != nil {
 		msg := "build/venv with fastavro not found: run scripts/setup.sh (fastavro is in scripts/requirements.txt)"
