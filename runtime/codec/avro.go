@@ -237,6 +237,14 @@ func zeroSize(s avro.Schema) bool {
 	return false
 }
 
+// child reads a part of the current value named seg (a field name, "[i]" or "[\"key\"]").
+func (r *avroReader) child(dst []byte, seg string, s avro.Schema) []byte {
+	r.path = append(r.path, seg)
+	dst = r.value(dst, s)
+	r.path = r.path[:len(r.path)-1]
+	return dst
+}
+
 func (r *avroReader) value(dst []byte, s avro.Schema) []byte {
 	if r.err != nil {
 		return dst
@@ -273,9 +281,7 @@ func (r *avroReader) value(dst []byte, s avro.Schema) []byte {
 				if n > 0 {
 					dst = append(dst, ',')
 				}
-				r.path = append(r.path, "["+strconv.Itoa(n)+"]")
-				dst = r.value(dst, s.Items())
-				r.path = r.path[:len(r.path)-1]
+				dst = r.child(dst, "["+strconv.Itoa(n)+"]", s.Items())
 				n++
 			}
 		}
@@ -301,9 +307,7 @@ func (r *avroReader) value(dst []byte, s avro.Schema) []byte {
 				}
 				dst = appendJSONString(dst, string(k))
 				dst = append(dst, ':')
-				r.path = append(r.path, "["+strconv.Quote(string(k))+"]")
-				dst = r.value(dst, s.Values())
-				r.path = r.path[:len(r.path)-1]
+				dst = r.child(dst, "["+strconv.Quote(string(k))+"]", s.Values())
 				n++
 			}
 		}
@@ -316,9 +320,7 @@ func (r *avroReader) value(dst []byte, s avro.Schema) []byte {
 			}
 			dst = appendJSONString(dst, f.Name())
 			dst = append(dst, ':')
-			r.path = append(r.path, f.Name())
-			dst = r.value(dst, f.Type())
-			r.path = r.path[:len(r.path)-1]
+			dst = r.child(dst, f.Name(), f.Type())
 		}
 		return append(dst, '}')
 	case *avro.UnionSchema:
@@ -450,19 +452,6 @@ func (e *avroEncoder) Encode(p *Payload) ([]byte, error) {
 	return out, nil
 }
 
-// EncodeAvroJSON converts one JSON value to an Avro datum of schema s (no framing). For tests and
-// tools.
-func encodeAvroJSON(s avro.Schema, js []byte) ([]byte, error) {
-	dec := json.NewDecoder(bytes.NewReader(js))
-	dec.UseNumber()
-	var v any
-	if err := dec.Decode(&v); err != nil {
-		return nil, err
-	}
-	var w avroWriter
-	return w.value(nil, s, v)
-}
-
 // avroWriter writes JSON values (decoded with UseNumber) as binary Avro.
 type avroWriter struct {
 	path avroPath
@@ -549,6 +538,14 @@ func (w *avroWriter) byteString(v any) ([]byte, error) {
 	return nil, w.errf("expected bytes (a string or an array of 0..255), got %s", describeJSON(v))
 }
 
+// child writes v, a part of the current value named seg (a field name, "[i]" or "[\"key\"]").
+func (w *avroWriter) child(dst []byte, seg string, s avro.Schema, v any) ([]byte, error) {
+	w.path = append(w.path, seg)
+	dst, err := w.value(dst, s, v)
+	w.path = w.path[:len(w.path)-1]
+	return dst, err
+}
+
 func (w *avroWriter) value(dst []byte, s avro.Schema, v any) ([]byte, error) {
 	switch s := s.(type) {
 	case *avro.RefSchema:
@@ -585,11 +582,8 @@ func (w *avroWriter) value(dst []byte, s avro.Schema, v any) ([]byte, error) {
 		if len(arr) > 0 {
 			dst = appendLong(dst, int64(len(arr)))
 			for i, e := range arr {
-				w.path = append(w.path, "["+strconv.Itoa(i)+"]")
 				var err error
-				dst, err = w.value(dst, s.Items(), e)
-				w.path = w.path[:len(w.path)-1]
-				if err != nil {
+				if dst, err = w.child(dst, "["+strconv.Itoa(i)+"]", s.Items(), e); err != nil {
 					return nil, err
 				}
 			}
@@ -610,11 +604,8 @@ func (w *avroWriter) value(dst []byte, s avro.Schema, v any) ([]byte, error) {
 			for _, k := range keys {
 				dst = appendLong(dst, int64(len(k)))
 				dst = append(dst, k...)
-				w.path = append(w.path, "["+strconv.Quote(k)+"]")
 				var err error
-				dst, err = w.value(dst, s.Values(), m[k])
-				w.path = w.path[:len(w.path)-1]
-				if err != nil {
+				if dst, err = w.child(dst, "["+strconv.Quote(k)+"]", s.Values(), m[k]); err != nil {
 					return nil, err
 				}
 			}
@@ -627,7 +618,6 @@ func (w *avroWriter) value(dst []byte, s avro.Schema, v any) ([]byte, error) {
 		}
 		for _, f := range s.Fields() {
 			fv, present := m[f.Name()]
-			w.path = append(w.path, f.Name())
 			if !present {
 				switch {
 				case f.HasDefault():
@@ -635,15 +625,12 @@ func (w *avroWriter) value(dst []byte, s avro.Schema, v any) ([]byte, error) {
 				case allowsNull(f.Type()):
 					fv = nil
 				default:
-					err := w.errf("missing (the field has no default and its type %s does not allow null)", typeName(f.Type()))
-					w.path = w.path[:len(w.path)-1]
-					return nil, err
+					return nil, fmt.Errorf("%s: missing (the field has no default and its type %s does not allow null)",
+						append(w.path, f.Name()), typeName(f.Type()))
 				}
 			}
 			var err error
-			dst, err = w.value(dst, f.Type(), fv)
-			w.path = w.path[:len(w.path)-1]
-			if err != nil {
+			if dst, err = w.child(dst, f.Name(), f.Type(), fv); err != nil {
 				return nil, err
 			}
 		}
