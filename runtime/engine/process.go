@@ -82,6 +82,7 @@ func (p *sinkProcessor) Process(meta pipeline.Meta, msg *abi.Message) (bool, err
 type sourceProcessor struct {
 	chain    transform.Chain
 	encoders []codec.Encoder
+	avroOpts codec.Options // of the first avro stream: how a plugin's avro batches are read
 	mu       sync.Mutex
 	decoders map[abi.Schema]codec.Decoder
 }
@@ -98,6 +99,9 @@ func newSourceProcessor(streams []config.SourceStream, chain transform.Chain) (p
 			return nil, fmt.Errorf("streams[%d]: %w", i, err)
 		}
 		p.encoders = append(p.encoders, enc)
+		if s.Schema == "avro" && p.avroOpts.AvroSchemaPath == "" && p.avroOpts.AvroSchemaJSON == "" {
+			p.avroOpts = CodecOptions(s.Stream, s.CodecOptions)
+		}
 		if needsDecoding(s.CodecOptions) {
 			plain = false
 		}
@@ -114,7 +118,12 @@ func (p *sourceProcessor) decoder(in abi.Schema) (codec.Decoder, error) {
 	if d, ok := p.decoders[in]; ok {
 		return d, nil
 	}
-	d, err := codec.NewDecoder(in, codec.Options{IndexObjects: p.chain.Len() > 0})
+	opts := codec.Options{}
+	if in == "avro" { // a plugin writing Avro uses the schema of the connector's avro stream
+		opts = p.avroOpts
+	}
+	opts.IndexObjects = p.chain.Len() > 0
+	d, err := codec.NewDecoder(in, opts)
 	if err != nil {
 		return nil, err
 	}
