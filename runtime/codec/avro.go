@@ -129,8 +129,20 @@ func (c *avroCodec) toJSON(dst, b []byte) ([]byte, int, error) {
 	return out, 0, nil
 }
 
-// avroPath is the position of the value being converted, for error messages.
-type avroPath []string
+// avroSeg is one step of the path to the value being converted: a record field (name), an array
+// element (index >= 0) or a map entry (key set). It is rendered only for error messages.
+type avroSeg struct {
+	name  string
+	index int
+	key   bool
+}
+
+func fieldSeg(name string) avroSeg { return avroSeg{name: name, index: -1} }
+func indexSeg(i int) avroSeg       { return avroSeg{index: i} }
+func keySeg(k string) avroSeg      { return avroSeg{name: k, index: -1, key: true} }
+
+// avroPath is the position of the value being converted, e.g. field items[2].price.
+type avroPath []avroSeg
 
 func (p avroPath) String() string {
 	if len(p) == 0 {
@@ -139,10 +151,17 @@ func (p avroPath) String() string {
 	var b strings.Builder
 	b.WriteString("field ")
 	for i, s := range p {
-		if i > 0 && s[0] != '[' {
-			b.WriteByte('.')
+		switch {
+		case s.key:
+			b.WriteString("[" + strconv.Quote(s.name) + "]")
+		case s.index >= 0:
+			b.WriteString("[" + strconv.Itoa(s.index) + "]")
+		default:
+			if i > 0 {
+				b.WriteByte('.')
+			}
+			b.WriteString(s.name)
 		}
-		b.WriteString(s)
 	}
 	return b.String()
 }
@@ -237,8 +256,8 @@ func zeroSize(s avro.Schema) bool {
 	return false
 }
 
-// child reads a part of the current value named seg (a field name, "[i]" or "[\"key\"]").
-func (r *avroReader) child(dst []byte, seg string, s avro.Schema) []byte {
+// child reads the part seg of the current value.
+func (r *avroReader) child(dst []byte, seg avroSeg, s avro.Schema) []byte {
 	r.path = append(r.path, seg)
 	dst = r.value(dst, s)
 	r.path = r.path[:len(r.path)-1]
@@ -281,7 +300,7 @@ func (r *avroReader) value(dst []byte, s avro.Schema) []byte {
 				if n > 0 {
 					dst = append(dst, ',')
 				}
-				dst = r.child(dst, "["+strconv.Itoa(n)+"]", s.Items())
+				dst = r.child(dst, indexSeg(n), s.Items())
 				n++
 			}
 		}
@@ -307,7 +326,7 @@ func (r *avroReader) value(dst []byte, s avro.Schema) []byte {
 				}
 				dst = appendJSONString(dst, string(k))
 				dst = append(dst, ':')
-				dst = r.child(dst, "["+strconv.Quote(string(k))+"]", s.Values())
+				dst = r.child(dst, keySeg(string(k)), s.Values())
 				n++
 			}
 		}
@@ -320,7 +339,7 @@ func (r *avroReader) value(dst []byte, s avro.Schema) []byte {
 			}
 			dst = appendJSONString(dst, f.Name())
 			dst = append(dst, ':')
-			dst = r.child(dst, f.Name(), f.Type())
+			dst = r.child(dst, fieldSeg(f.Name()), f.Type())
 		}
 		return append(dst, '}')
 	case *avro.UnionSchema:
@@ -538,8 +557,8 @@ func (w *avroWriter) byteString(v any) ([]byte, error) {
 	return nil, w.errf("expected bytes (a string or an array of 0..255), got %s", describeJSON(v))
 }
 
-// child writes v, a part of the current value named seg (a field name, "[i]" or "[\"key\"]").
-func (w *avroWriter) child(dst []byte, seg string, s avro.Schema, v any) ([]byte, error) {
+// child writes v, the part seg of the current value.
+func (w *avroWriter) child(dst []byte, seg avroSeg, s avro.Schema, v any) ([]byte, error) {
 	w.path = append(w.path, seg)
 	dst, err := w.value(dst, s, v)
 	w.path = w.path[:len(w.path)-1]
@@ -583,7 +602,7 @@ func (w *avroWriter) value(dst []byte, s avro.Schema, v any) ([]byte, error) {
 			dst = appendLong(dst, int64(len(arr)))
 			for i, e := range arr {
 				var err error
-				if dst, err = w.child(dst, "["+strconv.Itoa(i)+"]", s.Items(), e); err != nil {
+				if dst, err = w.child(dst, indexSeg(i), s.Items(), e); err != nil {
 					return nil, err
 				}
 			}
@@ -605,7 +624,7 @@ func (w *avroWriter) value(dst []byte, s avro.Schema, v any) ([]byte, error) {
 				dst = appendLong(dst, int64(len(k)))
 				dst = append(dst, k...)
 				var err error
-				if dst, err = w.child(dst, "["+strconv.Quote(k)+"]", s.Values(), m[k]); err != nil {
+				if dst, err = w.child(dst, keySeg(k), s.Values(), m[k]); err != nil {
 					return nil, err
 				}
 			}
@@ -626,11 +645,11 @@ func (w *avroWriter) value(dst []byte, s avro.Schema, v any) ([]byte, error) {
 					fv = nil
 				default:
 					return nil, fmt.Errorf("%s: missing (the field has no default and its type %s does not allow null)",
-						append(w.path, f.Name()), typeName(f.Type()))
+						append(w.path, fieldSeg(f.Name())), typeName(f.Type()))
 				}
 			}
 			var err error
-			if dst, err = w.child(dst, f.Name(), f.Type(), fv); err != nil {
+			if dst, err = w.child(dst, fieldSeg(f.Name()), f.Type(), fv); err != nil {
 				return nil, err
 			}
 		}

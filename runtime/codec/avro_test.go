@@ -338,3 +338,32 @@ func TestAvroInteropWithFastavro(t *testing.T) {
 	}
 	t.Logf("%d records: fastavro → Go decode → same JSON; Go encode → fastavro → same records", i)
 }
+
+// BenchmarkAvroDecode / BenchmarkAvroEncode: one order record (every Avro type) per operation.
+func BenchmarkAvroDecode(b *testing.B) {
+	dec, enc := avroCodecs(b, Options{AvroSchemaPath: orderAvsc})
+	p := jsonPayload([]byte(orderJSON), true)
+	bin, err := enc.Encode(&p)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(int64(len(bin)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := dec.Decode(bin); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkAvroEncode(b *testing.B) {
+	_, enc := avroCodecs(b, Options{AvroSchemaPath: orderAvsc})
+	b.SetBytes(int64(len(orderJSON)))
+	b.ReportAllocs()
+	for b.Loop() {
+		p := jsonPayload([]byte(orderJSON), true)
+		if _, err := enc.Encode(&p); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
