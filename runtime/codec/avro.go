@@ -43,6 +43,10 @@ const schemaAvro abi.Schema = "avro"
 //
 // Logical types are carried as their underlying type (timestamp-millis as a long, decimal as bytes).
 
+// maxAvroDepth bounds the nesting of records, arrays and maps (recursive schemas), as the JSON
+// decoder bounds JSON nesting.
+const maxAvroDepth = 1000
+
 // avroCodec is what an Avro decoder and encoder share: the parsed schema and the framing.
 type avroCodec struct {
 	schema  avro.Schema
@@ -151,6 +155,12 @@ func (p avroPath) String() string {
 	var b strings.Builder
 	b.WriteString("field ")
 	for i, s := range p {
+		if len(p) > 24 && i >= 8 && i < len(p)-8 {
+			if i == 8 {
+				fmt.Fprintf(&b, "...(%d more)...", len(p)-16)
+			}
+			continue
+		}
 		switch {
 		case s.key:
 			b.WriteString("[" + strconv.Quote(s.name) + "]")
@@ -224,7 +234,7 @@ func (r *avroReader) blockCount(item avro.Schema) int64 {
 		n = -n
 		r.long()
 	}
-	if r.err == nil && n > int64(len(r.b)-r.pos) && !zeroSize(item) {
+	if r.err == nil && n > int64(len(r.b)-r.pos) && !zeroSize(item, 0) {
 		r.fail("truncated: a block of %d items, but only %d bytes left", n, len(r.b)-r.pos)
 		return 0
 	}
@@ -237,17 +247,20 @@ func (r *avroReader) blockCount(item avro.Schema) int64 {
 
 // zeroSize reports whether values of s may take no bytes (so item counts cannot be checked against
 // the bytes left).
-func zeroSize(s avro.Schema) bool {
+func zeroSize(s avro.Schema, depth int) bool {
+	if depth > 32 {
+		return true // a (degenerate) recursive record: do not check the count
+	}
 	switch s := s.(type) {
 	case *avro.RefSchema:
-		return zeroSize(s.Schema())
+		return zeroSize(s.Schema(), depth+1)
 	case *avro.NullSchema:
 		return true
 	case *avro.FixedSchema:
 		return s.Size() == 0
 	case *avro.RecordSchema:
 		for _, f := range s.Fields() {
-			if !zeroSize(f.Type()) {
+			if !zeroSize(f.Type(), depth+1) {
 				return false
 			}
 		}
@@ -258,6 +271,10 @@ func zeroSize(s avro.Schema) bool {
 
 // child reads the part seg of the current value.
 func (r *avroReader) child(dst []byte, seg avroSeg, s avro.Schema) []byte {
+	if len(r.path) >= maxAvroDepth {
+		r.fail("nested more than %d levels deep", maxAvroDepth)
+		return dst
+	}
 	r.path = append(r.path, seg)
 	dst = r.value(dst, s)
 	r.path = r.path[:len(r.path)-1]
@@ -476,8 +493,16 @@ type avroWriter struct {
 	path avroPath
 }
 
+// avroWriteError is an encoding error at a depth of the value (for choosing among union branches).
+type avroWriteError struct {
+	depth int
+	msg   string
+}
+
+func (e *avroWriteError) Error() string { return e.msg }
+
 func (w *avroWriter) errf(format string, args ...any) error {
-	return fmt.Errorf("%s: %s", w.path, fmt.Sprintf(format, args...))
+	return &avroWriteError{depth: len(w.path), msg: fmt.Sprintf("%s: %s", w.path, fmt.Sprintf(format, args...))}
 }
 
 func appendLong(dst []byte, v int64) []byte {
@@ -559,6 +584,11 @@ func (w *avroWriter) byteString(v any) ([]byte, error) {
 
 // child writes v, the part seg of the current value.
 func (w *avroWriter) child(dst []byte, seg avroSeg, s avro.Schema, v any) ([]byte, error) {
+	if len(w.path) >= maxAvroDepth {
+		err := w.errf("nested more than %d levels deep", maxAvroDepth)
+		err.(*avroWriteError).depth++ // inside the value, so a union reports it
+		return nil, err
+	}
 	w.path = append(w.path, seg)
 	dst, err := w.value(dst, s, v)
 	w.path = w.path[:len(w.path)-1]
@@ -644,8 +674,10 @@ func (w *avroWriter) value(dst []byte, s avro.Schema, v any) ([]byte, error) {
 				case allowsNull(f.Type()):
 					fv = nil
 				default:
-					return nil, fmt.Errorf("%s: missing (the field has no default and its type %s does not allow null)",
-						append(w.path, fieldSeg(f.Name())), typeName(f.Type()))
+					w.path = append(w.path, fieldSeg(f.Name()))
+					err := w.errf("missing (the field has no default and its type %s does not allow null)", typeName(f.Type()))
+					w.path = w.path[:len(w.path)-1]
+					return nil, err
 				}
 			}
 			var err error
@@ -655,15 +687,21 @@ func (w *avroWriter) value(dst []byte, s avro.Schema, v any) ([]byte, error) {
 		}
 		return dst, nil
 	case *avro.UnionSchema:
-		var firstErr error
+		// When no branch accepts the value, the error from deepest inside it is the useful one
+		// (a branch of the right shape with a bad member); otherwise say no branch fits.
+		var deepest *avroWriteError
 		for i, t := range s.Types() {
 			out, err := w.value(appendLong(dst, int64(i)), t, v)
 			if err == nil {
 				return out, nil
 			}
-			if firstErr == nil {
-				firstErr = err
+			var we *avroWriteError
+			if errors.As(err, &we) && (deepest == nil || we.depth > deepest.depth) {
+				deepest = we
 			}
+		}
+		if deepest != nil && deepest.depth > len(w.path) {
+			return nil, deepest
 		}
 		names := make([]string, len(s.Types()))
 		for i, t := range s.Types() {

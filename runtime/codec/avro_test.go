@@ -137,6 +137,7 @@ func TestAvroEncodeErrorsNameTheField(t *testing.T) {
 		{func(m map[string]any) { m["blob"] = "€" }, `field blob: bytes are written as a string of code points U+0000..U+00FF`},
 		{func(m map[string]any) { m["attrs"] = map[string]any{"x": "y"} }, `field attrs["x"]: expected an integer (long), got the string "y"`},
 		{func(m map[string]any) { m["note"] = 5 }, `field note: no branch of the union [null, string] accepts the number 5`},
+		{func(m map[string]any) { m["gift"] = map[string]any{"sku": "G", "price": "free"} }, `field gift.price: expected a number (double), got the string "free"`},
 	}
 	for _, c := range cases {
 		m := map[string]any{}
@@ -365,5 +366,33 @@ func BenchmarkAvroEncode(b *testing.B) {
 		if _, err := enc.Encode(&p); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// TestAvroRecursiveSchema: named types referring to themselves (a linked list) work both ways, and
+// nesting is bounded.
+func TestAvroRecursiveSchema(t *testing.T) {
+	schema := `{"type":"record","name":"Node","fields":[{"name":"v","type":"int"},{"name":"next","type":["null","Node"],"default":null}]}`
+	dec, enc := avroCodecs(t, Options{AvroSchemaJSON: schema})
+	in := `{"v":1,"next":{"v":2,"next":{"v":3,"next":null}}}`
+	p := jsonPayload([]byte(in), true)
+	bin, err := enc.Encode(&p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := dec.Decode(bin)
+	if err != nil || string(out.Bytes()) != in {
+		t.Fatalf("linked list: %s, %v", out.Bytes(), err)
+	}
+	// 2000 nodes: each is v (1 byte) + branch 1 (1 byte)
+	deep := bytes.Repeat([]byte{0x02, 0x02}, 2000)
+	deep = append(deep, 0x02, 0x00)
+	if _, err := dec.Decode(deep); err == nil || !strings.Contains(err.Error(), "nested more than 1000 levels deep") {
+		t.Fatalf("deep datum: %v", err)
+	}
+	js := strings.Repeat(`{"v":1,"next":`, 1500) + "null" + strings.Repeat("}", 1500)
+	dp := jsonPayload([]byte(js), true)
+	if _, err := enc.Encode(&dp); err == nil || !strings.Contains(err.Error(), "nested more than 1000 levels deep") {
+		t.Fatalf("deep JSON: %v", err)
 	}
 }
