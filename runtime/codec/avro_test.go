@@ -396,3 +396,20 @@ func TestAvroRecursiveSchema(t *testing.T) {
 		t.Fatalf("deep JSON: %v", err)
 	}
 }
+
+// FuzzAvroEncode: no JSON makes the encoder panic, and what it encodes decodes.
+func FuzzAvroEncode(f *testing.F) {
+	dec, enc := avroCodecs(f, Options{AvroSchemaPath: orderAvsc})
+	f.Add([]byte(orderJSON))
+	f.Add([]byte(`{"id":1}`))
+	f.Fuzz(func(t *testing.T, js []byte) {
+		p := Payload{kind: KindText, data: js}
+		bin, err := enc.Encode(&p)
+		if err != nil {
+			return
+		}
+		if _, err := dec.Decode(bin); err != nil {
+			t.Fatalf("%s encoded to % x, which does not decode: %v", js, bin, err)
+		}
+	})
+}
