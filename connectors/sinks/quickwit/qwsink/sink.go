@@ -24,7 +24,7 @@
 // failure carrying Quickwit's message; the other documents of the request are written. 429, 5xx and
 // network errors make the request's messages and every later one retryable failures (requests
 // already answered stay written), so the runtime backs off and offers only those again; any other
-// status makes them permanent failures.
+// status makes the request's messages permanent failures and the next requests are still sent.
 //
 // # Delivery: at-least-once
 //
@@ -270,13 +270,24 @@ func (s *Sink) Consume(ctx context.Context, batch *sdk.SinkBatch) (sdk.Result, e
 		chunk := docs[start:end]
 		w, failures, err := s.ingest(ctx, chunk)
 		if err != nil {
+			// A retryable failure fails this request and every later one (the runtime offers them
+			// again after a backoff); a permanent one fails only this request's messages.
 			err = classify(err)
-			for _, d := range docs[start:] {
+			retry := sdk.IsRetryable(err, false)
+			failed := chunk
+			if retry {
+				failed = docs[start:]
+			}
+			for _, d := range failed {
 				res.Failures = append(res.Failures, sdk.Failure{Index: d.index, Err: err})
 			}
-			s.log.Warn("quickwit sink: ingest failed", "index_id", s.cfg.indexID, "messages", len(docs)-start,
-				"retryable", sdk.IsRetryable(err, false), "error", err)
-			break
+			s.log.Warn("quickwit sink: ingest failed", "index_id", s.cfg.indexID, "messages", len(failed),
+				"retryable", retry, "error", err)
+			if retry {
+				break
+			}
+			start = end
+			continue
 		}
 		written += w
 		rejected += len(failures)

@@ -348,18 +348,26 @@ func TestRetryableStatuses(t *testing.T) {
 	tg := target{name: "StandIn", url: u, standin: srv}
 	id := uniqueID("qw-retry")
 	s := openSink(t, tg, fmt.Sprintf(strictMapping, id), "force", 2)
+	stored := 0
 	for _, c := range []struct {
 		status    int
 		retryable bool
-	}{{429, true}, {503, true}, {500, true}, {400, false}} {
+	}{{429, true}, {503, true}, {500, true}, {400, false}, {413, false}} {
 		srv.FailNext(c.status)
-		// first request of 2 docs fails: all 5 messages fail
+		// The first request (2 documents) fails: with a retryable status every message fails (and
+		// is offered again); with a permanent one only that request's messages fail, the rest is
+		// written.
 		res, err := s.Consume(context.Background(), batchOf("json", `{"n":1}`, `{"n":2}`, `{"n":3}`, `{"n":4}`, `{"n":5}`))
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(res.Failures) != 5 {
-			t.Fatalf("HTTP %d: %d failures, want 5", c.status, len(res.Failures))
+		want := 5
+		if !c.retryable {
+			want = 2
+			stored += 3
+		}
+		if len(res.Failures) != want || res.Failures[0].Index != 0 {
+			t.Fatalf("HTTP %d: failures %v, want the first %d messages", c.status, res.Failures, want)
 		}
 		for _, f := range res.Failures {
 			if sdk.IsRetryable(f.Err, !c.retryable) != c.retryable {
@@ -367,8 +375,8 @@ func TestRetryableStatuses(t *testing.T) {
 			}
 		}
 	}
-	if n := len(srv.Docs(id)); n != 0 {
-		t.Fatalf("%d documents stored by failed requests", n)
+	if n := len(srv.Docs(id)); n != stored {
+		t.Fatalf("%d documents stored, want %d (only the requests after a permanent failure)", n, stored)
 	}
 	// A transport error (server gone) is retryable too.
 	stop()
