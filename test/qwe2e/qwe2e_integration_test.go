@@ -124,7 +124,8 @@ indexing_settings:
   commit_timeout_secs: 1
 `
 
-func sinkTOML(key, stream, topic, url, index, extra string, batchLength int) string {
+// sinkTOML is a Quickwit sink connector file; batchSize is the plugin's documents per request.
+func sinkTOML(key, stream, topic, url, index, extra string, batchLength, batchSize int) string {
 	return fmt.Sprintf(`
 type = "sink"
 key = %[1]q
@@ -145,8 +146,8 @@ url = %[4]q
 index = '''
 %[5]s'''
 commit = "force"
-batch_size = 50
-`, key, stream, topic, url, fmt.Sprintf(indexYAML, index), extra, batchLength)
+batch_size = %[8]d
+`, key, stream, topic, url, fmt.Sprintf(indexYAML, index), extra, batchLength, batchSize)
 }
 
 func (e *env) send(stream, topic string, lo, hi int, payload func(i int) string) {
@@ -172,7 +173,7 @@ func TestQuickwitStandInPipelineWithTransformsAndDeadLetters(t *testing.T) {
 	bad := func(i int) bool { return i%40 == 13 }
 	extra := "on_error = \"dead_letter\"\n[dead_letter]\nstream = \"qwe2e_pipe\"\ntopic = \"dlq\"\n" +
 		"[[transforms]]\ntype = \"add_fields\"\nfields = [{ key = \"pipeline\", value.static = \"qwe2e\" }]\n"
-	e.writeConnector("qw.toml", sinkTOML("qw_pipe", stream, "events", e.qwURL, "qwe2e-pipe", extra, 100))
+	e.writeConnector("qw.toml", sinkTOML("qw_pipe", stream, "events", e.qwURL, "qwe2e-pipe", extra, 100, 50))
 	e.send(stream, "events", 0, total, func(i int) string {
 		if bad(i) {
 			return fmt.Sprintf(`{"n":%d,"undeclared":"strict mapping rejects this"}`, i)
@@ -232,12 +233,22 @@ func TestQuickwitStandInPipelineWithTransformsAndDeadLetters(t *testing.T) {
 // after it stored a request's documents and before it answered, so the runtime never learns the
 // request succeeded and its offset is not stored — plus once at a random moment. After each restart
 // the runtime offers the unacknowledged messages again. Nothing may be lost; duplicates (Quickwit has
-// no document ids) may only be documents of the requests the kills interrupted.
+// no document ids) may only be documents of the batches the kills interrupted.
+//
+// Two shapes: one request per batch (batch_size = batch_length), where every in-window kill
+// duplicates exactly its request's documents; and four requests per batch, where a kill also
+// duplicates the requests of the same batch that went before it (the offset is stored per batch).
 func TestQuickwitStandInKill9(t *testing.T) {
+	t.Run("OneRequestPerBatch", func(t *testing.T) { kill9(t, 200) })
+	t.Run("FourRequestsPerBatch", func(t *testing.T) { kill9(t, 50) })
+}
+
+func kill9(t *testing.T, batchSize int) {
 	e := newEnv(t)
 	const stream, total, index, batchLength = "qwe2e_kill", 6000, "qwe2e-kill", 200
 	harness.EnsureTopic(t, e.client, stream, "events", 1)
-	e.writeConnector("qw.toml", sinkTOML("qw_kill", stream, "events", e.qwURL, index, "", batchLength))
+	e.writeConnector("qw.toml", sinkTOML("qw_kill", stream, "events", e.qwURL, index, "", batchLength, batchSize))
+	perBatch := batchLength / batchSize
 
 	var mu sync.Mutex
 	var killAt []int   // ingest request numbers (within the current run) to kill in
@@ -264,7 +275,7 @@ func TestQuickwitStandInKill9(t *testing.T) {
 	for round := 0; round < 3; round++ {
 		mu.Lock()
 		requests = 0
-		killAt = []int{3 + round*2}
+		killAt = []int{perBatch + 1 + round*(perBatch+1)} // a later request each round
 		mu.Unlock()
 		e.start()
 		select {
@@ -322,13 +333,18 @@ func TestQuickwitStandInKill9(t *testing.T) {
 	// Offsets are stored per batch, after Consume returned. A kill inside Consume replays the whole
 	// batch: every document its earlier requests and the interrupted one stored comes again. So the
 	// documents of the interrupted requests are certainly duplicated, and no kill can duplicate more
-	// than one batch (batch_length).
-	if dups < windowDocs || dups > kills*batchLength {
-		t.Fatalf("%d duplicates; want between %d (documents of the %d interrupted requests) and %d (%d kills x batch_length %d)",
-			dups, windowDocs, len(inWindow), kills*batchLength, kills, batchLength)
+	// than one batch (batch_length). With one request per batch the in-window kills duplicate exactly
+	// their requests' documents, and only the random kill may add one batch.
+	low, high := windowDocs, kills*batchLength
+	if perBatch == 1 {
+		high = windowDocs + batchLength
 	}
-	t.Logf("stand-in kill -9: %d messages, %d kills (%d inside ingest requests holding %d documents), %d documents indexed, %d duplicates, none lost",
-		total, kills, len(inWindow), windowDocs, len(ns), dups)
+	if dups < low || dups > high {
+		t.Fatalf("%d duplicates; want between %d (documents of the %d interrupted requests) and %d (%d kills, batch_length %d, %d request(s) per batch)",
+			dups, low, len(inWindow), high, kills, batchLength, perBatch)
+	}
+	t.Logf("stand-in kill -9, %d request(s) per batch: %d messages, %d kills (%d inside ingest requests holding %d documents), %d documents indexed, %d duplicates (bound %d..%d), none lost",
+		perBatch, total, kills, len(inWindow), windowDocs, len(ns), dups, low, high)
 }
 
 // TestQuickwitValidateNamesTheKey: `iggy-connectors validate` loads the plugin and reports a bad
@@ -344,7 +360,7 @@ func TestQuickwitValidateNamesTheKey(t *testing.T) {
 		if err := os.MkdirAll(filepath.Join(dir, "c"), 0o755); err != nil {
 			t.Fatal(err)
 		}
-		conn := strings.Replace(sinkTOML("qw_bad", "s", "t", "http://127.0.0.1:1", "x", "", 10), fmt.Sprintf(indexYAML, "x"), c.index, 1)
+		conn := strings.Replace(sinkTOML("qw_bad", "s", "t", "http://127.0.0.1:1", "x", "", 10, 10), fmt.Sprintf(indexYAML, "x"), c.index, 1)
 		conn = strings.Replace(conn, `path = "libiggy_connector_quickwit_sink"`, fmt.Sprintf("path = %q", lib), 1)
 		if err := os.WriteFile(filepath.Join(dir, "c", "qw.toml"), []byte(conn), 0o644); err != nil {
 			t.Fatal(err)
