@@ -64,6 +64,7 @@ type Server struct {
 	indexes  map[string]*index
 	fail     []int // statuses the next ingest requests answer
 	onIngest func(indexID string, accepted int)
+	legacy   bool
 	ingests  int // ingest requests that reached an index (for tests)
 }
 
@@ -105,6 +106,16 @@ func (s *Server) OnIngest(f func(indexID string, accepted int)) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.onIngest = f
+}
+
+// SetLegacyIngest makes the ingest endpoint behave like Quickwit versions before per-document
+// results: the detailed_response parameter is refused with 400 (unknown field) and answers carry
+// only num_docs_for_processing. (A simulation for the sink's fallback; the exact wording of those
+// versions' error is not reproduced.)
+func (s *Server) SetLegacyIngest(on bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.legacy = on
 }
 
 // IngestRequests returns how many ingest requests reached an existing index.
@@ -352,6 +363,11 @@ func (s *Server) ingest(w http.ResponseWriter, r *http.Request, id string) {
 		return
 	}
 	s.mu.Lock()
+	if s.legacy && r.URL.Query().Has("detailed_response") {
+		s.mu.Unlock()
+		writeErr(w, http.StatusBadRequest, "failed to deserialize query string: unknown field `detailed_response`, expected `commit`")
+		return
+	}
 	if len(s.fail) > 0 {
 		st := s.fail[0]
 		s.fail = s.fail[1:]
@@ -394,7 +410,7 @@ func (s *Server) ingest(w http.ResponseWriter, r *http.Request, id string) {
 	case "wait_for":
 		wait = ix.commitDur
 	}
-	hook := s.onIngest
+	hook, legacy := s.onIngest, s.legacy
 	s.mu.Unlock()
 	if hook != nil {
 		hook(id, accepted)
@@ -406,6 +422,9 @@ func (s *Server) ingest(w http.ResponseWriter, r *http.Request, id string) {
 		s.mu.Unlock()
 	}
 	resp := map[string]any{"num_docs_for_processing": total, "num_ingested_docs": accepted, "num_rejected_docs": len(failures)}
+	if legacy {
+		resp = map[string]any{"num_docs_for_processing": total}
+	}
 	if r.URL.Query().Get("detailed_response") == "true" {
 		if failures == nil {
 			failures = []parseFailure{}

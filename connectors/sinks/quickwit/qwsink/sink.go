@@ -21,7 +21,9 @@
 // ?commit=<commit>&detailed_response=true. In the answer, each entry of parse_failures (a document
 // the index's doc mapping rejected, e.g. a field a strict mapping does not declare or a value of the
 // wrong type) is matched to its message by the document text and reported as a permanent per-message
-// failure carrying Quickwit's message; the other documents of the request are written. 429, 5xx and
+// failure carrying Quickwit's message; the other documents of the request are written. (A Quickwit
+// that refuses the detailed_response parameter, from before per-document results, gets requests
+// without it from then on; its rejections can only be counted in a warning.) 429, 5xx and
 // network errors make the request's messages and every later one retryable failures (requests
 // already answered stay written), so the runtime backs off and offers only those again; any other
 // status makes the request's messages permanent failures and the next requests are still sent.
@@ -71,6 +73,9 @@ type Sink struct {
 	client *http.Client
 	base   string
 	stats  Stats
+	// plain is set once Quickwit refused the detailed_response parameter (versions before it):
+	// requests then go without it, and rejections can only be counted, not attributed.
+	plain bool
 }
 
 // Stats counts what the sink did; for tests and logs.
@@ -216,6 +221,13 @@ func (s *Sink) Close(context.Context) error {
 	return nil
 }
 
+func (s *Sink) detailParam() string {
+	if s.plain {
+		return ""
+	}
+	return "&detailed_response=true"
+}
+
 // ingestResponse is the answer of the ingest API (detailed_response=true).
 type ingestResponse struct {
 	NumDocsForProcessing int  `json:"num_docs_for_processing"`
@@ -333,8 +345,14 @@ func (s *Sink) ingest(ctx context.Context, chunk []doc) (int, []sdk.Failure, err
 		body.Write(d.line)
 		body.WriteByte('\n')
 	}
-	path := "/api/v1/" + url.PathEscape(s.cfg.indexID) + "/ingest?commit=" + s.cfg.Commit + "&detailed_response=true"
-	data, err := s.do(ctx, "ingest into "+s.cfg.indexID, http.MethodPost, path, "application/x-ndjson", body.Bytes())
+	path := "/api/v1/" + url.PathEscape(s.cfg.indexID) + "/ingest?commit=" + s.cfg.Commit
+	data, err := s.do(ctx, "ingest into "+s.cfg.indexID, http.MethodPost, path+s.detailParam(), "application/x-ndjson", body.Bytes())
+	var he *httpError
+	if !s.plain && errors.As(err, &he) && he.status == http.StatusBadRequest && strings.Contains(he.body, "detailed_response") {
+		s.plain = true
+		s.log.Warn("quickwit sink: this Quickwit does not know detailed_response; rejected documents can only be counted", "answer", he.body)
+		data, err = s.do(ctx, "ingest into "+s.cfg.indexID, http.MethodPost, path, "application/x-ndjson", body.Bytes())
+	}
 	if err != nil {
 		return 0, nil, err
 	}

@@ -406,3 +406,30 @@ func TestOpenRefusedConfigNamesIndex(t *testing.T) {
 		t.Fatalf("open: %v, want a permanent error naming plugin_config.index", err)
 	}
 }
+
+// TestLegacyIngestWithoutDetailedResponse: against a Quickwit that refuses detailed_response (the
+// stand-in's legacy mode), the sink falls back to plain requests once and keeps writing.
+func TestLegacyIngestWithoutDetailedResponse(t *testing.T) {
+	srv := quickwitstandin.New(nil)
+	srv.SetLegacyIngest(true)
+	u, stop, err := srv.Listen("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stop()
+	tg := target{name: "StandIn", url: u, standin: srv}
+	id := uniqueID("qw-legacy")
+	s := openSink(t, tg, fmt.Sprintf(strictMapping, id), "force", 100)
+	for round := 0; round < 2; round++ {
+		res, err := s.Consume(context.Background(), batchOf("json", `{"n":1}`, `{"n":"bad"}`, `{"n":3}`))
+		if err != nil || len(res.Failures) != 0 {
+			t.Fatalf("round %d: %v %v", round, res.Failures, err)
+		}
+	}
+	if n := len(srv.Docs(id)); n != 4 {
+		t.Fatalf("%d documents stored, want 4 (2 valid per round)", n)
+	}
+	if n := srv.IngestRequests(); n != 2 {
+		t.Fatalf("%d ingest requests reached the index, want 2 (the refused first try does not count)", n)
+	}
+}
