@@ -34,7 +34,8 @@ const schemaAvro abi.Schema = "avro"
 //	bytes, fixed              a JSON string with one code point U+0000..U+00FF per byte (the Avro
 //	                          specification's JSON encoding); encode also takes an array of 0..255
 //	enum                      the symbol as a string
-//	array, map                a JSON array, a JSON object
+//	array, map                a JSON array, a JSON object (encode writes the entries in the object's
+//	                          order; of a repeated key the last value, as encoding/json)
 //	record                    a JSON object with the fields in schema order; on encode a missing
 //	                          field takes its default, else null when the field's type allows null,
 //	                          else it is an error; JSON members the record does not declare are ignored
@@ -465,27 +466,40 @@ func (e *avroEncoder) Encode(p *Payload) ([]byte, error) {
 		return nil, e.errf("encode", -1, "a %s payload cannot be encoded as Avro (json, text holding JSON, or raw Avro)", p.kind)
 	}
 	js := p.Bytes()
-	dec := json.NewDecoder(bytes.NewReader(js))
-	dec.UseNumber()
-	var v any
-	if err := dec.Decode(&v); err != nil {
-		return nil, e.errf("encode", -1, "%s payload is not JSON: %w", p.kind, err)
+	if p.kind == KindText {
+		compact, err := validateJSON(js)
+		if err != nil {
+			return nil, e.errf("encode", errPos(err), "text payload is not JSON: %w", err)
+		}
+		if !compact {
+			js = appendCompact(make([]byte, 0, len(js)), js)
+		}
 	}
-	if dec.More() {
-		return nil, e.errf("encode", -1, "%s payload holds more than one JSON value", p.kind)
-	}
-	w := avroWriter{}
 	var out []byte
 	if e.c.framed {
 		out = append(make([]byte, 0, len(js)+5), e.c.header[:]...)
 	} else {
 		out = make([]byte, 0, len(js))
 	}
-	out, err := w.value(out, e.c.schema, v)
+	var w rawAvroWriter
+	out, err := w.raw(out, e.c.schema, js)
 	if err != nil {
 		return nil, e.err("encode", -1, err)
 	}
 	return out, nil
+}
+
+// encodeDecoded is the reference encoder the fast path is tested against: it decodes the JSON into
+// Go values (encoding/json, UseNumber) and writes them with avroWriter.
+func encodeDecoded(s avro.Schema, js []byte) ([]byte, error) {
+	dec := json.NewDecoder(bytes.NewReader(js))
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		return nil, err
+	}
+	var w avroWriter
+	return w.value(nil, s, v)
 }
 
 // avroWriter writes JSON values (decoded with UseNumber) as binary Avro.
@@ -667,21 +681,8 @@ func (w *avroWriter) value(dst []byte, s avro.Schema, v any) ([]byte, error) {
 		}
 		for _, f := range s.Fields() {
 			fv, present := m[f.Name()]
-			if !present {
-				switch {
-				case f.HasDefault():
-					fv = f.Default()
-				case allowsNull(f.Type()):
-					fv = nil
-				default:
-					w.path = append(w.path, fieldSeg(f.Name()))
-					err := w.errf("missing (the field has no default and its type %s does not allow null)", typeName(f.Type()))
-					w.path = w.path[:len(w.path)-1]
-					return nil, err
-				}
-			}
 			var err error
-			if dst, err = w.child(dst, fieldSeg(f.Name()), f.Type(), fv); err != nil {
+			if dst, err = w.field(dst, f, fv, present); err != nil {
 				return nil, err
 			}
 		}
@@ -703,14 +704,41 @@ func (w *avroWriter) value(dst []byte, s avro.Schema, v any) ([]byte, error) {
 		if deepest != nil && deepest.depth > len(w.path) {
 			return nil, deepest
 		}
-		names := make([]string, len(s.Types()))
-		for i, t := range s.Types() {
-			names[i] = typeName(t)
-		}
-		return nil, w.errf("no branch of the union [%s] accepts %s", strings.Join(names, ", "), describeJSON(v))
+		return nil, w.unionErr(s, describeJSON(v))
 	}
 	return nil, w.errf("unsupported Avro schema type %s", s.Type())
 }
+
+// field writes record field f: v when present, else its default, else null when its type allows
+// null; otherwise it is an error.
+func (w *avroWriter) field(dst []byte, f *avro.Field, v any, present bool) ([]byte, error) {
+	if !present {
+		switch {
+		case f.HasDefault():
+			v = f.Default()
+		case allowsNull(f.Type()):
+			v = nil
+		default:
+			w.path = append(w.path, fieldSeg(f.Name()))
+			err := w.errf("missing (the field has no default and its type %s does not allow null)", typeName(f.Type()))
+			w.path = w.path[:len(w.path)-1]
+			return nil, err
+		}
+	}
+	return w.child(dst, fieldSeg(f.Name()), f.Type(), v)
+}
+
+// unionErr says that no branch of union s accepts the value described by desc.
+func (w *avroWriter) unionErr(s *avro.UnionSchema, desc string) error {
+	names := make([]string, len(s.Types()))
+	for i, t := range s.Types() {
+		names[i] = typeName(t)
+	}
+	return w.errf("no branch of the union [%s] accepts %s", strings.Join(names, ", "), desc)
+}
+
+// jsonNumber is the number token b as a json.Number.
+func jsonNumber(b []byte) json.Number { return json.Number(b) }
 
 func allowsNull(s avro.Schema) bool {
 	switch s := s.(type) {
