@@ -36,8 +36,8 @@ if [ ! -x "$VENV/bin/python" ]; then
   log "creating Python virtualenv in build/venv"
   python3 -m venv "$VENV"
 fi
-if ! "$VENV/bin/python" -c 'import cbor2, msgpack, apache_iggy, psycopg' 2>/dev/null; then
-  log "installing Python packages (apache-iggy, cbor2, msgpack, psycopg, matplotlib)"
+if ! "$VENV/bin/python" -c 'import cbor2, msgpack, apache_iggy, psycopg, fastavro' 2>/dev/null; then
+  log "installing Python packages (apache-iggy, cbor2, msgpack, psycopg, matplotlib, fastavro)"
   "$VENV/bin/pip" install -q --disable-pip-version-check -r scripts/requirements.txt
 fi
 

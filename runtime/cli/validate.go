@@ -231,7 +231,8 @@ func checkConnector(c *config.ConnectorConfig, libs map[string]*plugin.Library, 
 		}
 		if err != nil {
 			msg := err.Error()
-			for _, opt := range []string{"proto_descriptor_set", "proto_message_type", "flatbuffer_schema", "flatbuffer_root_table"} {
+			for _, opt := range []string{"proto_descriptor_set", "proto_message_type", "flatbuffer_schema", "flatbuffer_root_table",
+				"avro_schema_path", "avro_schema_json", "avro_confluent_schema_id"} {
 				if rest, ok := strings.CutPrefix(msg, opt+": "); ok {
 					key, msg = key+"."+opt, rest
 					break

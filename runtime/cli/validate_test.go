@@ -145,7 +145,7 @@ func TestValidateListsEveryProblem(t *testing.T) {
 		{missingKey, "name", "missing required key", config.SeverityError},
 		{wrongType, "max_in_flight", `expected a non-negative integer, got string "two"`, config.SeverityError},
 		{codecFile, "streams[0].proto_descriptor_set", "nope.pb", config.SeverityError},
-		{avro, "streams[0]", "schema avro: schema not supported by this runtime", config.SeverityError},
+		{avro, "streams[0].avro_schema_path", "open x.avsc", config.SeverityError},
 		{unknownKey, "verbos", `unknown key (did you mean "verbose"?)`, config.SeverityWarning},
 		{malformed, "", "invalid TOML at line 3", config.SeverityError},
 	}

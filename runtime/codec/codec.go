@@ -15,7 +15,8 @@
 //	            without: the original runtime's google.protobuf.Any behaviour
 //	flatbuffer  with Options.FlatBufferSchema (.bfbs): real FlatBuffers <-> JSON driven by the schema;
 //	            without: the original's opaque behaviour
-//	avro        not supported by this runtime (an error at construction)
+//	avro        with Options.AvroSchemaPath or AvroSchemaJSON (required): Avro binary datums <-> JSON,
+//	            optionally in the Confluent wire format (see avro.go for the JSON mapping)
 //
 // Decoders and encoders hold no per-message state and are safe for concurrent use. The no-op path —
 // json decoder, no transform, json encoder — copies nothing: Encode returns the slice given to Decode
@@ -75,6 +76,15 @@ type Options struct {
 	// FlatBufferRootTable (flatbuffer_root_table) is the full name of the buffers' root table, e.g.
 	// "shop.Order". Default: the schema's root_type. Requires FlatBufferSchema.
 	FlatBufferRootTable string
+	// AvroSchemaPath (avro_schema_path, the original's key) is the path of the writer's Avro schema
+	// (.avsc, JSON). AvroSchemaJSON (avro_schema_json) is the schema itself. Exactly one is required
+	// for schema avro.
+	AvroSchemaPath string
+	AvroSchemaJSON string
+	// AvroConfluentSchemaID (avro_confluent_schema_id), when not 0, frames every datum in the
+	// Confluent wire format: magic byte 0, then this schema id (4 bytes, big-endian). The decoder
+	// requires the header and this id; the encoder writes them.
+	AvroConfluentSchemaID uint32
 }
 
 // Decoder turns payload bytes of one stream schema into Payloads.
@@ -119,9 +129,6 @@ func (e *Error) Error() string {
 
 func (e *Error) Unwrap() error { return e.Err }
 
-// ErrUnsupportedSchema is wrapped by construction errors for schemas this runtime does not support.
-var ErrUnsupportedSchema = errors.New("schema not supported by this runtime")
-
 type base struct {
 	schema abi.Schema
 	stream string
@@ -147,6 +154,16 @@ func checkOptions(schema abi.Schema, opts Options) error {
 			return fmt.Errorf("proto_message_type is only valid for schema proto, not %q", schema)
 		}
 	}
+	if schema != schemaAvro {
+		for _, o := range []struct {
+			key string
+			set bool
+		}{{"avro_schema_path", opts.AvroSchemaPath != ""}, {"avro_schema_json", opts.AvroSchemaJSON != ""}, {"avro_confluent_schema_id", opts.AvroConfluentSchemaID != 0}} {
+			if o.set {
+				return fmt.Errorf("%s is only valid for schema avro, not %q", o.key, schema)
+			}
+		}
+	}
 	if schema != abi.SchemaFlatBuffer {
 		if opts.FlatBufferSchema != "" {
 			return fmt.Errorf("flatbuffer_schema is only valid for schema flatbuffer, not %q", schema)
@@ -162,12 +179,10 @@ func normSchema(schema abi.Schema) (abi.Schema, error) {
 	switch schema {
 	case "":
 		return abi.SchemaJSON, nil
-	case abi.SchemaJSON, abi.SchemaRaw, abi.SchemaText, abi.SchemaProto, abi.SchemaFlatBuffer:
+	case abi.SchemaJSON, abi.SchemaRaw, abi.SchemaText, abi.SchemaProto, abi.SchemaFlatBuffer, schemaAvro:
 		return schema, nil
-	case "avro":
-		return "", fmt.Errorf("schema avro: %w (supported: json, raw, text, proto, flatbuffer)", ErrUnsupportedSchema)
 	}
-	return "", fmt.Errorf("unknown schema %q (supported: json, raw, text, proto, flatbuffer)", schema)
+	return "", fmt.Errorf("unknown schema %q (supported: json, raw, text, proto, flatbuffer, avro)", schema)
 }
 
 // NewDecoder returns the decoder of schema ("" means json):
@@ -185,7 +200,10 @@ func normSchema(schema abi.Schema) (abi.Schema, error) {
 //     JSON (see the flatbuffer files for the mapping) → KindJSON.
 //   - flatbuffer without: empty or shorter than 4 bytes is an error; otherwise → KindFlatBuffer, kept
 //     opaque (JSONView gives the original's {"buffer_size",...} view).
-//   - avro: an error wrapping ErrUnsupportedSchema.
+//   - avro: each payload must be one binary Avro datum of the schema (AvroSchemaPath or
+//     AvroSchemaJSON, required), behind the Confluent header when AvroConfluentSchemaID is set, with
+//     no bytes left over → KindJSON (mapping in avro.go). A truncated datum, or one written with
+//     another schema, is an error naming the field and the byte offset.
 func NewDecoder(schema abi.Schema, opts Options) (Decoder, error) {
 	schema, err := normSchema(schema)
 	if err != nil {
@@ -202,6 +220,12 @@ func NewDecoder(schema abi.Schema, opts Options) (Decoder, error) {
 		return rawDecoder{b}, nil
 	case abi.SchemaText:
 		return textDecoder{b}, nil
+	case schemaAvro:
+		c, err := loadAvro(opts)
+		if err != nil {
+			return nil, err
+		}
+		return &avroDecoder{base: b, c: c}, nil
 	case abi.SchemaProto:
 		if opts.ProtoDescriptorSet == "" && opts.ProtoMessageType == "" {
 			return anyDecoder{b}, nil
@@ -249,7 +273,10 @@ func NewDecoder(schema abi.Schema, opts Options) (Decoder, error) {
 //     is a vector of strings key1, value1, key2, ... (string values as they are, other values as
 //     compact JSON); any other JSON value → a string root holding its compact JSON; KindText → as
 //     JSON when it parses as JSON, else a string root; KindRaw and KindProto → a [ubyte] vector root.
-//   - avro: an error wrapping ErrUnsupportedSchema.
+//   - avro: KindJSON (and KindText holding JSON) → a binary datum of the schema, behind the
+//     Confluent header when AvroConfluentSchemaID is set; a value the schema does not accept is an
+//     error naming the field. KindRaw must already be such a datum and is passed on; other kinds are
+//     errors.
 func NewEncoder(schema abi.Schema, opts Options) (Encoder, error) {
 	schema, err := normSchema(schema)
 	if err != nil {
@@ -266,6 +293,12 @@ func NewEncoder(schema abi.Schema, opts Options) (Encoder, error) {
 		return rawEncoder{b}, nil
 	case abi.SchemaText:
 		return textEncoder{b}, nil
+	case schemaAvro:
+		c, err := loadAvro(opts)
+		if err != nil {
+			return nil, err
+		}
+		return &avroEncoder{base: b, c: c}, nil
 	case abi.SchemaProto:
 		if opts.ProtoDescriptorSet == "" && opts.ProtoMessageType == "" {
 			return anyEncoder{b}, nil

@@ -231,8 +231,13 @@ func TestConstructionErrors(t *testing.T) {
 		opts   Options
 		want   string
 	}{
-		{"avro", Options{}, "schema avro: schema not supported by this runtime"},
-		{"yaml", Options{}, `unknown schema "yaml" (supported: json, raw, text, proto, flatbuffer)`},
+		{"avro", Options{}, "avro_schema_path: schema avro needs the writer's schema"},
+		{"avro", Options{AvroSchemaJSON: `"string"`, AvroSchemaPath: "x.avsc"}, "avro_schema_json: set either avro_schema_json or avro_schema_path, not both"},
+		{"avro", Options{AvroSchemaJSON: `{"type":"record"}`}, "avro_schema_json: invalid Avro schema"},
+		{"avro", Options{AvroSchemaPath: "testdata/missing.avsc"}, "avro_schema_path: open testdata/missing.avsc"},
+		{abi.SchemaJSON, Options{AvroSchemaJSON: `"string"`}, `avro_schema_json is only valid for schema avro, not "json"`},
+		{abi.SchemaRaw, Options{AvroConfluentSchemaID: 3}, `avro_confluent_schema_id is only valid for schema avro, not "raw"`},
+		{"yaml", Options{}, `unknown schema "yaml" (supported: json, raw, text, proto, flatbuffer, avro)`},
 		{abi.SchemaJSON, Options{ProtoDescriptorSet: "x"}, `proto_descriptor_set is only valid for schema proto, not "json"`},
 		{abi.SchemaRaw, Options{ProtoMessageType: "x"}, "proto_message_type is only valid for schema proto"},
 		{abi.SchemaProto, Options{FlatBufferSchema: "x"}, "flatbuffer_schema is only valid for schema flatbuffer"},

@@ -141,14 +141,15 @@ type SourceStream struct {
 }
 
 // CodecOptions are the schema options of a stream (embedded in both stream kinds). The avro keys
-// are accepted for compatibility with the original; schema "avro" itself is not supported.
+// avro_schema_json and avro_schema_path are the original's; avro_confluent_schema_id is an extension.
 type CodecOptions struct {
-	AvroSchemaJSON      string `toml:"avro_schema_json,omitempty" json:"avro_schema_json,omitempty"`
-	AvroSchemaPath      string `toml:"avro_schema_path,omitempty" json:"avro_schema_path,omitempty"`
-	ProtoDescriptorSet  string `toml:"proto_descriptor_set,omitempty" json:"proto_descriptor_set,omitempty"` // path of a FileDescriptorSet (protoc -o)
-	ProtoMessageType    string `toml:"proto_message_type,omitempty" json:"proto_message_type,omitempty"`     // fully qualified message name
-	FlatbufferSchema    string `toml:"flatbuffer_schema,omitempty" json:"flatbuffer_schema,omitempty"`       // path of a .bfbs/.fbs schema
-	FlatbufferRootTable string `toml:"flatbuffer_root_table,omitempty" json:"flatbuffer_root_table,omitempty"`
+	AvroSchemaJSON        string `toml:"avro_schema_json,omitempty" json:"avro_schema_json,omitempty"`                 // the writer's schema, inline
+	AvroSchemaPath        string `toml:"avro_schema_path,omitempty" json:"avro_schema_path,omitempty"`                 // path of an .avsc file
+	AvroConfluentSchemaID uint32 `toml:"avro_confluent_schema_id,omitempty" json:"avro_confluent_schema_id,omitempty"` // Confluent wire format when not 0
+	ProtoDescriptorSet    string `toml:"proto_descriptor_set,omitempty" json:"proto_descriptor_set,omitempty"`         // path of a FileDescriptorSet (protoc -o)
+	ProtoMessageType      string `toml:"proto_message_type,omitempty" json:"proto_message_type,omitempty"`             // fully qualified message name
+	FlatbufferSchema      string `toml:"flatbuffer_schema,omitempty" json:"flatbuffer_schema,omitempty"`               // path of a .bfbs/.fbs schema
+	FlatbufferRootTable   string `toml:"flatbuffer_root_table,omitempty" json:"flatbuffer_root_table,omitempty"`
 }
 
 // DeadLetterConfig is [dead_letter]: where messages go when on_error = "dead_letter".
@@ -379,9 +380,8 @@ func (c *ConnectorConfig) Validate(file string) Problems {
 	return ps
 }
 
-// validateCodec checks the schema options of stream p. Schema "avro" is accepted here (it is a valid
-// config of the original) but no codec exists for it: the connector fails at setup, visibly, and
-// `validate` reports it. Files named by options are checked by the codecs (validate, setup).
+// validateCodec checks the schema options of stream p. Files named by options, and the Avro schema's
+// text, are checked by the codecs (validate, setup).
 func validateCodec(ps *Problems, file, p, schema string, o CodecOptions) {
 	switch schema {
 	case "proto":
@@ -395,13 +395,24 @@ func validateCodec(ps *Problems, file, p, schema string, o CodecOptions) {
 		if o.FlatbufferRootTable != "" && o.FlatbufferSchema == "" {
 			ps.Add(file, p+".flatbuffer_schema", "required when flatbuffer_root_table is set")
 		}
+	case "avro":
+		switch {
+		case o.AvroSchemaJSON == "" && o.AvroSchemaPath == "":
+			ps.Add(file, p+".avro_schema_path", "schema avro needs the writer's schema: set avro_schema_path (an .avsc file) or avro_schema_json")
+		case o.AvroSchemaJSON != "" && o.AvroSchemaPath != "":
+			ps.Add(file, p+".avro_schema_json", "set either avro_schema_json or avro_schema_path, not both")
+		}
 	}
 	for _, opt := range []struct{ key, value, schema string }{
 		{"proto_descriptor_set", o.ProtoDescriptorSet, "proto"}, {"proto_message_type", o.ProtoMessageType, "proto"},
 		{"flatbuffer_schema", o.FlatbufferSchema, "flatbuffer"}, {"flatbuffer_root_table", o.FlatbufferRootTable, "flatbuffer"},
+		{"avro_schema_json", o.AvroSchemaJSON, "avro"}, {"avro_schema_path", o.AvroSchemaPath, "avro"},
 	} {
 		if opt.value != "" && schema != opt.schema {
 			ps.Add(file, p+"."+opt.key, "only valid for schema %q, not %q", opt.schema, schema)
 		}
+	}
+	if o.AvroConfluentSchemaID != 0 && schema != "avro" {
+		ps.Add(file, p+".avro_confluent_schema_id", "only valid for schema %q, not %q", "avro", schema)
 	}
 }

@@ -93,9 +93,13 @@ func TestConnectorDefaults(t *testing.T) {
 			t.Errorf("%s = %#v, want %#v", tc.name, tc.got, tc.want)
 		}
 	}
-	// The original's avro keys load (the codec, not the config, refuses schema avro).
-	avro := mustLoad(t, "avro.toml", strings.Replace(minimalSink, `schema = "json"`, "schema = \"avro\"\navro_schema_json = '{\"type\":\"string\"}'\navro_schema_path = \"s.avsc\"", 1))
-	if s := avro.SinkStreams[0]; s.Schema != "avro" || s.AvroSchemaPath != "s.avsc" || s.AvroSchemaJSON != `{"type":"string"}` {
+	// The original's avro keys load (the codec parses the schema), plus the Confluent framing key.
+	avro := mustLoad(t, "avro.toml", strings.Replace(minimalSink, `schema = "json"`, "schema = \"avro\"\navro_schema_path = \"s.avsc\"\navro_confluent_schema_id = 12", 1))
+	if s := avro.SinkStreams[0]; s.Schema != "avro" || s.AvroSchemaPath != "s.avsc" || s.AvroConfluentSchemaID != 12 {
+		t.Errorf("avro stream %+v", s)
+	}
+	avroJSON := mustLoad(t, "avro.toml", strings.Replace(minimalSink, `schema = "json"`, "schema = \"avro\"\navro_schema_json = '{\"type\":\"string\"}'", 1))
+	if s := avroJSON.SinkStreams[0]; s.AvroSchemaJSON != `{"type":"string"}` {
 		t.Errorf("avro stream %+v", s)
 	}
 	if j, _ := sink.PluginConfigJSON(); string(j) != "{}" {
@@ -211,6 +215,10 @@ func TestBadConnectorConfig(t *testing.T) {
 		{"duration without unit", base("source", "[[streams]]\nstream = \"s\"\ntopic = \"t\"\nschema = \"json\"\nlinger_time = \"5\"\n"), "streams[0].linger_time", `invalid duration "5": missing unit`, SeverityError},
 		{"bad schema", base("sink", "[[streams]]\nstream = \"s\"\ntopics = [\"t\"]\nschema = \"jsn\"\n"), "streams[0].schema", `invalid value "jsn": must be one of "json", "raw", "text", "proto", "flatbuffer", "avro" (did you mean "json"?)`, SeverityError},
 		{"proto options half set", base("sink", "[[streams]]\nstream = \"s\"\ntopics = [\"t\"]\nschema = \"proto\"\nproto_message_type = \"a.B\"\n"), "streams[0].proto_descriptor_set", "required when proto_message_type is set", SeverityError},
+		{"avro without schema", base("sink", "[[streams]]\nstream = \"s\"\ntopics = [\"t\"]\nschema = \"avro\"\n"), "streams[0].avro_schema_path", "schema avro needs the writer's schema", SeverityError},
+		{"avro both schemas", base("source", "[[streams]]\nstream = \"s\"\ntopic = \"t\"\nschema = \"avro\"\navro_schema_path = \"a.avsc\"\navro_schema_json = '\"string\"'\n"), "streams[0].avro_schema_json", "set either avro_schema_json or avro_schema_path, not both", SeverityError},
+		{"avro option on json", base("sink", "[[streams]]\nstream = \"s\"\ntopics = [\"t\"]\nschema = \"json\"\navro_schema_path = \"a.avsc\"\n"), "streams[0].avro_schema_path", `only valid for schema "avro", not "json"`, SeverityError},
+		{"confluent id on raw", base("sink", "[[streams]]\nstream = \"s\"\ntopics = [\"t\"]\nschema = \"raw\"\navro_confluent_schema_id = 4\n"), "streams[0].avro_confluent_schema_id", `only valid for schema "avro", not "raw"`, SeverityError},
 		{"proto option on json", base("sink", "[[streams]]\nstream = \"s\"\ntopics = [\"t\"]\nschema = \"json\"\nproto_message_type = \"a.B\"\n"), "streams[0].proto_message_type", `only valid for schema "proto", not "json"`, SeverityError},
 		{"empty topics", base("sink", "[[streams]]\nstream = \"s\"\ntopics = []\nschema = \"json\"\n"), "streams[0].topics", "must list at least one topic", SeverityError},
 		{"no streams", base("sink", "streams = []\n"), "streams", "at least one [[streams]] entry", SeverityError},

@@ -24,7 +24,8 @@ func TransformChain(c *config.ConnectorConfig) (transform.Chain, error) {
 // CodecOptions turns a stream's codec keys into codec.Options.
 func CodecOptions(stream string, o config.CodecOptions) codec.Options {
 	return codec.Options{Stream: stream, ProtoDescriptorSet: o.ProtoDescriptorSet, ProtoMessageType: o.ProtoMessageType,
-		FlatBufferSchema: o.FlatbufferSchema, FlatBufferRootTable: o.FlatbufferRootTable}
+		FlatBufferSchema: o.FlatbufferSchema, FlatBufferRootTable: o.FlatbufferRootTable,
+		AvroSchemaPath: o.AvroSchemaPath, AvroSchemaJSON: o.AvroSchemaJSON, AvroConfluentSchemaID: o.AvroConfluentSchemaID}
 }
 
 // needsDecoding reports whether payloads of a stream must be decoded even without transforms: a
@@ -40,7 +41,8 @@ type sinkProcessor struct {
 }
 
 // newSinkProcessor returns the processor of one sink stream. Without transforms and without a
-// schema-driven codec, payloads are handed to the plugin untouched (no per-message work): invalid
+// schema-driven codec (one whose decoder changes the payload kind, e.g. avro → json), payloads are
+// handed to the plugin untouched (no per-message work): invalid
 // JSON on a json stream then reaches the plugin, which reports it as a per-message failure if it
 // cares (e.g. a jsonb column), and on_error applies.
 func newSinkProcessor(s config.SinkStream, chain transform.Chain) (pipeline.SinkProcessor, error) {
@@ -51,7 +53,7 @@ func newSinkProcessor(s config.SinkStream, chain transform.Chain) (pipeline.Sink
 	if err != nil {
 		return nil, err
 	}
-	if chain.Len() == 0 && !needsDecoding(s.CodecOptions) {
+	if chain.Len() == 0 && !needsDecoding(s.CodecOptions) && dec.Kind().Schema() == dec.Schema() {
 		return pipeline.PassthroughSink(dec.Kind().Schema()), nil
 	}
 	return &sinkProcessor{dec: dec, chain: chain}, nil
@@ -80,6 +82,7 @@ func (p *sinkProcessor) Process(meta pipeline.Meta, msg *abi.Message) (bool, err
 type sourceProcessor struct {
 	chain    transform.Chain
 	encoders []codec.Encoder
+	avroOpts codec.Options // of the first avro stream: how a plugin's avro batches are read
 	mu       sync.Mutex
 	decoders map[abi.Schema]codec.Decoder
 }
@@ -96,6 +99,9 @@ func newSourceProcessor(streams []config.SourceStream, chain transform.Chain) (p
 			return nil, fmt.Errorf("streams[%d]: %w", i, err)
 		}
 		p.encoders = append(p.encoders, enc)
+		if s.Schema == "avro" && p.avroOpts.AvroSchemaPath == "" && p.avroOpts.AvroSchemaJSON == "" {
+			p.avroOpts = CodecOptions(s.Stream, s.CodecOptions)
+		}
 		if needsDecoding(s.CodecOptions) {
 			plain = false
 		}
@@ -112,7 +118,12 @@ func (p *sourceProcessor) decoder(in abi.Schema) (codec.Decoder, error) {
 	if d, ok := p.decoders[in]; ok {
 		return d, nil
 	}
-	d, err := codec.NewDecoder(in, codec.Options{IndexObjects: p.chain.Len() > 0})
+	opts := codec.Options{}
+	if in == "avro" { // a plugin writing Avro uses the schema of the connector's avro stream
+		opts = p.avroOpts
+	}
+	opts.IndexObjects = p.chain.Len() > 0
+	d, err := codec.NewDecoder(in, opts)
 	if err != nil {
 		return nil, err
 	}

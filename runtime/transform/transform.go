@@ -49,8 +49,8 @@
 // top-level key, whatever its type; when the key is missing the payload is unchanged.
 //
 // The original's proto_convert, flat_buffer_convert and avro_convert transforms are not supported:
-// protobuf and FlatBuffers payloads are converted by the stream codecs (package runtime/codec) when
-// the stream has a schema; avro is not supported by this runtime.
+// protobuf, FlatBuffers and Avro payloads are converted by the stream codecs (package runtime/codec)
+// when the stream has a schema.
 package transform
 
 import (
@@ -139,8 +139,8 @@ func build(spec Spec) (Transform, bool, error) {
 		t, err = newUnwrapEnvelope(o)
 	case "proto_convert", "flat_buffer_convert", "avro_convert":
 		return nil, false, fmt.Errorf("%s: transform type %q of the original runtime is not supported by this runtime "+
-			"(protobuf and FlatBuffers payloads are converted by the stream schema options proto_descriptor_set/"+
-			"proto_message_type and flatbuffer_schema; supported transforms: %s)", path, spec.Type, strings.Join(Types, ", "))
+			"(protobuf, FlatBuffers and Avro payloads are converted by the stream schema options proto_descriptor_set/"+
+			"proto_message_type, flatbuffer_schema and avro_schema_path; supported transforms: %s)", path, spec.Type, strings.Join(Types, ", "))
 	case "":
 		return nil, false, fmt.Errorf("%s: transform type is missing (supported: %s)", path, strings.Join(Types, ", "))
 	default:
