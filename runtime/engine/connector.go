@@ -213,7 +213,7 @@ func (c *Connector) run(ctx context.Context) error {
 		if err := ensureTopic(ctx, client, cfg.DeadLetter.Stream, cfg.DeadLetter.Topic, false, 0); err != nil {
 			return fmt.Errorf("dead_letter: %w", err)
 		}
-		dlq = &pipeline.DeadLetter{Stream: cfg.DeadLetter.Stream, Topic: cfg.DeadLetter.Topic, Producer: &producer{c: client}}
+		dlq = &pipeline.DeadLetter{Stream: cfg.DeadLetter.Stream, Topic: cfg.DeadLetter.Topic, Producer: &producer{c: client, user: iggyUser(c.e.opt.Config.Iggy)}}
 	}
 	if cfg.Kind == config.KindSink {
 		return c.runSink(ctx, cfg, lib, cfgJSON, client, chain, retry, dlq, observer)
@@ -292,7 +292,7 @@ func (c *Connector) runSink(ctx context.Context, cfg *config.ConnectorConfig, li
 				// member that died are taken over quickly.
 				SyncInterval: time.Second})
 			groups = append(groups, g)
-			streams = append(streams, pipeline.SinkStream{Stream: s.Stream, Topic: topic, Consumer: &groupConsumer{g: g},
+			streams = append(streams, pipeline.SinkStream{Stream: s.Stream, Topic: topic, Consumer: &groupConsumer{g: g, user: iggyUser(c.e.opt.Config.Iggy), stream: s.Stream, topic: topic},
 				Processor: proc, BatchLength: int(s.BatchLength), PollInterval: time.Duration(s.PollInterval),
 				LingerTime: time.Duration(s.LingerTime)})
 		}
@@ -328,9 +328,9 @@ func (c *Connector) runSource(ctx context.Context, cfg *config.ConnectorConfig, 
 		// its send buffer.
 		streams = append(streams, pipeline.SourceStream{Stream: s.Stream, Topic: s.Topic,
 			BatchLength: int(s.BatchLength), LingerTime: time.Duration(s.LingerTime),
-			Producer: &producer{c: client, partitionID: s.PartitionID}})
+			Producer: &producer{c: client, user: iggyUser(c.e.opt.Config.Iggy), partitionID: s.PartitionID}})
 	}
-	prod := &producer{c: client}
+	prod := &producer{c: client, user: iggyUser(c.e.opt.Config.Iggy)}
 	st, err := c.e.states.Load(cfg.Key)
 	if err != nil {
 		return fmt.Errorf("load source state: %w", err)
