@@ -148,12 +148,9 @@ func (c *conn) dispatch(h *wire.RequestHeader, body []byte) ([]byte, error) {
 		if err := q.Decode(body); err != nil {
 			return nil, badBody(err)
 		}
-		t, err := st.resolveTopic(q.Stream, q.Topic, false)
+		t, err := c.groupsOf(q.Stream, q.Topic)
 		if err != nil {
 			return nil, err
-		}
-		if !canReadTopic(p, t.stream.id, t.id) {
-			return nil, deny(false, "reading the consumer groups of topic %q needs read_topic", t.name)
 		}
 		if g := t.findGroup(q.Group); g != nil {
 			return g.details(out), nil
@@ -164,12 +161,9 @@ func (c *conn) dispatch(h *wire.RequestHeader, body []byte) ([]byte, error) {
 		if err := q.Decode(body); err != nil {
 			return nil, badBody(err)
 		}
-		t, err := st.resolveTopic(q.Stream, q.Topic, false)
+		t, err := c.groupsOf(q.Stream, q.Topic)
 		if err != nil {
 			return nil, err
-		}
-		if !canReadTopic(p, t.stream.id, t.id) {
-			return nil, deny(false, "listing the consumer groups of topic %q needs read_topic", t.name)
 		}
 		for _, g := range sortedGroups(t.groups) {
 			hdr := g.header()
@@ -208,6 +202,19 @@ func (c *conn) dispatch(h *wire.RequestHeader, body []byte) ([]byte, error) {
 		return c.userCommand(code, body, out)
 	}
 	return nil, statusErr(wire.ErrCodeInvalidCommand, "unknown command code %d", code)
+}
+
+// groupsOf resolves the topic of a consumer-group read (status 1009/2010 when missing) and checks
+// that the user may read it (status 41).
+func (c *conn) groupsOf(sid, tid wire.Identifier) (*topic, error) {
+	t, err := c.s.st.resolveTopic(sid, tid, false)
+	if err != nil {
+		return nil, err
+	}
+	if !canReadTopic(c.s.st.perms(c.userID), t.stream.id, t.id) {
+		return nil, deny(false, "reading the consumer groups of topic %q needs read_topic", t.name)
+	}
+	return t, nil
 }
 
 // streamCommand runs UpdateStream, DeleteStream and PurgeStream (Server.mu held).

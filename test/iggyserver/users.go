@@ -64,6 +64,14 @@ func (st *state) findUser(id wire.Identifier) *user {
 	return nil
 }
 
+// targetUser resolves the user a command names; a missing one is result 20 ResourceNotFound.
+func (st *state) targetUser(id wire.Identifier) (*user, error) {
+	if u := st.findUser(id); u != nil {
+		return u, nil
+	}
+	return nil, resultErr(wire.ErrCodeResourceNotFound, "user %v not found", id)
+}
+
 func (u *user) info() wire.UserInfo {
 	return wire.UserInfo{ID: u.ID, CreatedAt: u.CreatedAt, Status: u.Status, Username: u.Username}
 }
@@ -326,9 +334,9 @@ func (c *conn) userCommand(code uint32, body, out []byte) ([]byte, error) {
 		if !canManageUsers(p) {
 			return nil, deny(true, "updating users needs manage_users")
 		}
-		u := st.findUser(q.User)
-		if u == nil {
-			return nil, resultErr(wire.ErrCodeResourceNotFound, "user %v not found", q.User)
+		u, err := st.targetUser(q.User)
+		if err != nil {
+			return nil, err
 		}
 		if q.Username != "" {
 			if n := len(q.Username); n < minUsernameLen || n > maxUsernameLen {
@@ -351,9 +359,9 @@ func (c *conn) userCommand(code uint32, body, out []byte) ([]byte, error) {
 		if !canManageUsers(p) {
 			return nil, deny(true, "deleting users needs manage_users")
 		}
-		u := st.findUser(q.User)
-		if u == nil {
-			return nil, resultErr(wire.ErrCodeResourceNotFound, "user %v not found", q.User)
+		u, err := st.targetUser(q.User)
+		if err != nil {
+			return nil, err
 		}
 		if u.ID == rootUserID {
 			return nil, resultErr(wire.ErrCodeCannotDeleteUser, "the root user cannot be deleted")
@@ -373,9 +381,9 @@ func (c *conn) userCommand(code uint32, body, out []byte) ([]byte, error) {
 		if err := q.Decode(body); err != nil {
 			return nil, badBody(err)
 		}
-		u := st.findUser(q.User)
-		if u == nil {
-			return nil, resultErr(wire.ErrCodeResourceNotFound, "user %v not found", q.User)
+		u, err := st.targetUser(q.User)
+		if err != nil {
+			return nil, err
 		}
 		if u.ID != c.userID && !canManageUsers(p) {
 			return nil, deny(true, "changing another user's password needs manage_users")
@@ -396,9 +404,9 @@ func (c *conn) userCommand(code uint32, body, out []byte) ([]byte, error) {
 		if !canManageUsers(p) {
 			return nil, deny(true, "updating permissions needs manage_users")
 		}
-		u := st.findUser(q.User)
-		if u == nil {
-			return nil, resultErr(wire.ErrCodeResourceNotFound, "user %v not found", q.User)
+		u, err := st.targetUser(q.User)
+		if err != nil {
+			return nil, err
 		}
 		if u.ID == rootUserID {
 			return nil, resultErr(wire.ErrCodeCannotChangePermissions, "the root user's permissions cannot be changed")

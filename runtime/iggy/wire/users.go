@@ -174,6 +174,16 @@ func readOptPermissions(r *Reader) *Permissions {
 	return &p
 }
 
+// readOptionsTail decodes the rest of r as an options TLV into dst (after r's first error, returns it).
+func readOptionsTail(r *Reader, dst *[]Header) error {
+	if r.err != nil {
+		return r.err
+	}
+	var err error
+	*dst, err = DecodeHeaders(r.Rest(), nil)
+	return err
+}
+
 // UserRef carries one user identifier (GetUser 31, DeleteUser 34).
 type UserRef struct{ User Identifier }
 
@@ -212,12 +222,7 @@ func (q *CreateUserRequest) Decode(b []byte) error {
 	q.Password = string(r.Bytes(int(r.U8("password length")), "password"))
 	q.Status = r.U8("status")
 	q.Permissions = readOptPermissions(&r)
-	if r.err != nil {
-		return r.err
-	}
-	var err error
-	q.Options, err = DecodeHeaders(r.Rest(), nil)
-	return err
+	return readOptionsTail(&r, &q.Options)
 }
 
 // UpdateUserRequest is UpdateUser (35): `[user_id][has_username u8]([name])[has_status u8]
@@ -255,12 +260,7 @@ func (q *UpdateUserRequest) Decode(b []byte) error {
 	if r.U8("has status") == 1 {
 		q.Status = r.U8("status")
 	}
-	if r.err != nil {
-		return r.err
-	}
-	var err error
-	q.Options, err = DecodeHeaders(r.Rest(), nil)
-	return err
+	return readOptionsTail(&r, &q.Options)
 }
 
 // ChangePasswordRequest is ChangePassword (37): `[user_id][current u8 len + bytes][new u8 len + bytes]`.
@@ -428,12 +428,7 @@ func (q *UpdateStreamRequest) Decode(b []byte) error {
 	r := Reader{b: b}
 	q.Stream = ReadIdentifier(&r, "stream_id")
 	q.Name = r.Name("stream name")
-	if r.err != nil {
-		return r.err
-	}
-	var err error
-	q.Options, err = DecodeHeaders(r.Rest(), nil)
-	return err
+	return readOptionsTail(&r, &q.Options)
 }
 
 // UpdateTopicRequest is UpdateTopic (304): `[stream_id][topic_id][name][options TLV to end]`.
@@ -455,12 +450,7 @@ func (q *UpdateTopicRequest) Decode(b []byte) error {
 	q.Stream = ReadIdentifier(&r, "stream_id")
 	q.Topic = ReadIdentifier(&r, "topic_id")
 	q.Name = r.Name("topic name")
-	if r.err != nil {
-		return r.err
-	}
-	var err error
-	q.Options, err = DecodeHeaders(r.Rest(), nil)
-	return err
+	return readOptionsTail(&r, &q.Options)
 }
 
 // DeleteSegmentsRequest is DeleteSegments (503): `[stream_id][topic_id][partition_id u32][segments_count u32]`.
