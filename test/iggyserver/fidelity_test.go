@@ -343,10 +343,18 @@ func TestUserManagement(t *testing.T) {
 	rb.loginAs("robert", "pw-new")
 	// A user may change its own password without manage_users.
 	rb.do(wire.CodeChangePassword, (&wire.ChangePasswordRequest{User: wire.NamedID("robert"), CurrentPassword: "pw-new", NewPassword: "pw-newer"}).Append(nil)).must(t, "own password")
+	var tok wire.RawToken
+	if err := tok.Decode(rb.do(wire.CodeCreatePAT, (&wire.CreatePATRequest{Name: "robert-token"}).Append(nil)).must(t, "create token")); err != nil {
+		t.Fatal(err)
+	}
 	r.do(wire.CodeUpdateUser, (&wire.UpdateUserRequest{User: wire.NamedID("robert"), Status: wire.UserInactive}).Append(nil)).must(t, "deactivate")
+	version := wire.ClientVersion{Protocol: wire.ProtocolVersion, SDKName: "x", SDKVersion: "1"}
 	bad := rawDial(t, s)
-	bad.send(wire.CodeLoginRegister, 0, 0, (&wire.LoginRequest{Version: wire.ClientVersion{Protocol: wire.ProtocolVersion, SDKName: "x", SDKVersion: "1"}, Username: "robert", Password: "pw-newer"}).Append(nil))
-	bad.expectEviction(wire.EvictInvalidCredentials)
+	bad.send(wire.CodeLoginRegister, 0, 0, (&wire.LoginRequest{Version: version, Username: "robert", Password: "pw-newer"}).Append(nil))
+	bad.expectEviction(wire.EvictInvalidCredentials) // an inactive user's password login looks like bad credentials
+	bad = rawDial(t, s)
+	bad.send(wire.CodeLoginRegisterWithPAT, 0, 0, (&wire.PATLoginRequest{Version: version, Token: tok.Token}).Append(nil))
+	bad.expectEviction(wire.EvictUserInactive) // its token login says why
 
 	// Users and permissions survive a restart with a data directory.
 	dir := t.TempDir()

@@ -60,10 +60,15 @@ func (c *conn) login(h *wire.RequestHeader, body []byte) ([]byte, error) {
 		version = pat.Version
 		s.mu.Lock()
 		id, ok := s.tokenUser(pat.Token)
+		u := s.st.users[id]
 		s.mu.Unlock()
 		if !ok {
 			s.log.Warn("login failed: invalid personal access token", "conn", c.id)
 			return nil, evictErr{wire.EvictInvalidToken}
+		}
+		if u.Status != wire.UserActive { // a valid token of an inactive user: reason 11 (official auth.rs)
+			s.log.Warn("login failed: the token's user is inactive", "conn", c.id, "user", u.Username)
+			return nil, evictErr{wire.EvictUserInactive}
 		}
 		userID = id
 	}
@@ -104,14 +109,13 @@ func (s *Server) checkToken(token string) bool {
 	return ok
 }
 
-// tokenUser returns the owner of a valid, unexpired token (Server.mu held).
+// tokenUser returns the owner of a valid, unexpired token, active or not (Server.mu held).
 func (s *Server) tokenUser(token string) (uint32, bool) {
 	h := tokenHash(token)
 	now := nowMicros()
 	for _, t := range s.st.meta.Tokens {
 		if t.Hash == h && (t.Expiry == 0 || t.Expiry > now) {
-			u := s.st.users[t.UserID]
-			return t.UserID, u != nil && u.Status == wire.UserActive
+			return t.UserID, s.st.users[t.UserID] != nil
 		}
 	}
 	return 0, false
