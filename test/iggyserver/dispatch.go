@@ -340,11 +340,11 @@ func (c *conn) deleteSegments(body, out []byte) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	if t.partition(q.PartitionID) == nil {
-		return nil, resultErr(wire.ErrCodePartitionNotFound, "partition %d of topic %q", q.PartitionID, t.name)
-	}
 	if !canManageTopic(st.perms(c.userID), t.stream.id, t.id) {
 		return nil, deny(true, "deleting segments of topic %q needs manage_topic", t.name)
+	}
+	if t.partition(q.PartitionID) == nil {
+		return nil, resultErr(wire.ErrCodePartitionNotFound, "partition %d of topic %q", q.PartitionID, t.name)
 	}
 	return c.s.commitMeta(out)
 }

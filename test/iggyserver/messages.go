@@ -25,9 +25,6 @@ func (c *conn) send(body, out []byte) ([]byte, error) {
 	if t == nil {
 		return nil, statusErr(wire.ErrCodeResourceNotFound, "topic %v not found", q.Topic)
 	}
-	if !canSend(s.st.perms(c.userID), str.id, t.id) {
-		return nil, deny(false, "sending to topic %q of stream %q needs send_messages", t.name, str.name)
-	}
 	n := uint32(len(t.partitions))
 	if n == 0 {
 		return nil, statusErr(wire.ErrCodeResourceNotFound, "topic %q has no partitions", t.name)
@@ -44,6 +41,10 @@ func (c *conn) send(body, out []byte) ([]byte, error) {
 		t.rr++
 	case wire.PartitionByMessageKey:
 		pid = wire.XXH32(q.Partitioning.Key, 0) % n
+	}
+	// The official server checks the permission once the namespace (stream, topic, partition) resolved.
+	if !canSend(s.st.perms(c.userID), str.id, t.id) {
+		return nil, deny(false, "sending to topic %q of stream %q needs send_messages", t.name, str.name)
 	}
 	if err := wire.ValidateBatch(q.Batch, q.Count); err != nil {
 		var ce *wire.CodeError
