@@ -95,6 +95,12 @@ async def ensure_topic(c, stream, topic, partitions):
             await raw_create_topic(c, stream, topic, partitions)
 
 
+def identifier(s):
+    """A string identifier: kind 2, u8 length, bytes."""
+    b = s.encode()
+    return bytes([2, len(b)]) + b
+
+
 async def raw_create_topic(c, stream, topic, partitions, options=None):
     """CreateTopic (302) through send_binary_request. The wheel's create_topic always sends the
     options durability and consumer_offset_durability, which Apache Iggy 0.9.0-edge.5 (and so
@@ -106,7 +112,7 @@ async def raw_create_topic(c, stream, topic, partitions, options=None):
 
     def tlv(kind, b):
         return bytes([kind]) + struct.pack("<I", len(b)) + b
-    body = bytes([2]) + name(stream) + struct.pack("<I", partitions) + name(topic)
+    body = identifier(stream) + struct.pack("<I", partitions) + name(topic)
     for k, v in (options or {}).items():
         body += tlv(2, k.encode()) + tlv(2, v.encode())
     await c.send_binary_request(302, body)
@@ -274,6 +280,26 @@ async def admin(addr, stream):
     if await c.get_user(user + "2") is not None:
         fail("deleted user still there")
     log("change_password (own), update_user (rename), get_user, delete_user")
+
+    # DeleteConsumerOffset (122) of an offset never stored: status 3021, which the wheel reports as
+    # its ConsumerOffsetNotFound error (it has no method of its own for the command).
+    body = bytes([1, 1, 4]) + struct.pack("<I", 77) + identifier(stream) + identifier("t") + bytes([1]) + struct.pack("<I", 0) + bytes([1])
+    try:
+        await c.send_binary_request(122, body)
+        fail("deleting a never-stored consumer offset succeeded")
+    except RuntimeError as e:
+        if "Consumer offset" not in str(e):
+            raise
+        log(f"delete of a never-stored offset refused: {e}")
+    # GetClients (22): [client_id u32][user_id u32][transport u8][address u32-len][groups u32]...
+    raw, clients = bytes(await c.send_binary_request(22, b"")), []
+    while raw:
+        cid, uid, transport, n = struct.unpack_from("<IIBI", raw)
+        clients.append((cid, uid, transport, raw[13:13 + n].decode()))
+        raw = raw[13 + n + 4:]
+    if len(clients) < 2 or any(t != 1 or ":" not in a for _, _, t, a in clients):
+        fail(f"get_clients (raw): {clients}")
+    log(f"get_clients (raw 22): {len(clients)} TCP clients")
 
     await c.update_topic(stream, "t", "t2", options={"message_expiry": "1h"})
     t = await c.get_topic(stream, "t2")
