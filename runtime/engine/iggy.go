@@ -46,17 +46,38 @@ func (e *permissionError) Error() string {
 func (e *permissionError) Unwrap() error   { return e.err }
 func (e *permissionError) Retryable() bool { return true }
 
-// wrapDenied is wrapIggy, except that an Unauthorized answer becomes a permissionError naming
-// permission.
-func wrapDenied(err error, user, permission, stream, topic string) error {
+// wrapDenied is wrapIggy, except that an Unauthorized answer becomes a permissionError naming the
+// permission the refused command needs (neededPermission).
+func wrapDenied(err error, user, stream, topic string) error {
 	if err != nil && errors.Is(err, iggy.ErrUnauthorized) {
+		permission := "required"
 		var se *iggy.ServerError
-		if errors.As(err, &se) && strings.Contains(se.Command, "ConsumerGroup") {
-			permission = "read_topic" // joining (or creating) the consumer group needs it
+		if errors.As(err, &se) {
+			permission = neededPermission(se.Command)
 		}
 		return &permissionError{err: err, user: user, permission: permission, stream: stream, topic: topic}
 	}
 	return wrapIggy(err)
+}
+
+// neededPermission names the least permission Apache Iggy requires for a command the runtime sends
+// (its permissioner rules; see docs/iggy-protocol-notes.md).
+func neededPermission(command string) string {
+	switch {
+	case command == "SendMessages":
+		return "send_messages"
+	case command == "PollMessages" || strings.Contains(command, "ConsumerOffset"):
+		return "poll_messages"
+	case command == "GetStream":
+		return "read_stream"
+	case command == "CreateStream":
+		return "manage_streams"
+	case command == "CreateTopic":
+		return "manage_topics"
+	case command == "GetTopic" || strings.Contains(command, "ConsumerGroup"):
+		return "read_topic"
+	}
+	return "required"
 }
 
 // iggyUser names the account the runtime logs in to Iggy with, for errors.
@@ -80,7 +101,7 @@ type groupConsumer struct {
 func (c *groupConsumer) Poll(ctx context.Context, max int) (pipeline.ConsumedBatch, error) {
 	b, err := c.g.Poll(ctx, max)
 	if err != nil {
-		return pipeline.ConsumedBatch{}, wrapDenied(err, c.user, "poll_messages", c.stream, c.topic)
+		return pipeline.ConsumedBatch{}, wrapDenied(err, c.user, c.stream, c.topic)
 	}
 	if len(b.Messages) == 0 {
 		return pipeline.ConsumedBatch{PartitionID: b.PartitionID, CurrentOffset: b.CurrentOffset}, nil
@@ -97,7 +118,7 @@ func (c *groupConsumer) Poll(ctx context.Context, max int) (pipeline.ConsumedBat
 }
 
 func (c *groupConsumer) Commit(ctx context.Context, partitionID uint32, offset uint64) error {
-	return wrapDenied(c.g.Commit(ctx, partitionID, offset), c.user, "poll_messages", c.stream, c.topic)
+	return wrapDenied(c.g.Commit(ctx, partitionID, offset), c.user, c.stream, c.topic)
 }
 
 func toABIHeaders(hs []iggy.Header) []abi.Header {
@@ -161,25 +182,26 @@ func (p *producer) Send(ctx context.Context, stream, topic string, msgs []pipeli
 		}
 		p.buf = batch
 		if _, err := p.c.SendMessages(ctx, s, t, part, batch); err != nil {
-			return wrapDenied(err, p.user, "send_messages", stream, topic)
+			return wrapDenied(err, p.user, stream, topic)
 		}
 		start = end
 	}
 	return nil
 }
 
-// ensureTopic checks that stream/topic exist, creating them when create is set.
-func ensureTopic(ctx context.Context, c *iggy.Client, stream, topic string, create bool, partitions uint32) error {
+// ensureTopic checks that stream/topic exist, creating them when create is set. user (iggyUser)
+// names the account in a permission error.
+func ensureTopic(ctx context.Context, c *iggy.Client, user, stream, topic string, create bool, partitions uint32) error {
 	if create {
 		if partitions == 0 {
 			partitions = 1
 		}
 		_, err := c.EnsureTopic(ctx, stream, topic, partitions)
-		return wrapIggy(err)
+		return wrapDenied(err, user, stream, topic)
 	}
 	_, err := c.GetTopic(ctx, iggy.NamedID(stream), iggy.NamedID(topic))
 	if errors.Is(err, iggy.ErrNotFound) {
 		return fmt.Errorf("Iggy stream %q / topic %q does not exist (create it, or set auto_create = true on the source stream)", stream, topic)
 	}
-	return wrapIggy(err)
+	return wrapDenied(err, user, stream, topic)
 }
