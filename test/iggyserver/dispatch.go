@@ -56,6 +56,11 @@ func (c *conn) dispatch(h *wire.RequestHeader, body []byte) ([]byte, error) {
 			return nil, deny(false, "listing clients needs read_servers")
 		}
 		return c.clients(code, body, out)
+	case wire.CodeGetSnapshotFile:
+		if !canReadServer(p) {
+			return nil, deny(false, "a snapshot needs read_servers")
+		}
+		return c.snapshot(body, out)
 	case wire.CodeGetClusterMetadata:
 		return c.clusterMetadata(out), nil
 	case wire.CodeDescribeOptions:

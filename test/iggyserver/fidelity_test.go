@@ -1,8 +1,10 @@
 package iggyserver
 
 import (
+	"archive/zip"
 	"bytes"
 	"encoding/binary"
+	"io"
 	"math"
 	"testing"
 	"time"
@@ -564,5 +566,57 @@ func TestGetClients(t *testing.T) {
 	}
 	if p := r.do(wire.CodeGetClient, binary.LittleEndian.AppendUint32(nil, 9999)); p.status != 0 || p.size != wire.HeaderSize {
 		t.Fatalf("get of an unknown client: status %d size %d", p.status, p.size)
+	}
+}
+
+// GetSnapshotFile (11): a ZIP archive with one "<type>.txt" entry per requested type.
+func TestSnapshot(t *testing.T) {
+	s := start(t, Config{})
+	r := rootConn(t, s)
+	entries := func(p []byte) map[string]string {
+		t.Helper()
+		zr, err := zip.NewReader(bytes.NewReader(p), int64(len(p)))
+		if err != nil {
+			t.Fatalf("snapshot is not a ZIP archive: %v", err)
+		}
+		out := map[string]string{}
+		for _, f := range zr.File {
+			rc, err := f.Open()
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := io.ReadAll(rc)
+			rc.Close()
+			out[f.Name] = string(b)
+		}
+		return out
+	}
+	if got := entries(r.do(wire.CodeGetSnapshotFile, []byte{1, 1, 4}).must(t, "snapshot test")); len(got) != 1 || got["test.txt"] != "test\n" {
+		t.Fatalf("stored snapshot of type test: %v", got)
+	}
+	all := entries(r.do(wire.CodeGetSnapshotFile, []byte{2, 1, snapshotAll}).must(t, "snapshot all"))
+	for _, name := range []string{"filesystem_overview", "process_list", "resource_usage", "test", "server_logs", "server_config"} {
+		if all[name+".txt"] == "" {
+			t.Errorf("snapshot all: %s.txt missing or empty", name)
+		}
+	}
+	for _, c := range []struct {
+		body []byte
+		want uint32
+	}{
+		{[]byte{9, 1, 4}, wire.ErrCodeInvalidCommand},              // unknown compression
+		{[]byte{4, 1, 4}, wire.ErrCodeFeatureUnavailable},          // zstd: not in Go's standard library
+		{[]byte{1, 1, 42}, wire.ErrCodeInvalidCommand},             // unknown type
+		{[]byte{1, 2, snapshotAll, 4}, wire.ErrCodeInvalidCommand}, // all with another type
+	} {
+		if p := r.do(wire.CodeGetSnapshotFile, c.body); p.status != c.want {
+			t.Errorf("snapshot %v: status %d, want %d", c.body, p.status, c.want)
+		}
+	}
+	r.do(wire.CodeCreateUser, (&wire.CreateUserRequest{Username: "plain", Password: "pw-plain", Status: 1}).Append(nil)).must(t, "create user")
+	u := rawDial(t, s)
+	u.loginAs("plain", "pw-plain")
+	if p := u.do(wire.CodeGetSnapshotFile, []byte{1, 1, 4}); p.status != wire.ErrCodeUnauthorized {
+		t.Fatalf("snapshot without read_servers: status %d", p.status)
 	}
 }

@@ -6,8 +6,9 @@ package wire
 
 // Command codes not in codes.go.
 const (
-	CodeGetClient  uint32 = 21
-	CodeGetClients uint32 = 22
+	CodeGetSnapshotFile uint32 = 11
+	CodeGetClient       uint32 = 21
+	CodeGetClients      uint32 = 22
 )
 
 // Error codes of the official server not in codes.go.
@@ -16,6 +17,7 @@ const (
 	ErrCodeCannotChangePermissions uint32 = 49
 	ErrCodeInvalidTopicSize        uint32 = 1019
 	ErrCodeConsumerOffsetNotFound  uint32 = 3021
+	ErrCodeSnapshotFailed          uint32 = 9000 // SnapshotFileCompletionFailed
 )
 
 // User statuses (UserStatus codes).
