@@ -72,6 +72,23 @@ func (st *state) targetUser(id wire.Identifier) (*user, error) {
 	return nil, resultErr(wire.ErrCodeResourceNotFound, "user %v not found", id)
 }
 
+// managedUser is the start of a user-management command: the caller needs manage_users (result
+// 41), the target must exist (result 20) and, when rootCode is not 0, must not be root (result
+// rootCode).
+func (st *state) managedUser(p *wire.Permissions, id wire.Identifier, what string, rootCode uint32) (*user, error) {
+	if !canManageUsers(p) {
+		return nil, deny(true, "%s needs manage_users", what)
+	}
+	u, err := st.targetUser(id)
+	if err != nil {
+		return nil, err
+	}
+	if rootCode != 0 && u.ID == rootUserID {
+		return nil, resultErr(rootCode, "%s: not allowed for the root user", what)
+	}
+	return u, nil
+}
+
 func (u *user) info() wire.UserInfo {
 	return wire.UserInfo{ID: u.ID, CreatedAt: u.CreatedAt, Status: u.Status, Username: u.Username}
 }
@@ -331,10 +348,7 @@ func (c *conn) userCommand(code uint32, body, out []byte) ([]byte, error) {
 		if len(q.Options) > 0 {
 			return nil, statusErr(wire.ErrCodeUnsupportedOptionKey, "users have no updatable options (got %q)", q.Options[0].Key)
 		}
-		if !canManageUsers(p) {
-			return nil, deny(true, "updating users needs manage_users")
-		}
-		u, err := st.targetUser(q.User)
+		u, err := st.managedUser(p, q.User, "updating users", 0)
 		if err != nil {
 			return nil, err
 		}
@@ -356,15 +370,9 @@ func (c *conn) userCommand(code uint32, body, out []byte) ([]byte, error) {
 		if err := q.Decode(body); err != nil {
 			return nil, badBody(err)
 		}
-		if !canManageUsers(p) {
-			return nil, deny(true, "deleting users needs manage_users")
-		}
-		u, err := st.targetUser(q.User)
+		u, err := st.managedUser(p, q.User, "deleting users", wire.ErrCodeCannotDeleteUser)
 		if err != nil {
 			return nil, err
-		}
-		if u.ID == rootUserID {
-			return nil, resultErr(wire.ErrCodeCannotDeleteUser, "the root user cannot be deleted")
 		}
 		delete(st.users, u.ID)
 		kept := st.meta.Tokens[:0]
@@ -401,15 +409,9 @@ func (c *conn) userCommand(code uint32, body, out []byte) ([]byte, error) {
 		if err := q.Decode(body); err != nil {
 			return nil, badBody(err)
 		}
-		if !canManageUsers(p) {
-			return nil, deny(true, "updating permissions needs manage_users")
-		}
-		u, err := st.targetUser(q.User)
+		u, err := st.managedUser(p, q.User, "updating permissions", wire.ErrCodeCannotChangePermissions)
 		if err != nil {
 			return nil, err
-		}
-		if u.ID == rootUserID {
-			return nil, resultErr(wire.ErrCodeCannotChangePermissions, "the root user's permissions cannot be changed")
 		}
 		u.Permissions = q.Permissions
 		s.log.Info("user permissions updated", "username", u.Username, "id", u.ID)
