@@ -229,10 +229,10 @@ func (c *Connector) run(ctx context.Context) error {
 	}
 	var dlq *pipeline.DeadLetter
 	if cfg.OnError == string(pipeline.OnErrorDeadLetter) && cfg.DeadLetter != nil {
-		if err := ensureTopic(ctx, client, cfg.DeadLetter.Stream, cfg.DeadLetter.Topic, false, 0); err != nil {
+		if err := c.setUpTopic(ctx, client, cfg.DeadLetter.Stream, cfg.DeadLetter.Topic, false, 0); err != nil {
 			return fmt.Errorf("dead_letter: %w", err)
 		}
-		dlq = &pipeline.DeadLetter{Stream: cfg.DeadLetter.Stream, Topic: cfg.DeadLetter.Topic, Producer: &producer{c: client}}
+		dlq = &pipeline.DeadLetter{Stream: cfg.DeadLetter.Stream, Topic: cfg.DeadLetter.Topic, Producer: &producer{c: client, user: iggyUser(c.e.opt.Config.Iggy)}}
 	}
 	if cfg.Kind == config.KindSink {
 		return c.runSink(ctx, cfg, lib, cfgJSON, client, chain, retry, dlq, observer)
@@ -311,7 +311,7 @@ func (c *Connector) runSink(ctx context.Context, cfg *config.ConnectorConfig, li
 				// member that died are taken over quickly.
 				SyncInterval: time.Second})
 			groups = append(groups, g)
-			streams = append(streams, pipeline.SinkStream{Stream: s.Stream, Topic: topic, Consumer: &groupConsumer{g: g},
+			streams = append(streams, pipeline.SinkStream{Stream: s.Stream, Topic: topic, Consumer: &groupConsumer{g: g, user: iggyUser(c.e.opt.Config.Iggy), stream: s.Stream, topic: topic},
 				Processor: proc, BatchLength: int(s.BatchLength), PollInterval: time.Duration(s.PollInterval),
 				LingerTime: time.Duration(s.LingerTime)})
 		}
@@ -340,16 +340,16 @@ func (c *Connector) runSource(ctx context.Context, cfg *config.ConnectorConfig, 
 	}
 	var streams []pipeline.SourceStream
 	for i, s := range cfg.SourceStreams {
-		if err := ensureTopic(ctx, client, s.Stream, s.Topic, s.AutoCreate, s.Partitions); err != nil {
+		if err := c.setUpTopic(ctx, client, s.Stream, s.Topic, s.AutoCreate, s.Partitions); err != nil {
 			return fmt.Errorf("streams[%d]: %w", i, err)
 		}
 		// Each stream has its own producer: partitioning differs per stream, and a producer reuses
 		// its send buffer.
 		streams = append(streams, pipeline.SourceStream{Stream: s.Stream, Topic: s.Topic,
 			BatchLength: int(s.BatchLength), LingerTime: time.Duration(s.LingerTime),
-			Producer: &producer{c: client, partitionID: s.PartitionID}})
+			Producer: &producer{c: client, user: iggyUser(c.e.opt.Config.Iggy), partitionID: s.PartitionID}})
 	}
-	prod := &producer{c: client}
+	prod := &producer{c: client, user: iggyUser(c.e.opt.Config.Iggy)}
 	st, err := c.e.states.Load(cfg.Key)
 	if errors.Is(err, state.ErrCorrupt) {
 		st, err = c.corruptState(cfg, err)
@@ -402,12 +402,33 @@ func (c *Connector) corruptState(cfg *config.ConnectorConfig, err error) ([]byte
 	return nil, nil
 }
 
+// setUpTopic runs ensureTopic for a source (or dead-letter) stream, retrying with backoff while the
+// error is retryable — the connection, or a permission an operator can grant — with the status
+// starting and the reason as last error. It returns ctx's error when ctx ends first.
+func (c *Connector) setUpTopic(ctx context.Context, client *iggy.Client, stream, topic string, create bool, partitions uint32) error {
+	wait := backoff.Policy{Initial: 200 * time.Millisecond, Max: 5 * time.Second, Multiplier: 2, Jitter: 0.2}
+	for attempt := 1; ; attempt++ {
+		err := ensureTopic(ctx, client, iggyUser(c.e.opt.Config.Iggy), stream, topic, create, partitions)
+		if err == nil || !pipeline.IsRetryable(err) {
+			return err
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		c.State.Note(err)
+		c.log.Warn("cannot set up the Iggy topic yet; retrying", "stream", stream, "topic", topic, "attempt", attempt, "err", err)
+		if wait.Sleep(ctx, attempt) != nil {
+			return ctx.Err()
+		}
+	}
+}
+
 // waitForTopic waits until stream/topic exists: a sink may start before the source or the operator
 // that creates its topic. The connector stays in status starting, with the reason as last error.
 func (c *Connector) waitForTopic(ctx context.Context, client *iggy.Client, stream, topic string) error {
 	wait := backoff.Policy{Initial: 200 * time.Millisecond, Max: 5 * time.Second, Multiplier: 2, Jitter: 0.2}
 	for attempt := 1; ; attempt++ {
-		err := ensureTopic(ctx, client, stream, topic, false, 0)
+		err := ensureTopic(ctx, client, iggyUser(c.e.opt.Config.Iggy), stream, topic, false, 0)
 		if err == nil || ctx.Err() != nil {
 			return err
 		}

@@ -5,8 +5,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/iggy-go/connectors/abi"
+	"github.com/iggy-go/connectors/runtime/config"
 	"github.com/iggy-go/connectors/runtime/iggy"
 	"github.com/iggy-go/connectors/runtime/pipeline"
 )
@@ -25,9 +27,71 @@ func wrapIggy(err error) error {
 	return &iggyError{err}
 }
 
+// permissionError is an Iggy Unauthorized (41) answer to a call the runtime made for a connector,
+// named with the permission that call needs. The server only says "Unauthorized"; the runtime
+// knows which grant is missing. It is retryable: nothing was written, and an operator can grant
+// the permission while the connector waits (with backoff, status and last_error saying why).
+type permissionError struct {
+	err        error
+	user       string // who the runtime logs in as, e.g. `Iggy user "conn"`
+	permission string // e.g. "send_messages"
+	stream     string
+	topic      string
+}
+
+func (e *permissionError) Error() string {
+	return fmt.Sprintf("%s lacks the %s permission on stream %q topic %q (grant it on the topic, the stream or globally; "+
+		"retrying until it is granted): %v", e.user, e.permission, e.stream, e.topic, e.err)
+}
+func (e *permissionError) Unwrap() error   { return e.err }
+func (e *permissionError) Retryable() bool { return true }
+
+// wrapDenied is wrapIggy, except that an Unauthorized answer becomes a permissionError naming the
+// permission the refused command needs (neededPermission).
+func wrapDenied(err error, user, stream, topic string) error {
+	if err != nil && errors.Is(err, iggy.ErrUnauthorized) {
+		permission := "required"
+		var se *iggy.ServerError
+		if errors.As(err, &se) {
+			permission = neededPermission(se.Command)
+		}
+		return &permissionError{err: err, user: user, permission: permission, stream: stream, topic: topic}
+	}
+	return wrapIggy(err)
+}
+
+// neededPermission names the least permission Apache Iggy requires for a command the runtime sends
+// (its permissioner rules; see docs/iggy-protocol-notes.md).
+func neededPermission(command string) string {
+	switch {
+	case command == "SendMessages":
+		return "send_messages"
+	case command == "PollMessages" || strings.Contains(command, "ConsumerOffset"):
+		return "poll_messages"
+	case command == "GetStream":
+		return "read_stream"
+	case command == "CreateStream":
+		return "manage_streams"
+	case command == "CreateTopic":
+		return "manage_topics"
+	case command == "GetTopic" || strings.Contains(command, "ConsumerGroup"):
+		return "read_topic"
+	}
+	return "required"
+}
+
+// iggyUser names the account the runtime logs in to Iggy with, for errors.
+func iggyUser(cfg config.IggyConfig) string {
+	if cfg.Token != "" {
+		return "the Iggy user of the configured personal access token"
+	}
+	return fmt.Sprintf("Iggy user %q", cfg.Username)
+}
+
 // groupConsumer adapts an iggy.GroupConsumer to pipeline.Consumer.
 type groupConsumer struct {
-	g *iggy.GroupConsumer
+	g                   *iggy.GroupConsumer
+	user, stream, topic string // for permission errors
 	// Message slices used by turns: the pipeline delivers a batch before it asks for the batch after
 	// the next one (pipeline.Consumer), so the slice of the poll before last is free again.
 	msgs [2][]abi.Message
@@ -37,7 +101,7 @@ type groupConsumer struct {
 func (c *groupConsumer) Poll(ctx context.Context, max int) (pipeline.ConsumedBatch, error) {
 	b, err := c.g.Poll(ctx, max)
 	if err != nil {
-		return pipeline.ConsumedBatch{}, wrapIggy(err)
+		return pipeline.ConsumedBatch{}, wrapDenied(err, c.user, c.stream, c.topic)
 	}
 	if len(b.Messages) == 0 {
 		return pipeline.ConsumedBatch{PartitionID: b.PartitionID, CurrentOffset: b.CurrentOffset}, nil
@@ -54,7 +118,7 @@ func (c *groupConsumer) Poll(ctx context.Context, max int) (pipeline.ConsumedBat
 }
 
 func (c *groupConsumer) Commit(ctx context.Context, partitionID uint32, offset uint64) error {
-	return wrapIggy(c.g.Commit(ctx, partitionID, offset))
+	return wrapDenied(c.g.Commit(ctx, partitionID, offset), c.user, c.stream, c.topic)
 }
 
 func toABIHeaders(hs []iggy.Header) []abi.Header {
@@ -82,6 +146,7 @@ func toIggyHeaders(hs []abi.Header) []iggy.Header {
 // producer adapts an iggy.Client to pipeline.Producer.
 type producer struct {
 	c           *iggy.Client
+	user        string  // iggyUser, for permission errors
 	partitionID *uint32 // nil: balanced (or by key for messages that carry one)
 	buf         []iggy.Message
 }
@@ -117,25 +182,26 @@ func (p *producer) Send(ctx context.Context, stream, topic string, msgs []pipeli
 		}
 		p.buf = batch
 		if _, err := p.c.SendMessages(ctx, s, t, part, batch); err != nil {
-			return wrapIggy(err)
+			return wrapDenied(err, p.user, stream, topic)
 		}
 		start = end
 	}
 	return nil
 }
 
-// ensureTopic checks that stream/topic exist, creating them when create is set.
-func ensureTopic(ctx context.Context, c *iggy.Client, stream, topic string, create bool, partitions uint32) error {
+// ensureTopic checks that stream/topic exist, creating them when create is set. user (iggyUser)
+// names the account in a permission error.
+func ensureTopic(ctx context.Context, c *iggy.Client, user, stream, topic string, create bool, partitions uint32) error {
 	if create {
 		if partitions == 0 {
 			partitions = 1
 		}
 		_, err := c.EnsureTopic(ctx, stream, topic, partitions)
-		return wrapIggy(err)
+		return wrapDenied(err, user, stream, topic)
 	}
 	_, err := c.GetTopic(ctx, iggy.NamedID(stream), iggy.NamedID(topic))
 	if errors.Is(err, iggy.ErrNotFound) {
 		return fmt.Errorf("Iggy stream %q / topic %q does not exist (create it, or set auto_create = true on the source stream)", stream, topic)
 	}
-	return wrapIggy(err)
+	return wrapDenied(err, user, stream, topic)
 }

@@ -93,6 +93,9 @@ func (c *conn) createGroup(body, out []byte) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
+	if !canReadTopic(s.st.perms(c.userID), t.stream.id, t.id) {
+		return nil, deny(true, "creating a consumer group on topic %q needs read_topic", t.name)
+	}
 	if t.findGroup(wire.NamedID(q.Name)) != nil {
 		return nil, resultErr(wire.ErrCodeConsumerGroupNameExists, "consumer group %q exists", q.Name)
 	}
@@ -112,6 +115,9 @@ func (c *conn) groupOp(code uint32, body, out []byte) ([]byte, error) {
 	t, err := s.st.resolveTopic(q.Stream, q.Topic, !sync)
 	if err != nil {
 		return nil, err
+	}
+	if !sync && !canReadTopic(s.st.perms(c.userID), t.stream.id, t.id) {
+		return nil, deny(true, "consumer groups of topic %q need read_topic", t.name)
 	}
 	g := t.findGroup(q.Group)
 	if g == nil {

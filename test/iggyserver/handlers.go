@@ -3,201 +3,18 @@ package iggyserver
 import (
 	"crypto/rand"
 	"encoding/base64"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"math"
 	"net"
 	"os"
 	"runtime"
-	"strings"
+	"sort"
+	"strconv"
 	"time"
 
 	"github.com/iggy-go/connectors/runtime/iggy/wire"
 )
-
-// dispatch runs one validated request and returns the reply frame built from c.begin.
-func (c *conn) dispatch(h *wire.RequestHeader, body []byte) ([]byte, error) {
-	s := c.s
-	switch h.Operation {
-	case wire.OpRegister:
-		return c.login(h, body)
-	case wire.OpLogout:
-		c.logout()
-		return c.begin(h.Operation), nil
-	case wire.OpNonReplicated:
-		if h.Code == wire.CodeLegacyLoginUser || h.Code == wire.CodeLegacyLoginPAT {
-			return nil, evictErr{wire.EvictMalformedLogin}
-		}
-		if h.Code == wire.CodePing {
-			return c.begin(h.Operation), nil
-		}
-		if !c.loggedIn {
-			return nil, statusErr(wire.ErrCodeUnauthenticated, "code %d before login", h.Code)
-		}
-	default:
-		if !c.loggedIn {
-			return nil, evictErr{wire.EvictNoSession}
-		}
-	}
-	code := h.Code
-	if h.Operation != wire.OpNonReplicated {
-		code, _ = wire.CodeForOperation(h.Operation)
-	}
-	out := c.begin(h.Operation)
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	st := s.st
-	switch code {
-	case wire.CodeGetStats:
-		return c.getStats(out)
-	case wire.CodeGetMe:
-		return c.getMe(out)
-	case wire.CodeGetClusterMetadata:
-		return c.clusterMetadata(out), nil
-	case wire.CodeDescribeOptions, wire.CodeFlushUnsavedBuffer:
-		return nil, statusErr(wire.ErrCodeFeatureUnavailable, "code %d is not available on the development server", code)
-	case wire.CodeGetStream:
-		var q wire.StreamRef
-		if err := q.Decode(body); err != nil {
-			return nil, badBody(err)
-		}
-		if str := st.findStream(q.Stream); str != nil {
-			return st.streamDetails(str, out), nil
-		}
-		return out, nil
-	case wire.CodeGetStreams:
-		for _, str := range sortedStreams(st.streams) {
-			out = appendStreamOnly(out, str)
-		}
-		return out, nil
-	case wire.CodeCreateStream:
-		return c.createStream(body, out)
-	case wire.CodeDeleteStream:
-		var q wire.StreamRef
-		if err := q.Decode(body); err != nil {
-			return nil, badBody(err)
-		}
-		str := st.findStream(q.Stream)
-		if str == nil {
-			return nil, resultErr(wire.ErrCodeStreamIDNotFound, "stream %v", q.Stream)
-		}
-		for _, t := range str.topics {
-			s.dropTopic(t)
-		}
-		delete(st.streams, str.id)
-		return s.commitMeta(out)
-	case wire.CodeGetTopic:
-		var q wire.TopicRef
-		if err := q.Decode(body); err != nil {
-			return nil, badBody(err)
-		}
-		str := st.findStream(q.Stream)
-		if str == nil {
-			return out, nil
-		}
-		if t := str.findTopic(q.Topic); t != nil {
-			return topicDetails(t, out), nil
-		}
-		return out, nil
-	case wire.CodeGetTopics:
-		var q wire.StreamRef
-		if err := q.Decode(body); err != nil {
-			return nil, badBody(err)
-		}
-		var ts []wire.Topic
-		if str := st.findStream(q.Stream); str != nil {
-			for _, t := range sortedTopics(str.topics) {
-				ts = append(ts, topicHeader(t))
-			}
-		}
-		return wire.AppendTopics(out, ts), nil
-	case wire.CodeCreateTopic:
-		return c.createTopic(body, out)
-	case wire.CodeDeleteTopic:
-		var q wire.TopicRef
-		if err := q.Decode(body); err != nil {
-			return nil, badBody(err)
-		}
-		t, err := st.resolveTopic(q.Stream, q.Topic, true)
-		if err != nil {
-			return nil, err
-		}
-		s.dropTopic(t)
-		delete(t.stream.topics, t.id)
-		return s.commitMeta(out)
-	case wire.CodeCreatePartitions, wire.CodeDeletePartitions:
-		return c.partitions(code, body, out)
-	case wire.CodeSendMessages:
-		return c.send(body, out)
-	case wire.CodePollMessages:
-		return c.poll(body, out)
-	case wire.CodeStoreConsumerOffset:
-		return c.storeOffset(body, out)
-	case wire.CodeGetConsumerOffset:
-		return c.getOffset(body, out)
-	case wire.CodeDeleteConsumerOffset:
-		return c.deleteOffset(body, out)
-	case wire.CodeGetConsumerGroup:
-		var q wire.GroupRef
-		if err := q.Decode(body); err != nil {
-			return nil, badBody(err)
-		}
-		t, err := st.resolveTopic(q.Stream, q.Topic, false)
-		if err != nil {
-			return nil, err
-		}
-		if g := t.findGroup(q.Group); g != nil {
-			return g.details(out), nil
-		}
-		return out, nil
-	case wire.CodeGetConsumerGroups:
-		var q wire.TopicRef
-		if err := q.Decode(body); err != nil {
-			return nil, badBody(err)
-		}
-		t, err := st.resolveTopic(q.Stream, q.Topic, false)
-		if err != nil {
-			return nil, err
-		}
-		for _, g := range sortedGroups(t.groups) {
-			hdr := g.header()
-			out = hdr.Append(out)
-		}
-		return out, nil
-	case wire.CodeCreateConsumerGroup:
-		return c.createGroup(body, out)
-	case wire.CodeDeleteConsumerGroup, wire.CodeJoinConsumerGroup, wire.CodeLeaveConsumerGroup, wire.CodeSyncConsumerGroup:
-		return c.groupOp(code, body, out)
-	case wire.CodeCreatePAT:
-		return c.createPAT(body, out)
-	case wire.CodeDeletePAT:
-		var q wire.NameRequest
-		if err := q.Decode(body); err != nil {
-			return nil, badBody(err)
-		}
-		for i, t := range st.meta.Tokens {
-			if t.UserID == c.userID && t.Name == q.Name {
-				st.meta.Tokens = append(st.meta.Tokens[:i], st.meta.Tokens[i+1:]...)
-				return s.commitMeta(out)
-			}
-		}
-		return nil, resultErr(wire.ErrCodePATNotFound, "personal access token %q", q.Name)
-	case wire.CodeGetPATs:
-		var ts []wire.PATInfo
-		for _, t := range st.meta.Tokens {
-			if t.UserID == c.userID {
-				ts = append(ts, wire.PATInfo{Name: t.Name, ExpiryAt: t.Expiry})
-			}
-		}
-		return wire.AppendPATs(out, ts), nil
-	case wire.CodeGetUser, wire.CodeGetUsers, wire.CodeCreateUser, wire.CodeDeleteUser, wire.CodeUpdateUser,
-		wire.CodeUpdatePermissions, wire.CodeChangePassword, wire.CodeUpdateStream, wire.CodePurgeStream,
-		wire.CodeUpdateTopic, wire.CodePurgeTopic, wire.CodeDeleteSegments:
-		return nil, statusErr(wire.ErrCodeFeatureUnavailable, "code %d is not implemented by the development server", code)
-	}
-	return nil, statusErr(wire.ErrCodeInvalidCommand, "unknown command code %d", code)
-}
 
 func badBody(err error) error {
 	return statusErr(wire.ErrCodeInvalidCommand, "undecodable body: %v", err)
@@ -243,10 +60,15 @@ func (c *conn) login(h *wire.RequestHeader, body []byte) ([]byte, error) {
 		version = pat.Version
 		s.mu.Lock()
 		id, ok := s.tokenUser(pat.Token)
+		u := s.st.users[id]
 		s.mu.Unlock()
 		if !ok {
 			s.log.Warn("login failed: invalid personal access token", "conn", c.id)
 			return nil, evictErr{wire.EvictInvalidToken}
+		}
+		if u.Status != wire.UserActive { // a valid token of an inactive user: reason 11 (official auth.rs)
+			s.log.Warn("login failed: the token's user is inactive", "conn", c.id, "user", u.Username)
+			return nil, evictErr{wire.EvictUserInactive}
 		}
 		userID = id
 	}
@@ -269,20 +91,15 @@ func (c *conn) login(h *wire.RequestHeader, body []byte) ([]byte, error) {
 	return lr.Append(out), nil
 }
 
-func (s *Server) checkPassword(user, pass string) (uint32, bool) {
-	if user == s.cfg.RootUsername {
-		return 0, pass == s.cfg.RootPassword
+// checkPassword returns the id of the active user with that name and password.
+func (s *Server) checkPassword(name, pass string) (uint32, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	u := s.st.findUser(wire.NamedID(name))
+	if u == nil || u.Status != wire.UserActive || u.Hash != tokenHash(pass) {
+		return 0, false
 	}
-	names := make([]string, 0, len(s.cfg.Users))
-	for n := range s.cfg.Users {
-		names = append(names, n)
-	}
-	for i, n := range sortStrings(names) {
-		if n == user {
-			return uint32(i + 1), s.cfg.Users[n] == pass
-		}
-	}
-	return 0, false
+	return u.ID, true
 }
 
 func (s *Server) checkToken(token string) bool {
@@ -292,13 +109,13 @@ func (s *Server) checkToken(token string) bool {
 	return ok
 }
 
-// tokenUser returns the owner of a valid, unexpired token (Server.mu held).
+// tokenUser returns the owner of a valid, unexpired token, active or not (Server.mu held).
 func (s *Server) tokenUser(token string) (uint32, bool) {
 	h := tokenHash(token)
 	now := nowMicros()
 	for _, t := range s.st.meta.Tokens {
 		if t.Hash == h && (t.Expiry == 0 || t.Expiry > now) {
-			return t.UserID, true
+			return t.UserID, s.st.users[t.UserID] != nil
 		}
 	}
 	return 0, false
@@ -361,7 +178,8 @@ func (st *state) streamDetails(str *stream, out []byte) []byte {
 func topicHeader(t *topic) wire.Topic {
 	n, size := t.messages()
 	return wire.Topic{ID: t.id, CreatedAt: t.createdAt, PartitionsCount: uint32(len(t.partitions)), MessageExpiry: t.expiry,
-		Compression: t.compression, MaxTopicSize: t.maxSize, SizeBytes: size, MessagesCount: n, Name: t.name, Options: t.options}
+		Compression: t.compression, MaxTopicSize: t.maxSize, SizeBytes: size, MessagesCount: n, Name: t.name, Options: t.options,
+		DerivedOptions: derivedOptions(t.options)}
 }
 
 func topicDetails(t *topic, out []byte) []byte {
@@ -385,6 +203,9 @@ func (c *conn) createStream(body, out []byte) ([]byte, error) {
 	}
 	if len(q.Options) > 0 {
 		return nil, statusErr(wire.ErrCodeUnsupportedOptionKey, "streams have no options (got %q)", q.Options[0].Key)
+	}
+	if !canCreateStream(s.st.perms(c.userID)) {
+		return nil, deny(true, "creating streams needs manage_streams")
 	}
 	if s.st.findStream(wire.NamedID(q.Name)) != nil {
 		return nil, resultErr(wire.ErrCodeStreamNameAlreadyExists, "stream %q exists", q.Name)
@@ -421,103 +242,46 @@ func cloneHeaders(hs []wire.Header) []wire.Header {
 	return out
 }
 
-// parseTopicOptions applies the option TLV to t (4041 unknown key, 4042 bad value).
-func parseTopicOptions(t *topic, opts []wire.Header) error {
-	seen := map[string]bool{}
-	for _, o := range opts {
-		key := string(o.Key)
-		if o.KeyKind != wire.KindString || !wire.TopicOptionKeys[key] {
-			return statusErr(wire.ErrCodeUnsupportedOptionKey, "unsupported topic option %q", key)
-		}
-		if seen[key] {
-			return statusErr(wire.ErrCodeInvalidOptionValue, "duplicate topic option %q", key)
-		}
-		seen[key] = true
-		num, isNum := optionNumber(o)
-		str := strings.ToLower(strings.TrimSpace(string(o.Value)))
-		switch key {
-		case "message_expiry":
-			switch {
-			case isNum:
-				t.expiry = num
-			case o.ValueKind == wire.KindString && (str == "never" || str == "never_expire" || str == "none" || str == "unlimited"):
-				t.expiry = math.MaxUint64
-			case o.ValueKind == wire.KindString && (str == "server_default" || str == "default"):
-				t.expiry = 0
-			case o.ValueKind == wire.KindString:
-				d, err := time.ParseDuration(strings.ReplaceAll(str, " ", ""))
-				if err != nil || d <= 0 {
-					return statusErr(wire.ErrCodeInvalidOptionValue, "message_expiry %q", str)
-				}
-				t.expiry = uint64(d.Microseconds())
-			default:
-				return statusErr(wire.ErrCodeInvalidOptionValue, "message_expiry of kind %d", o.ValueKind)
-			}
-		case "max_topic_size":
-			switch {
-			case isNum:
-				t.maxSize = num
-			case o.ValueKind == wire.KindString && (str == "unlimited" || str == "none"):
-				t.maxSize = math.MaxUint64
-			case o.ValueKind == wire.KindString && (str == "server_default" || str == "default"):
-				t.maxSize = 0
-			}
-		case "compression_algorithm":
-			switch {
-			case isNum && (num == 1 || num == 2):
-				t.compression = uint8(num)
-			case str == "none":
-				t.compression = 1
-			case str == "gzip":
-				t.compression = 2
-			default:
-				return statusErr(wire.ErrCodeInvalidOptionValue, "compression_algorithm %q", str)
-			}
-		}
-	}
-	return nil
-}
-
-func optionNumber(o wire.Header) (uint64, bool) {
-	switch o.ValueKind {
-	case wire.KindUint8:
-		return uint64(o.Value[0]), true
-	case wire.KindUint16:
-		return uint64(binary.LittleEndian.Uint16(o.Value)), true
-	case wire.KindUint32:
-		return uint64(binary.LittleEndian.Uint32(o.Value)), true
-	case wire.KindUint64:
-		return binary.LittleEndian.Uint64(o.Value), true
-	}
-	return 0, false
-}
-
 func (c *conn) createTopic(body, out []byte) ([]byte, error) {
 	s := c.s
 	var q wire.CreateTopicRequest
 	if err := q.Decode(body); err != nil {
 		return nil, badBody(err)
 	}
-	if q.Partitions > 1000 {
-		return nil, statusErr(wire.ErrCodeTooManyPartitions, "%d partitions (max 1000)", q.Partitions)
-	}
-	t := &topic{name: q.Name, createdAt: nowMicros(), options: cloneHeaders(q.Options), expiry: math.MaxUint64,
-		maxSize: math.MaxUint64, compression: 1, groups: map[uint32]*group{}}
-	if err := parseTopicOptions(t, q.Options); err != nil {
-		return nil, err
-	}
 	if s.cfg.TraceFrames {
 		for _, o := range q.Options {
 			s.log.Debug("topic option", "key", string(o.Key), "value_kind", o.ValueKind, "value", fmt.Sprintf("%q", o.Value))
 		}
 	}
+	// Admission (header status), as the official server checks before the command is applied:
+	// partitions count, option keys and values, the size floor.
+	if q.Partitions > 1000 {
+		return nil, statusErr(wire.ErrCodeTooManyPartitions, "%d partitions (max 1000)", q.Partitions)
+	}
+	opts, err := parseTopicOptions(cloneHeaders(q.Options), false)
+	if err != nil {
+		return nil, err
+	}
+	segment := optionU64(opts, optSegmentSize, defaultSegmentSize)
+	if err := checkTopicSize(opts, segment); err != nil {
+		return nil, err
+	}
+	if h, ok := findOption(opts, optPreallocSegment); ok && h.Value[0] == 1 && segment*uint64(q.Partitions) > maxPreallocatedTopicBytes {
+		return nil, statusErr(wire.ErrCodeInvalidOptionValue, "preallocate_segments: %d partitions of %d bytes exceed %d bytes", q.Partitions, segment, uint64(maxPreallocatedTopicBytes))
+	}
+	// Applied: missing stream, permission, duplicate name (result section).
 	str := s.st.findStream(q.Stream)
 	if str == nil {
 		return nil, resultErr(wire.ErrCodeStreamIDNotFound, "stream %v", q.Stream)
 	}
+	if !canCreateTopic(s.st.perms(c.userID), str.id) {
+		return nil, deny(true, "creating a topic in stream %q needs manage_topics", str.name)
+	}
 	if str.findTopic(wire.NamedID(q.Name)) != nil {
 		return nil, resultErr(wire.ErrCodeTopicNameAlreadyExists, "topic %q exists in stream %q", q.Name, str.name)
 	}
+	t := &topic{name: q.Name, createdAt: nowMicros(), options: opts, groups: map[uint32]*group{}}
+	applyTopicOptions(t)
 	t.stream, t.id = str, freeID(str.topics)
 	for i := uint32(0); i < q.Partitions; i++ {
 		p, err := s.st.newPartition(t, i)
@@ -556,6 +320,9 @@ func (c *conn) partitions(code uint32, body, out []byte) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
+	if !canManageTopic(s.st.perms(c.userID), t.stream.id, t.id) {
+		return nil, deny(true, "changing the partitions of topic %q needs manage_topic", t.name)
+	}
 	if code == wire.CodeCreatePartitions {
 		if len(t.partitions)+int(q.Count) > 1000 {
 			return nil, statusErr(wire.ErrCodeTooManyPartitions, "topic would have %d partitions (max 1000)", len(t.partitions)+int(q.Count))
@@ -583,7 +350,8 @@ func (c *conn) partitions(code uint32, body, out []byte) ([]byte, error) {
 	return s.commitMeta(out)
 }
 
-func (c *conn) getMe(out []byte) ([]byte, error) {
+// info describes this connection as GetMe / GetClient do (Server.mu held).
+func (c *conn) info() wire.ClientInfo {
 	info := wire.ClientInfo{ClientID: c.id, UserID: c.userID, Transport: 1, Address: c.remote}
 	for _, str := range sortedStreams(c.s.st.streams) {
 		for _, t := range sortedTopics(str.topics) {
@@ -594,6 +362,15 @@ func (c *conn) getMe(out []byte) ([]byte, error) {
 			}
 		}
 	}
+	return info
+}
+
+func sortClients(cs []wire.ClientInfo) {
+	sort.Slice(cs, func(i, j int) bool { return cs[i].ClientID < cs[j].ClientID })
+}
+
+func (c *conn) getMe(out []byte) ([]byte, error) {
+	info := c.info()
 	return info.Append(out), nil
 }
 
@@ -621,22 +398,18 @@ func (c *conn) getStats(out []byte) ([]byte, error) {
 	return st.Append(out), nil
 }
 
-func sortStrings(s []string) []string {
-	for i := 1; i < len(s); i++ {
-		for j := i; j > 0 && s[j] < s[j-1]; j-- {
-			s[j], s[j-1] = s[j-1], s[j]
-		}
-	}
-	return s
-}
-
-// clusterMetadata describes this server as a single healthy leader, so the official clients (which
-// ask after every login and before partition-plane requests) stay on this connection.
+// clusterMetadata answers what the official server says when it runs as a single node (cluster
+// disabled): cluster "single-node" with one healthy leader "iggy-node" whose address and TCP port
+// are the configured listen address (a ":0" port is reported as 0, as the official server reports
+// the requested, not the bound, port), and 0 for the transports this server does not have.
 func (c *conn) clusterMetadata(out []byte) []byte {
 	host, port := "127.0.0.1", uint16(0)
-	if a, ok := c.nc.LocalAddr().(*net.TCPAddr); ok {
-		host, port = a.IP.String(), uint16(a.Port)
+	if h, p, err := net.SplitHostPort(c.s.cfg.Addr); err == nil {
+		host = h
+		if n, err := strconv.ParseUint(p, 10, 16); err == nil {
+			port = uint16(n)
+		}
 	}
-	m := wire.ClusterMetadata{Name: "iggy-devserver", Nodes: []wire.ClusterNode{{Name: "iggy-devserver", IP: host, TCP: port}}}
+	m := wire.ClusterMetadata{Name: "single-node", Nodes: []wire.ClusterNode{{Name: "iggy-node", IP: host, TCP: port}}}
 	return m.Append(out)
 }

@@ -42,6 +42,10 @@ func (c *conn) send(body, out []byte) ([]byte, error) {
 	case wire.PartitionByMessageKey:
 		pid = wire.XXH32(q.Partitioning.Key, 0) % n
 	}
+	// The official server checks the permission once the namespace (stream, topic, partition) resolved.
+	if !canSend(s.st.perms(c.userID), str.id, t.id) {
+		return nil, deny(false, "sending to topic %q of stream %q needs send_messages", t.name, str.name)
+	}
 	if err := wire.ValidateBatch(q.Batch, q.Count); err != nil {
 		var ce *wire.CodeError
 		if errors.As(err, &ce) {
@@ -113,6 +117,9 @@ func (c *conn) poll(body, out []byte) ([]byte, error) {
 	var q wire.PollMessagesRequest
 	if err := q.Decode(body); err != nil {
 		return nil, badBody(err)
+	}
+	if err := c.gateRead(q.Stream, q.Topic, "polling"); err != nil {
+		return nil, err
 	}
 	group := q.Consumer.Kind == wire.ConsumerKindGroup
 	if group && !q.Partition.Set {
@@ -207,6 +214,20 @@ func (c *conn) poll(body, out []byte) ([]byte, error) {
 	return out, nil
 }
 
+// gateRead denies a poll or offset read of stream/topic the user may not poll (status 41); a
+// stream or topic that does not resolve passes, so the caller's own not-found answer holds.
+func (c *conn) gateRead(sid, tid wire.Identifier, what string) error {
+	str := c.s.st.findStream(sid)
+	if str == nil {
+		return nil
+	}
+	t := str.findTopic(tid)
+	if t == nil || canPoll(c.s.st.perms(c.userID), str.id, t.id) {
+		return nil
+	}
+	return deny(false, "%s topic %q of stream %q needs poll_messages", what, t.name, str.name)
+}
+
 func (c *conn) addTail(b []byte) {
 	c.tail = append(c.tail, b)
 	c.tailLen += len(b)
@@ -225,6 +246,9 @@ func (c *conn) storeOffset(body, out []byte) ([]byte, error) {
 	t, p, err := s.st.resolvePartition(q.Stream, q.Topic, q.Partition)
 	if err != nil {
 		return nil, statusErr(wire.ErrCodeResourceNotFound, "%v", err)
+	}
+	if !canPoll(s.st.perms(c.userID), t.stream.id, t.id) {
+		return nil, deny(false, "storing an offset in topic %q needs poll_messages", t.name)
 	}
 	key, g, err := offsetOwner(t, q.Consumer)
 	if err != nil {
@@ -245,6 +269,9 @@ func (c *conn) getOffset(body, out []byte) ([]byte, error) {
 	var q wire.ConsumerOffsetRequest
 	if err := q.DecodeGet(body); err != nil {
 		return nil, badBody(err)
+	}
+	if err := c.gateRead(q.Stream, q.Topic, "reading an offset of"); err != nil {
+		return nil, err
 	}
 	t, p, err := s.st.resolvePartition(q.Stream, q.Topic, q.Partition)
 	if err != nil {
@@ -276,12 +303,16 @@ func (c *conn) deleteOffset(body, out []byte) ([]byte, error) {
 	if err != nil {
 		return nil, statusErr(wire.ErrCodeResourceNotFound, "%v", err)
 	}
+	if !canPoll(s.st.perms(c.userID), t.stream.id, t.id) {
+		return nil, deny(false, "deleting an offset in topic %q needs poll_messages", t.name)
+	}
 	key, _, err := offsetOwner(t, q.Consumer)
 	if err != nil {
 		return nil, statusErr(wire.ErrCodeResourceNotFound, "%v", err)
 	}
 	if _, ok := p.offsets[key]; !ok {
-		return nil, resultErr(wire.ErrCodeResourceNotFound, "no stored offset for consumer %v in partition %d", q.Consumer.ID, p.id)
+		// A typed deny before anything is committed: status 3021, empty body (official server).
+		return nil, statusErr(wire.ErrCodeConsumerOffsetNotFound, "no stored offset for consumer %v in partition %d", q.Consumer.ID, p.id)
 	}
 	delete(p.offsets, key)
 	return s.commitMeta(out)

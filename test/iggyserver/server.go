@@ -1,10 +1,13 @@
 // Package iggyserver is a small Apache Iggy 0.9 compatible server (binary TCP protocol 0.11, VSR
 // framing) for development and tests. It is a stand-in that the project's tests, benchmarks and
 // quick start run against — never a replacement for Apache Iggy: one process, no replication, no
-// segments, no message expiry enforcement, root-equivalent permissions for every user.
+// segments, no message expiry enforcement.
 //
-// What it does: users (root iggy/iggy plus configured ones) and personal access tokens;
-// streams, topics and partitions; send and poll with server-assigned offsets and timestamps and
+// What it does: users (root iggy/iggy and configured ones with every permission, plus users
+// created with the user-management commands) with permissions enforced by the official server's
+// rules, and personal access tokens; streams, topics (options parsed, validated and reported as
+// the official server does) and partitions, with update and purge; send and poll with
+// server-assigned offsets and timestamps and
 // checksum verification; consumer groups whose partition assignment is re-dealt on join, leave,
 // disconnect and partition changes, with heartbeat eviction of silent members; stored consumer
 // offsets; the real error codes and eviction frames. Each connection is served by one goroutine,
@@ -42,7 +45,7 @@ type Config struct {
 	TLS               *tls.Config       // serve TLS on the same listener when set
 	RootUsername      string            // default "iggy"
 	RootPassword      string            // default "iggy"
-	Users             map[string]string // extra users: username -> password
+	Users             map[string]string // extra users with every global permission: username -> password
 	HeartbeatInterval time.Duration     // default 30s; group members silent for 1.2x this are evicted
 	MaxFrameSize      int               // default wire.MaxFrameSize (64 MiB)
 	Logger            *slog.Logger      // default slog.Default()

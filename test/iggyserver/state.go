@@ -21,6 +21,7 @@ type state struct {
 	log     *slog.Logger
 	meta    metaFile
 	streams map[uint32]*stream
+	users   map[uint32]*user
 }
 
 type stream struct {
@@ -90,6 +91,7 @@ type metaFile struct {
 	LastSession uint64       `json:"last_session"`
 	Streams     []metaStream `json:"streams"`
 	Tokens      []metaToken  `json:"personal_access_tokens"`
+	Users       []*user      `json:"users,omitempty"`
 }
 
 type metaStream struct {
@@ -146,8 +148,9 @@ func (st *state) persistent() bool { return st.cfg.DataDir != "" }
 
 // loadState reads DataDir (metadata.json and the partition logs), or returns an empty state.
 func loadState(cfg Config, log *slog.Logger) (*state, error) {
-	st := &state{cfg: cfg, log: log, streams: map[uint32]*stream{}}
+	st := &state{cfg: cfg, log: log, streams: map[uint32]*stream{}, users: map[uint32]*user{}}
 	if cfg.DataDir == "" {
+		st.ensureUsers(cfg)
 		return st, nil
 	}
 	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
@@ -155,6 +158,7 @@ func loadState(cfg Config, log *slog.Logger) (*state, error) {
 	}
 	raw, err := os.ReadFile(st.metaPath())
 	if os.IsNotExist(err) {
+		st.ensureUsers(cfg)
 		return st, st.save()
 	}
 	if err != nil {
@@ -163,12 +167,20 @@ func loadState(cfg Config, log *slog.Logger) (*state, error) {
 	if err := json.Unmarshal(raw, &st.meta); err != nil {
 		return nil, fmt.Errorf("iggy-devserver: %s: %w", st.metaPath(), err)
 	}
+	for _, u := range st.meta.Users {
+		st.users[u.ID] = u
+	}
+	st.ensureUsers(cfg)
 	for _, ms := range st.meta.Streams {
 		s := &stream{id: ms.ID, name: ms.Name, createdAt: ms.CreatedAt, topics: map[uint32]*topic{}}
 		st.streams[s.id] = s
 		for _, mt := range ms.Topics {
 			t := &topic{stream: s, id: mt.ID, name: mt.Name, createdAt: mt.CreatedAt, options: mt.Options,
 				expiry: mt.Expiry, maxSize: mt.MaxSize, compression: mt.Compression, groups: map[uint32]*group{}}
+			if opts, err := parseTopicOptions(mt.Options, false); err == nil { // files of older versions kept the raw options
+				t.options = opts
+				applyTopicOptions(t)
+			}
 			s.topics[t.id] = t
 			for _, mp := range mt.Partitions {
 				p := &partition{topic: t, id: mp.ID, createdAt: mp.CreatedAt, offsets: map[offsetKey]uint64{}}
@@ -278,7 +290,7 @@ func (st *state) save() error {
 	if !st.persistent() {
 		return nil
 	}
-	m := metaFile{LastSession: st.meta.LastSession, Tokens: st.meta.Tokens}
+	m := metaFile{LastSession: st.meta.LastSession, Tokens: st.meta.Tokens, Users: sortedUsers(st.users)}
 	for _, s := range sortedStreams(st.streams) {
 		ms := metaStream{ID: s.id, Name: s.name, CreatedAt: s.createdAt}
 		for _, t := range sortedTopics(s.topics) {
@@ -344,6 +356,24 @@ func (p *partition) closeLog() {
 		p.log.Close()
 		p.log = nil
 	}
+}
+
+// purgeTopic deletes every message of t and every stored consumer and group offset, keeping its
+// partitions and group memberships (as the official PurgeTopic does). Server.mu held.
+func (st *state) purgeTopic(t *topic) error {
+	for _, p := range t.partitions {
+		if p.log != nil {
+			if err := p.log.Truncate(0); err != nil {
+				return fmt.Errorf("truncate %s: %w", p.log.Name(), err)
+			}
+			if _, err := p.log.Seek(0, io.SeekStart); err != nil {
+				return err
+			}
+		}
+		p.batches, p.next, p.sizeBytes, p.lastTS = nil, 0, 0, 0
+		clear(p.offsets)
+	}
+	return nil
 }
 
 func (st *state) removeLog(p *partition) {

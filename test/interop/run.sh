@@ -69,6 +69,8 @@ start_server
 log "iggy-devserver on $ADDR, data in $DATA"
 step "python scenario (login, stream/topic, 1000 messages with headers, poll by offset, consumer group resume)" \
   "$PY" test/interop/interop.py "$ADDR" scenario py-scenario
+step "python admin (topic options canonical and derived, describe_options, users, enforced permissions, 3021, get_clients, update/purge)" \
+  "$PY" test/interop/interop.py "$ADDR" admin py-admin
 step "go scenario (same, with runtime/iggy)" "$OUT/gointerop" "$ADDR" scenario go-scenario
 step "cross: python produces" "$PY" test/interop/interop.py "$ADDR" produce cross py-to-go 1000 python
 step "cross: go consumes python's messages" "$OUT/gointerop" "$ADDR" consume cross py-to-go 1000 python

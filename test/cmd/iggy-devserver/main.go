@@ -1,6 +1,8 @@
 // Command iggy-devserver runs the project's Apache Iggy 0.9 compatible development server
 // (package test/iggyserver): the binary TCP protocol 0.11 with root user iggy/iggy. It is a
-// development and test stand-in, not an Iggy replacement.
+// development and test stand-in, not an Iggy replacement. Permissions are enforced as Apache
+// Iggy enforces them: root and every --user hold every global permission; users created with
+// CreateUser (e.g. the official CLI's `iggy user create`) get the permissions given.
 //
 //	iggy-devserver [--addr 127.0.0.1:8090] [--data-dir DIR] [--tls-cert F --tls-key F]
 //	               [--user NAME:PASSWORD]... [--heartbeat-interval 30s] [--log-level info] [--trace]
@@ -41,7 +43,7 @@ func main() {
 	flag.BoolVar(&cfg.Fsync, "fsync", false, "fsync every write (survives power loss, slower)")
 	flag.StringVar(&cfg.RootUsername, "root-username", "iggy", "root user name")
 	flag.StringVar(&cfg.RootPassword, "root-password", "iggy", "root user password")
-	flag.Var(userFlags(cfg.Users), "user", "extra user NAME:PASSWORD (repeatable)")
+	flag.Var(userFlags(cfg.Users), "user", "extra user NAME:PASSWORD with every global permission (repeatable)")
 	flag.DurationVar(&cfg.HeartbeatInterval, "heartbeat-interval", 30*time.Second, "consumer-group members silent for 1.2x this are evicted")
 	flag.BoolVar(&cfg.TraceFrames, "trace", false, "log every request and reply header (debug level)")
 	cert := flag.String("tls-cert", "", "PEM certificate: serve TLS")
