@@ -184,6 +184,19 @@ func ParseConnectorJSON(kind Kind, file string, data []byte, complete bool, keyH
 // as returned by SplitConnectorEnv; nil = none), fills defaults and validates. The config is nil
 // when there are error-severity problems.
 func (d *ConnectorDoc) Config(envVars map[string]string) (*ConnectorConfig, Problems) {
+	c, ps := d.Decode(envVars)
+	if ps.HasErrors() {
+		return nil, ps
+	}
+	return c, ps
+}
+
+// Decode is Config without the verdict: it returns the config decoded as far as possible even when
+// there are errors (bad values left at their defaults), with every problem the decoder and
+// Validate find (Validate's problem for a key the decoder already reported is left out), so that
+// `validate` can go on checking the plugin, transforms and codecs of a file that has errors. A
+// config with errors must never be run.
+func (d *ConnectorDoc) Decode(envVars map[string]string) (*ConnectorConfig, Problems) {
 	var ps Problems
 	tree := d.tree
 	var set map[string]string
@@ -194,7 +207,7 @@ func (d *ConnectorDoc) Config(envVars map[string]string) (*ConnectorConfig, Prob
 		if len(unknown) > 0 {
 			known := envNames(reflect.TypeFor[ConnectorConfig](), d.Kind, prefix)
 			for _, n := range unknown {
-				ps.Warn(EnvFile, n, "no such %s config key, ignored%s", d.Kind, suggestion(n, known))
+				ps.Add(EnvFile, n, "no such %s config key%s", d.Kind, suggestion(n, known))
 			}
 		}
 		tree = deepCopyTree(d.tree)
@@ -211,12 +224,14 @@ func (d *ConnectorDoc) Config(envVars map[string]string) (*ConnectorConfig, Prob
 	c.Kind = d.Kind
 	c.File = d.File
 	c.finish()
-	if ps.HasErrors() {
-		return nil, ps
+	reported := map[string]bool{}
+	for _, p := range ps {
+		reported[p.File+"\x00"+p.Key] = true
 	}
-	ps = append(ps, c.Validate(d.File)...)
-	if ps.HasErrors() {
-		return nil, ps
+	for _, p := range c.Validate(d.File) {
+		if !reported[p.File+"\x00"+p.Key] {
+			ps = append(ps, p)
+		}
 	}
 	return c, ps
 }
