@@ -3,7 +3,6 @@
 package e2e
 
 import (
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -19,14 +18,8 @@ import (
 // must see records flow through the demo pipeline and the runtime stop gracefully, exit 0.
 func TestCIPipelineScript(t *testing.T) {
 	root := pluginbuild.RepoRoot()
-	for _, need := range []string{"build/bin/iggy-connectors", "build/plugins/libiggy_connector_random_source.so", "build/plugins/libiggy_connector_stdout_sink.so"} {
-		if _, err := os.Stat(filepath.Join(root, need)); err != nil {
-			if os.Getenv("IGGY_REQUIRE_TOOLS") != "" {
-				t.Fatalf("%s is missing: run `make build plugins` first", need)
-			}
-			t.Skipf("%s is missing: run `make build plugins` first", need)
-		}
-	}
+	pluginbuild.RequireBuilt(t, "build/bin/iggy-connectors", "build/plugins/libiggy_connector_random_source.so",
+		"build/plugins/libiggy_connector_stdout_sink.so")
 	iggy := harness.StartDevserver(t, harness.DevserverOptions{})
 	cmd := exec.Command(filepath.Join(root, "scripts", "ci-pipeline.sh"))
 	cmd.Dir = root

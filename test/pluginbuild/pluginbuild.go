@@ -203,6 +203,22 @@ func binary(tb testing.TB, name, pkg string) string {
 	return p
 }
 
+// RequireBuilt checks that the build outputs paths (relative to the repository root, e.g.
+// "build/bin/iggy-connectors") exist, as made by `make build plugins` (scripts/test.sh builds them
+// before the integration suites). A missing one skips the test with that advice, or fails it when
+// IGGY_REQUIRE_TOOLS is set (scripts/test.sh, CI).
+func RequireBuilt(tb testing.TB, paths ...string) {
+	tb.Helper()
+	for _, p := range paths {
+		if _, err := os.Stat(filepath.Join(RepoRoot(), p)); err != nil {
+			if os.Getenv("IGGY_REQUIRE_TOOLS") != "" {
+				tb.Fatalf("%s is missing: run `make build plugins` first", p)
+			}
+			tb.Skipf("%s is missing: run `make build plugins` first", p)
+		}
+	}
+}
+
 // PrebuiltRust is Prebuilt for a plugin of the Rust SDK (sdk/rust). Without cargo on PATH the
 // Rust plugins cannot have been built (scripts/build-plugins.sh and scripts/test.sh say so and skip
 // the Rust parts), so the test is skipped with that reason, in CI too; with cargo it is Prebuilt.

@@ -11,17 +11,12 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"testing"
 	"time"
-)
 
-// repoRoot is two directories above this file.
-func repoRoot(t *testing.T) string {
-	_, file, _, _ := runtime.Caller(0)
-	return filepath.Join(filepath.Dir(file), "..", "..")
-}
+	"github.com/iggy-go/connectors/test/pluginbuild"
+)
 
 // readmeCommands returns the lines of the README's sh code blocks that run the built runtime
 // (`build/bin/iggy-connectors ...`), comments stripped.
@@ -50,19 +45,9 @@ func readmeCommands(t *testing.T, root string) []string {
 }
 
 func TestREADMECommands(t *testing.T) {
-	root, err := filepath.Abs(repoRoot(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, need := range []string{"build/bin/iggy-connectors", "build/plugins/libiggy_connector_stdout_sink.so",
-		"build/plugins/libiggy_connector_random_source.so", "build/plugins/libiggy_connector_postgres_sink.so"} {
-		if _, err := os.Stat(filepath.Join(root, need)); err != nil {
-			if os.Getenv("IGGY_REQUIRE_TOOLS") != "" {
-				t.Fatalf("%s is missing: run `make build plugins` first", need)
-			}
-			t.Skipf("%s is missing: run `make build plugins` first", need)
-		}
-	}
+	root := pluginbuild.RepoRoot()
+	pluginbuild.RequireBuilt(t, "build/bin/iggy-connectors", "build/plugins/libiggy_connector_stdout_sink.so",
+		"build/plugins/libiggy_connector_random_source.so", "build/plugins/libiggy_connector_postgres_sink.so")
 	cmds := readmeCommands(t, root)
 	// The README's quick checks of a fresh clone: validate the example config, inspect a plugin by
 	// its bare name, and the help of the plugin command group.
