@@ -202,8 +202,8 @@ func Validate(ctx context.Context, opts ValidateOptions) *ValidateReport {
 // checkRejectedFiles goes on checking the connector files the provider rejected for errors, so that
 // one run lists every problem of a file: a misspelt top-level key must not hide a misspelt
 // plugin_config key or transform key. Each such local file is decoded as far as possible
-// (config.ConnectorDoc.Decode) and its plugin (when path is set), plugin_config, transforms and
-// codecs are checked as for a valid one; problems at a key already reported are not repeated.
+// (config.ConnectorDoc.Decode) and its plugin (when path is set, or a misspelling of it), plugin_config,
+// transforms and codecs are checked as for a valid one; problems at a key already reported are not repeated.
 // Environment overrides are not applied here (their problems are already listed).
 func checkRejectedFiles(rep *ValidateReport, snap *provider.Snapshot, libs map[string]*plugin.Library, log *slog.Logger) {
 	used := map[string]bool{}
@@ -229,6 +229,10 @@ func checkRejectedFiles(rep *ValidateReport, snap *provider.Snapshot, libs map[s
 			continue // not TOML, or no type/key: nothing more can be checked
 		}
 		c, _ := doc.Decode(nil)
+		if strings.TrimSpace(c.Path) == "" {
+			// A misspelt path (`pth = ...`) would hide plugin_config's problems: check the plugin it names.
+			c.Path, _ = doc.MisspeltString("path")
+		}
 		vc := ValidatedConnector{Kind: c.Kind, Key: c.Key, Version: c.Version, Enabled: c.Enabled, File: f, Status: "invalid"}
 		for _, p := range checkConnector(c, libs, log, &vc) {
 			if !reported[p.File+"\x00"+p.Key] {

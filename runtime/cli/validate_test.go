@@ -213,9 +213,8 @@ func TestValidateThreeTypos(t *testing.T) {
 				"error: " + file + ": " + strings.Fields(typo)[0] + ": unknown key (did you mean \"" + name + "\"?)",
 				"error: " + file + ": transforms.add_fields: unknown key \"feilds\"",
 			}
-			if name == "version" { // without a path the plugin cannot be asked about plugin_config
-				wants = append(wants, "error: "+file+": plugin_config.print_paylod: unknown key (did you mean \"print_payload\"?)")
-			}
+			// With path misspelt, validate asks the plugin the misspelt key names.
+			wants = append(wants, "error: "+file+": plugin_config.print_paylod: unknown key (did you mean \"print_payload\"?)")
 			for _, w := range wants {
 				if code != 1 || !strings.Contains(out, w) {
 					t.Errorf("exit %d, output lacks %q:\n%s", code, w, out)

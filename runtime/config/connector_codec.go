@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/iggy-go/connectors/sdk"
 	"reflect"
 	"regexp"
 	"strings"
@@ -238,6 +239,20 @@ func (d *ConnectorDoc) Decode(envVars map[string]string) (*ConnectorConfig, Prob
 
 func deepCopyTree(m map[string]any) map[string]any {
 	return normalize(m).(map[string]any)
+}
+
+// MisspeltString returns the string value of the top-level key that is most probably a misspelling
+// of key (the decoder reported it as unknown with key as its suggestion), e.g. the value of `pth`
+// for "path". `validate` uses it to go on checking a file whose required key is misspelt (the file
+// is rejected all the same); ok is false when no such key exists.
+func (d *ConnectorDoc) MisspeltString(key string) (string, bool) {
+	known := fieldNames(fieldsOf(reflect.TypeFor[ConnectorConfig](), d.Kind))
+	for _, k := range sortedKeys(d.tree) {
+		if v, isStr := d.tree[k].(string); isStr && k != key && sdk.Suggest(k, known) == key {
+			return v, true
+		}
+	}
+	return "", false
 }
 
 // LoadConnectorTOML parses and decodes one connector file without environment overrides.
