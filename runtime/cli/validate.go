@@ -224,17 +224,25 @@ func checkRejectedFiles(rep *ValidateReport, snap *provider.Snapshot, libs map[s
 		if err != nil {
 			continue // not a connector file of this machine (HTTP provider) or gone
 		}
+		// The provider's problems of this file are listed already, unless its type or key was
+		// misspelt: then it stopped at those, and decoding the guessed document finds the rest.
 		doc, _ := config.ParseConnectorTOML(f, data)
-		if doc == nil {
-			continue // not TOML, or no type/key: nothing more can be checked
+		guessed := doc == nil
+		if guessed {
+			if doc = config.GuessConnectorTOML(f, data); doc == nil {
+				continue // not TOML, or no type/key even misspelt: nothing more can be checked
+			}
 		}
-		c, _ := doc.Decode(nil)
+		c, ps := doc.Decode(nil)
+		if !guessed {
+			ps = nil
+		}
 		if strings.TrimSpace(c.Path) == "" {
 			// A misspelt path (`pth = ...`) would hide plugin_config's problems: check the plugin it names.
 			c.Path, _ = doc.MisspeltString("path")
 		}
 		vc := ValidatedConnector{Kind: c.Kind, Key: c.Key, Version: c.Version, Enabled: c.Enabled, File: f, Status: "invalid"}
-		for _, p := range checkConnector(c, libs, log, &vc) {
+		for _, p := range append(ps, checkConnector(c, libs, log, &vc)...) {
 			if !reported[p.File+"\x00"+p.Key] {
 				reported[p.File+"\x00"+p.Key] = true
 				rep.Problems = append(rep.Problems, p)

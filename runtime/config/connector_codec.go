@@ -35,7 +35,34 @@ func ParseConnectorTOML(file string, data []byte) (*ConnectorDoc, Problems) {
 		ps.Add(file, tomlErrorKey(err, data), "%s", tomlErrorMessage(err))
 		return nil, ps
 	}
+	return identify(&ConnectorDoc{File: file, tree: tree, order: tomlKeyOrder(data), full: true})
+}
+
+// GuessConnectorTOML is ParseConnectorTOML for a file whose `type` or `key` is misspelt (`typ =
+// "sink"`): it takes them from the misspelt keys, which stay in the document (decoding reports them
+// as unknown keys). Only `validate` uses it, to go on checking such a file; nil when the file is
+// not TOML or has no usable misspelling either.
+func GuessConnectorTOML(file string, data []byte) *ConnectorDoc {
+	tree := map[string]any{}
+	if err := toml.Unmarshal(data, &tree); err != nil {
+		return nil
+	}
 	doc := &ConnectorDoc{File: file, tree: tree, order: tomlKeyOrder(data), full: true}
+	for _, k := range []string{"type", "key"} {
+		if _, ok := tree[k]; !ok {
+			if v, ok := doc.MisspeltString(k); ok {
+				tree[k] = v
+			}
+		}
+	}
+	doc, _ = identify(doc)
+	return doc
+}
+
+// identify sets the document's kind and key from its `type` and `key`.
+func identify(doc *ConnectorDoc) (*ConnectorDoc, Problems) {
+	var ps Problems
+	file, tree := doc.File, doc.tree
 	switch t := tree["type"].(type) {
 	case string:
 		switch Kind(strings.ToLower(t)) {
@@ -241,14 +268,16 @@ func deepCopyTree(m map[string]any) map[string]any {
 	return normalize(m).(map[string]any)
 }
 
-// MisspeltString returns the string value of the top-level key that is most probably a misspelling
-// of key (the decoder reported it as unknown with key as its suggestion), e.g. the value of `pth`
-// for "path". `validate` uses it to go on checking a file whose required key is misspelt (the file
+// MisspeltString returns the string value of an unknown top-level key that is close to key (the
+// first in name order), e.g. the value of `pth` for "path". `validate` uses it to go on checking a file whose required key is misspelt (the file
 // is rejected all the same); ok is false when no such key exists.
 func (d *ConnectorDoc) MisspeltString(key string) (string, bool) {
-	known := fieldNames(fieldsOf(reflect.TypeFor[ConnectorConfig](), d.Kind))
+	known := map[string]bool{}
+	for _, f := range fieldsOf(reflect.TypeFor[ConnectorConfig](), "") {
+		known[f.key] = true
+	}
 	for _, k := range sortedKeys(d.tree) {
-		if v, isStr := d.tree[k].(string); isStr && k != key && sdk.Suggest(k, known) == key {
+		if v, isStr := d.tree[k].(string); isStr && !known[k] && sdk.Suggest(k, []string{key}) == key {
 			return v, true
 		}
 	}
