@@ -54,7 +54,7 @@ if [ -f sdk/rust/Cargo.toml ]; then
     (cd sdk/rust && cargo build --release --quiet)
     cp sdk/rust/target/release/libiggy_connector_*.so "$OUT/"
   else
-    warn "cargo not found: the Rust example plugin (sdk/rust) is NOT built; install Rust (rustup) to build it"
+    warn "cargo not found: the Rust example plugin (sdk/rust) is NOT built; install Rust 1.85+ (rustup) to build it"
   fi
 fi
 
