@@ -40,3 +40,7 @@ demo: ## random source -> Iggy -> stdout sink, in the foreground (Ctrl-C stops)
 
 clean: ## remove build outputs
 	rm -rf build
+
+.PHONY: docker-check
+docker-check: ## the Dockerfile's build stage as plain commands, the result run with the image's ENV, hadolint (no Docker engine needed)
+	scripts/check-dockerfile.sh

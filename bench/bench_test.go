@@ -7,6 +7,7 @@ import (
 	"os"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -44,23 +45,35 @@ func TestParseStatusMemory(t *testing.T) {
 	}
 }
 
-// ReadProc of this very process: CPU grows with work, RSS within HWM.
+// ReadProc of this very process: CPU grows with work, RSS within HWM. The loop spins until the
+// kernel's other account of this process's CPU time (getrusage) has grown by 150 ms, not for a
+// wall-clock time, so a loaded machine that gives the test little CPU does not fail it.
 func TestReadProcSelf(t *testing.T) {
 	a, err := ReadProc(os.Getpid())
 	if err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(300 * time.Millisecond)
+	rusage := func() time.Duration {
+		var ru syscall.Rusage
+		if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+			t.Fatal(err)
+		}
+		return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	}
+	r0 := rusage()
+	deadline := time.Now().Add(time.Minute)
 	x := 0
-	for time.Now().Before(deadline) {
-		x++
+	for rusage()-r0 < 150*time.Millisecond && time.Now().Before(deadline) {
+		for i := 0; i < 100000; i++ {
+			x++
+		}
 	}
 	b, err := ReadProc(os.Getpid())
 	if err != nil {
 		t.Fatal(err)
 	}
 	if b.CPU-a.CPU < 100*time.Millisecond || b.RSS == 0 || b.RSS > b.HWM {
-		t.Fatalf("cpu %v → %v, rss %d hwm %d (%d loops)", a.CPU, b.CPU, b.RSS, b.HWM, x)
+		t.Fatalf("cpu %v → %v (getrusage grew %v), rss %d hwm %d (%d loops)", a.CPU, b.CPU, rusage()-r0, b.RSS, b.HWM, x)
 	}
 }
 

@@ -4,6 +4,7 @@
 #   - the C example (make -C sdk/c) and the Rust example (cargo build --release in sdk/rust);
 #   - with --test, also the test-only plugins: Go modules under test/plugins/* and the C variants
 #     in test/plugins/cvariants (bad ABI version, missing symbol, abort or hang in consume).
+# --out DIR writes the libraries to DIR instead (scripts/build-dist.sh, the container image).
 # A missing cargo is tolerated with a loud warning (the Rust example is then absent); everything else
 # failing stops the script.
 set -euo pipefail
@@ -11,12 +12,15 @@ cd "$(dirname "$0")/.."
 ROOT=$(pwd)
 OUT="$ROOT/build/plugins"
 WITH_TEST=0
-for a in "$@"; do
-  case "$a" in
+while [ $# -gt 0 ]; do
+  case "$1" in
     --test) WITH_TEST=1 ;;
-    -h|--help) sed -n '2,9p' "$0"; exit 0 ;;
-    *) echo "build-plugins.sh: unknown argument $a" >&2; exit 2 ;;
+    --out) [ $# -ge 2 ] || { echo "build-plugins.sh: --out needs a directory" >&2; exit 2; }
+      mkdir -p "$2" && OUT=$(cd "$2" && pwd); shift ;;
+    -h|--help) sed -n '2,10p' "$0"; exit 0 ;;
+    *) echo "build-plugins.sh: unknown argument $1" >&2; exit 2 ;;
   esac
+  shift
 done
 mkdir -p "$OUT"
 log() { printf '\033[1;34m[plugins]\033[0m %s\n' "$*"; }
@@ -50,7 +54,7 @@ if [ -f sdk/rust/Cargo.toml ]; then
     (cd sdk/rust && cargo build --release --quiet)
     cp sdk/rust/target/release/libiggy_connector_*.so "$OUT/"
   else
-    warn "cargo not found: the Rust example plugin (sdk/rust) is NOT built; install Rust (rustup) to build it"
+    warn "cargo not found: the Rust example plugin (sdk/rust) is NOT built; install Rust 1.85+ (rustup) to build it"
   fi
 fi
 
@@ -70,5 +74,5 @@ if [ "$WITH_TEST" = 1 ]; then
   done
 fi
 
-log "done: $(ls "$OUT" | wc -l) libraries in build/plugins"
+log "done: $(ls "$OUT" | wc -l) libraries in $OUT"
 ls -1 "$OUT"

@@ -7,9 +7,11 @@
 #   2. starts build/bin/iggy-devserver on the Iggy address (IGGY_CONNECTORS_IGGY_ADDRESS, default
 #      127.0.0.1:8090) unless something already listens there (then that server is used); its data
 #      and log live in the demo directory ($IGGY_DEMO_DIR, default build/demo);
-#   3. runs iggy-connectors with the default main config, the connectors in configs/demo/connectors
-#      and the state in the demo directory. The stdout sink prints every record to standard output
+#   3. runs iggy-connectors with configs/demo/config.toml (the defaults with Prometheus metrics on and
+#      the connectors in configs/demo/connectors) and the state in the demo directory. The stdout sink prints every record to standard output
 #      (runtime logs go to standard error);
+#   Each step prints one progress line before it starts (the first run downloads Go modules and
+#   compiles for about a minute), so the script is never silent.
 #   4. Ctrl-C (or SIGTERM) stops the runtime gracefully, then the devserver if this script started it.
 #
 # Environment: IGGY_CONNECTORS_IGGY_ADDRESS, IGGY_CONNECTORS_HTTP_ADDRESS (default 127.0.0.1:8081,
@@ -21,8 +23,11 @@ ROOT=$(pwd)
 
 log() { printf '\033[1;34m[demo]\033[0m %s\n' "$*" >&2; }
 die() { printf '\033[1;31m[demo]\033[0m %s\n' "$*" >&2; exit 1; }
+STEPS=7 STEP=0 T0=$SECONDS
+step() { STEP=$((STEP + 1)); log "[$STEP/$STEPS +$((SECONDS - T0))s] $*"; }
 
 # --- toolchain ------------------------------------------------------------------------------------
+step "checking the toolchain (Go 1.26+, gcc for the c-shared plugins)"
 command -v go >/dev/null || die "Go 1.26+ is required (https://go.dev/dl/); then run make demo again"
 if ! command -v gcc >/dev/null; then
   log "gcc is missing (needed to build the plugins): running scripts/setup.sh"
@@ -33,10 +38,12 @@ fi
 export GOFLAGS=${GOFLAGS:--buildvcs=false}
 DEMO_DIR=${IGGY_DEMO_DIR:-build/demo}
 mkdir -p build/bin build/plugins "$DEMO_DIR/state"
-log "building the runtime, iggy-devserver and the random source and stdout sink plugins"
+step "building build/bin/iggy-connectors (the first run downloads Go modules and compiles: about a minute)"
 CGO_ENABLED=0 go build -o build/bin/iggy-connectors ./runtime/cmd/iggy-connectors
+step "building build/bin/iggy-devserver (the development Iggy server)"
 CGO_ENABLED=0 go build -o build/bin/iggy-devserver ./test/cmd/iggy-devserver
 for p in sources/random:random_source sinks/stdout:stdout_sink; do
+  step "building the plugin build/plugins/libiggy_connector_${p##*:}.so (go build -buildmode=c-shared)"
   (cd "connectors/${p%%:*}" && CGO_ENABLED=1 go build -buildmode=c-shared -o "$ROOT/build/plugins/libiggy_connector_${p##*:}.so" .)
   rm -f "build/plugins/libiggy_connector_${p##*:}.h"
 done
@@ -65,9 +72,9 @@ cleanup() {
 trap cleanup EXIT
 
 if listening "$IGGY_ADDR"; then
-  log "using the Iggy server already listening on $IGGY_ADDR"
+  step "using the Iggy server already listening on $IGGY_ADDR"
 else
-  log "starting iggy-devserver on $IGGY_ADDR (data and log in $DEMO_DIR)"
+  step "starting iggy-devserver on $IGGY_ADDR (data and log in $DEMO_DIR)"
   # Its own session: a Ctrl-C in the terminal reaches the runtime, which must still reach Iggy
   # while it stops; the devserver is stopped afterwards by cleanup.
   setsid build/bin/iggy-devserver --addr "$IGGY_ADDR" --data-dir "$DEMO_DIR/iggy" >"$DEMO_DIR/iggy-devserver.log" 2>&1 &
@@ -90,11 +97,10 @@ if [ -z "$HTTP_ADDR" ]; then
 fi
 export IGGY_CONNECTORS_IGGY_ADDRESS=$IGGY_ADDR
 export IGGY_CONNECTORS_HTTP_ADDRESS=$HTTP_ADDR
-export IGGY_CONNECTORS_CONNECTORS_CONFIG_DIR=configs/demo/connectors
 export IGGY_CONNECTORS_STATE_PATH=$DEMO_DIR/state
-unset IGGY_CONNECTORS_CONFIG_PATH # the default main config (configs/config.toml = the embedded defaults)
-log "running iggy-connectors: connectors in configs/demo/connectors, HTTP API on http://$HTTP_ADDR (try /stats); Ctrl-C stops"
-build/bin/iggy-connectors run &
+unset IGGY_CONNECTORS_CONFIG_PATH
+step "running iggy-connectors --config configs/demo/config.toml: connectors in configs/demo/connectors, HTTP API on http://$HTTP_ADDR (try /stats, /metrics); Ctrl-C stops"
+build/bin/iggy-connectors run --config configs/demo/config.toml &
 RUNTIME_PID=$!
 # Ctrl-C reaches the runtime directly (same process group); a TERM sent to this script only is
 # forwarded. Either way wait for the runtime's graceful stop.

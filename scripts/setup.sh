@@ -11,7 +11,9 @@ log() { printf '\033[1;34m[setup]\033[0m %s\n' "$*"; }
 # --- toolchains -----------------------------------------------------------------------------------
 command -v go >/dev/null || { echo "Go 1.26+ is required (https://go.dev/dl/)" >&2; exit 1; }
 command -v gcc >/dev/null || NEED_APT+=" gcc"
-command -v cargo >/dev/null || echo "warning: cargo not found; the Rust example plugin will be skipped" >&2
+# Rust 1.85+ (sdk/rust) comes from rustup, which no package registry serves (Debian's cargo is older):
+# without cargo the Rust SDK tests and the Rust example plugin are skipped, with a message.
+command -v cargo >/dev/null || echo "warning: cargo not found; the Rust SDK tests and the Rust example plugin will be skipped (install Rust 1.85+ with rustup to run them)" >&2
 
 # --- system packages ------------------------------------------------------------------------------
 NEED_APT=${NEED_APT:-}
@@ -36,9 +38,12 @@ if [ ! -x "$VENV/bin/python" ]; then
   log "creating Python virtualenv in build/venv"
   python3 -m venv "$VENV"
 fi
-if ! "$VENV/bin/python" -c 'import cbor2, msgpack, apache_iggy, psycopg, fastavro' 2>/dev/null; then
-  log "installing Python packages (apache-iggy, cbor2, msgpack, psycopg, matplotlib, fastavro)"
+# Installed again whenever scripts/requirements.txt changed since the last install (a copy is kept in
+# the venv), so a new reader added by a test suite reaches every existing checkout.
+if ! cmp -s scripts/requirements.txt "$VENV/requirements.installed"; then
+  log "installing Python packages (scripts/requirements.txt)"
   "$VENV/bin/pip" install -q --disable-pip-version-check -r scripts/requirements.txt
+  cp scripts/requirements.txt "$VENV/requirements.installed"
 fi
 
 # --- Go modules -----------------------------------------------------------------------------------

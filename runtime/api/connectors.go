@@ -55,7 +55,7 @@ func resolvedPath(c *engine.Connector, cfg *config.ConnectorConfig) string {
 	if lib := c.Library(); lib != nil {
 		return lib.Path()
 	}
-	if p, err := plugin.Resolve(cfg.Path, engine.PluginDirs()); err == nil {
+	if p, err := plugin.Resolve(cfg.Path, nil); err == nil {
 		return p
 	}
 	return cfg.Path

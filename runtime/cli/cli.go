@@ -63,12 +63,28 @@ func Dispatch(ctx context.Context, env *Env, args []string) int {
 				fmt.Fprintln(env.Stdout, usageOf(c))
 				return 0
 			}
+			if subs := group(args[1]); len(subs) > 0 {
+				printGroupHelp(env.Stdout, args[1], subs)
+				return 0
+			}
 		}
 		printHelp(env.Stdout)
 		return 0
 	}
 	c, rest := lookup(args)
 	if c == nil {
+		// A command group (`plugin`): its help for --help, else a usage error with the same help.
+		if subs := group(args[0]); len(subs) > 0 {
+			if len(args) > 1 && (args[1] == "-h" || args[1] == "--help") {
+				printGroupHelp(env.Stdout, args[0], subs)
+				return 0
+			}
+			if len(args) > 1 {
+				fmt.Fprintf(env.Stderr, "iggy-connectors: unknown command %q\n", strings.Join(args[:2], " "))
+			}
+			printGroupHelp(env.Stderr, args[0], subs)
+			return 2
+		}
 		fmt.Fprintf(env.Stderr, "iggy-connectors: unknown command %q (see `iggy-connectors help`)\n", strings.Join(args, " "))
 		return 2
 	}
@@ -95,6 +111,27 @@ func usageOf(c *Command) string {
 		return c.Usage
 	}
 	return "usage: iggy-connectors " + c.Name + "\n\n" + c.Summary
+}
+
+// group returns the visible commands whose name starts with the word name and a space (the
+// subcommands of a group such as "plugin"), sorted.
+func group(name string) []string {
+	var subs []string
+	for n, c := range commands {
+		if !c.Hidden && strings.HasPrefix(n, name+" ") {
+			subs = append(subs, n)
+		}
+	}
+	sort.Strings(subs)
+	return subs
+}
+
+func printGroupHelp(w io.Writer, name string, subs []string) {
+	fmt.Fprintf(w, "usage: iggy-connectors %s <command> [flags]\n\ncommands:\n", name)
+	for _, n := range subs {
+		fmt.Fprintf(w, "  %-16s %s\n", n, commands[n].Summary)
+	}
+	fmt.Fprintf(w, "\nRun `iggy-connectors %s --help` for its flags.\n", subs[0])
 }
 
 func printHelp(w io.Writer) {

@@ -16,9 +16,10 @@ func init() {
 		Name:    "plugin inspect",
 		Summary: "print a plugin library's ABI version, kind, name, version and config fields",
 		Usage: "usage: iggy-connectors plugin inspect PATH [--json] [--transport in_process|process]\n\n" +
-			"Loads the library (the OS extension is appended when missing; relative paths are searched in\n" +
-			"the executable's directory, the working directory and the system library directories), checks\n" +
-			"it and prints what it reports. Exit status 1 with a clear error when it cannot be loaded.\n" +
+			"Loads the library, found exactly as `run` finds a connector's plugin (an existing path is used as\n" +
+			"given, else the OS extension is appended; a relative path is searched in <binary dir>/../plugins,\n" +
+			"<binary dir>/../lib/iggy-connectors, the binary's directory, the working directory and the system\n" +
+			"library directories), checks it and prints what it reports. Exit status 1 with a clear error when it cannot be loaded.\n" +
 			"--transport process loads it in a child process, so a crashing library cannot take inspect down.",
 		Run: runInspect,
 	})

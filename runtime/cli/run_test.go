@@ -36,3 +36,29 @@ func TestCPUProfile(t *testing.T) {
 		t.Fatalf("bad profile path: exit %d, stderr %q", code, stderr)
 	}
 }
+
+// A command group (`plugin`) prints its subcommands' help instead of "unknown command".
+func TestGroupHelp(t *testing.T) {
+	for _, tc := range []struct {
+		args       []string
+		code       int
+		toStdout   bool
+		extraError string
+	}{
+		{[]string{"plugin", "--help"}, 0, true, ""},
+		{[]string{"plugin", "-h"}, 0, true, ""},
+		{[]string{"help", "plugin"}, 0, true, ""},
+		{[]string{"plugin"}, 2, false, ""},
+		{[]string{"plugin", "inspekt"}, 2, false, `unknown command "plugin inspekt"`},
+	} {
+		code, stdout, stderr := run(t, tc.args...)
+		out := stderr
+		if tc.toStdout {
+			out = stdout
+		}
+		if code != tc.code || !strings.Contains(out, "usage: iggy-connectors plugin <command>") ||
+			!strings.Contains(out, "plugin inspect") || !strings.Contains(stderr, tc.extraError) {
+			t.Errorf("%q: exit %d, stdout %q, stderr %q", tc.args, code, stdout, stderr)
+		}
+	}
+}

@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/iggy-go/connectors/abi"
@@ -193,27 +195,70 @@ func Validate(ctx context.Context, opts ValidateOptions) *ValidateReport {
 		rep.Problems = append(rep.Problems, ps...)
 		rep.Connectors = append(rep.Connectors, vc)
 	}
+	checkRejectedFiles(rep, snap, libs, quiet)
 	return rep
+}
+
+// checkRejectedFiles goes on checking the connector files the provider rejected for errors, so that
+// one run lists every problem of a file: a misspelt top-level key must not hide a misspelt
+// plugin_config key or transform key. Each such local file is decoded as far as possible
+// (config.ConnectorDoc.Decode) and its plugin (when path is set, or a misspelling of it), plugin_config,
+// transforms and codecs are checked as for a valid one; problems at a key already reported are not repeated.
+// Environment overrides are not applied here (their problems are already listed).
+func checkRejectedFiles(rep *ValidateReport, snap *provider.Snapshot, libs map[string]*plugin.Library, log *slog.Logger) {
+	used := map[string]bool{}
+	for _, c := range snap.All() {
+		used[c.File] = true
+	}
+	reported := map[string]bool{}
+	var files []string
+	for _, p := range rep.Problems {
+		reported[p.File+"\x00"+p.Key] = true
+		if p.Severity == config.SeverityError && !used[p.File] && strings.EqualFold(filepath.Ext(p.File), ".toml") {
+			used[p.File] = true
+			files = append(files, p.File)
+		}
+	}
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			continue // not a connector file of this machine (HTTP provider) or gone
+		}
+		// The provider's problems of this file are listed already, unless its type or key was
+		// misspelt: then it stopped at those, and decoding the guessed document finds the rest.
+		doc, _ := config.ParseConnectorTOML(f, data)
+		guessed := doc == nil
+		if guessed {
+			if doc = config.GuessConnectorTOML(f, data); doc == nil {
+				continue // not TOML, or no type/key even misspelt: nothing more can be checked
+			}
+		}
+		c, ps := doc.Decode(nil)
+		if !guessed {
+			ps = nil
+		}
+		if strings.TrimSpace(c.Path) == "" {
+			// A misspelt path (`pth = ...`) would hide plugin_config's problems: check the plugin it names.
+			c.Path, _ = doc.MisspeltString("path")
+		}
+		vc := ValidatedConnector{Kind: c.Kind, Key: c.Key, Version: c.Version, Enabled: c.Enabled, File: f, Status: "invalid"}
+		for _, p := range append(ps, checkConnector(c, libs, log, &vc)...) {
+			if !reported[p.File+"\x00"+p.Key] {
+				reported[p.File+"\x00"+p.Key] = true
+				rep.Problems = append(rep.Problems, p)
+			}
+		}
+		rep.Connectors = append(rep.Connectors, vc)
+	}
 }
 
 // checkConnector checks what only the runtime's components can: the plugin library and its view of
 // plugin_config, the transforms and the codec options.
+// A config without a path (a rejected file) skips the plugin.
 func checkConnector(c *config.ConnectorConfig, libs map[string]*plugin.Library, log *slog.Logger, vc *ValidatedConnector) config.Problems {
 	var ps config.Problems
-	lib, err := openPlugin(c, libs, log)
-	if err != nil {
-		ps.Add(c.File, "path", "%v", err)
-	} else {
-		vc.Plugin = lib.Path()
-		info := lib.Info()
-		vc.Name = info.Name
-		if string(info.Kind) != string(c.Kind) {
-			ps.Add(c.File, "path", "plugin %q (%s) is a %s, but this config is a %s", info.Name, lib.Path(), info.Kind, c.Kind)
-		} else if cfgJSON, err := c.PluginConfigJSON(); err != nil {
-			ps.Add(c.File, "plugin_config", "%v", err)
-		} else if err := lib.ValidateConfig(cfgJSON); err != nil {
-			ps = append(ps, pluginConfigProblem(c.File, err))
-		}
+	if strings.TrimSpace(c.Path) != "" {
+		ps = checkPlugin(c, libs, log, vc)
 	}
 	if _, err := engine.TransformChain(c); err != nil {
 		key, msg := splitPathError(err.Error(), "transforms")
@@ -240,6 +285,27 @@ func checkConnector(c *config.ConnectorConfig, libs map[string]*plugin.Library, 
 			}
 			ps.Add(c.File, key, "%s", msg)
 		}
+	}
+	return ps
+}
+
+// checkPlugin loads the connector's plugin and asks it to validate plugin_config.
+func checkPlugin(c *config.ConnectorConfig, libs map[string]*plugin.Library, log *slog.Logger, vc *ValidatedConnector) config.Problems {
+	var ps config.Problems
+	lib, err := openPlugin(c, libs, log)
+	if err != nil {
+		ps.Add(c.File, "path", "%v", err)
+		return ps
+	}
+	vc.Plugin = lib.Path()
+	info := lib.Info()
+	vc.Name = info.Name
+	if string(info.Kind) != string(c.Kind) {
+		ps.Add(c.File, "path", "plugin %q (%s) is a %s, but this config is a %s", info.Name, lib.Path(), info.Kind, c.Kind)
+	} else if cfgJSON, err := c.PluginConfigJSON(); err != nil {
+		ps.Add(c.File, "plugin_config", "%v", err)
+	} else if err := lib.ValidateConfig(cfgJSON); err != nil {
+		ps = append(ps, pluginConfigProblem(c.File, err))
 	}
 	return ps
 }

@@ -133,20 +133,20 @@ func TestValidateListsEveryProblem(t *testing.T) {
 		file, key, msg string
 		sev            config.Severity
 	}{
-		{abs(mainCfg), "http.adress", `unknown key (did you mean "address"?)`, config.SeverityWarning},
-		{config.EnvFile, "IGGY_CONNECTORS_IGGY_ADRESS", `did you mean "IGGY_CONNECTORS_IGGY_ADDRESS"?`, config.SeverityWarning},
+		{abs(mainCfg), "http.adress", `unknown key (did you mean "address"?)`, config.SeverityError},
+		{config.EnvFile, "IGGY_CONNECTORS_IGGY_ADRESS", `did you mean "IGGY_CONNECTORS_IGGY_ADDRESS"?`, config.SeverityError},
 		{config.EnvFile, "IGGY_CONNECTORS_SINK_OUT_VERBOSE", `expected true or false, got "maybe"`, config.SeverityError},
 		{badTransform, "transforms.filter_fields.patterns[0].key_pattern.regex", `invalid regex "("`, config.SeverityError},
 		{unsupported, "transforms.proto_convert", "not supported by this runtime", config.SeverityError},
 		{wrongKind, "path", `plugin "stdout" (` + stdout + `) is a sink, but this config is a source`, config.SeverityError},
-		{missingPlugin, "path", `plugin library "libiggy_connector_nope_sink": not found; searched`, config.SeverityError},
+		{missingPlugin, "path", `plugin library "libiggy_connector_nope_sink": not found at "libiggy_connector_nope_sink" or "libiggy_connector_nope_sink.so"; searched`, config.SeverityError},
 		// poll_interval follows [[streams]], so it is the stream's key.
 		{badDuration, "streams[0].poll_interval", `invalid duration "5 parsecs": unknown unit "parsecs"`, config.SeverityError},
 		{missingKey, "name", "missing required key", config.SeverityError},
 		{wrongType, "max_in_flight", `expected a non-negative integer, got string "two"`, config.SeverityError},
 		{codecFile, "streams[0].proto_descriptor_set", "nope.pb", config.SeverityError},
 		{avro, "streams[0].avro_schema_path", "open x.avsc", config.SeverityError},
-		{unknownKey, "verbos", `unknown key (did you mean "verbose"?)`, config.SeverityWarning},
+		{unknownKey, "verbos", `unknown key (did you mean "verbose"?)`, config.SeverityError},
 		{malformed, "", "invalid TOML at line 3", config.SeverityError},
 	}
 	for _, w := range wants {
@@ -158,7 +158,8 @@ func TestValidateListsEveryProblem(t *testing.T) {
 			t.Errorf("missing %s %s: %s: %s", w.sev, w.file, w.key, w.msg)
 		}
 	}
-	// Nothing else: "out" has a bad environment override, so its plugin_config is checked below.
+	// Nothing else: "out" is rejected for its bad environment override (no problem in its file), so
+	// its plugin_config is checked below.
 	if len(rep.Problems) != len(wants) {
 		t.Errorf("%d problems, want %d:\n%v", len(rep.Problems), len(wants), rep.Problems.Error())
 	}
@@ -166,7 +167,7 @@ func TestValidateListsEveryProblem(t *testing.T) {
 	for _, c := range rep.Connectors {
 		statuses[c.Key] = c.Status
 	}
-	if statuses["off"] != "disabled" || statuses["tr"] != "invalid" || statuses["unk"] != "ok" {
+	if statuses["off"] != "disabled" || statuses["tr"] != "invalid" || statuses["unk"] != "invalid" {
 		t.Errorf("statuses %v", statuses)
 	}
 
@@ -181,15 +182,53 @@ func TestValidateListsEveryProblem(t *testing.T) {
 	}
 
 	code, out, _ := run(t, "validate", "--config", mainCfg)
-	if code != 1 || !strings.Contains(out, "error: "+badTransform+": transforms.filter_fields") || !strings.Contains(out, "warning: ") {
+	if code != 1 || !strings.Contains(out, "error: "+badTransform+": transforms.filter_fields") || !strings.Contains(out, "error: "+abs(mainCfg)+": http.adress") {
 		t.Errorf("exit %d\n%s", code, out)
+	}
+}
+
+// One file with three typos (a top-level key, a plugin_config key, a transform key) reports all
+// three in one run, each as an error, whichever top-level key is misspelt (issue 17: the first
+// structural error used to hide the rest, and top-level and [[streams]] typos were only warnings).
+func TestValidateThreeTypos(t *testing.T) {
+	stdout := realPlugins(t)["libiggy_connector_stdout_sink.so"]
+	dir := t.TempDir()
+	t.Chdir(dir)
+	os.WriteFile("config.toml", []byte("[connectors]\nconfig_dir = \"conn\"\n"), 0o644)
+	os.Mkdir("conn", 0o755)
+	head := map[string]string{"type": `"sink"`, "key": `"stdout"`, "enabled": "true", "version": "0", "name": `"out"`, "path": `"` + stdout + `"`}
+	for key, typo := range map[string]string{"version": "versoin", "path": "pth", "type": "typ", "name": "nmae", "enabled": "enabeld", "key": "keey"} {
+		t.Run(key, func(t *testing.T) {
+			file := filepath.Join("conn", "stdout.toml")
+			src := ""
+			for _, k := range []string{"type", "key", "enabled", "version", "name", "path"} {
+				name := k
+				if k == key {
+					name = typo
+				}
+				src += name + " = " + head[k] + "\n"
+			}
+			src += "[[streams]]\nstream = \"s\"\ntopics = [\"t\"]\nschema = \"json\"\n" +
+				"[plugin_config]\nprint_paylod = true\n[transforms.add_fields]\nenabled = true\nfeilds = []\n"
+			os.WriteFile(file, []byte(src), 0o644)
+			code, out, _ := run(t, "validate", "--config", "config.toml")
+			for _, w := range []string{
+				"error: " + file + ": " + typo + ": unknown key (did you mean \"" + key + "\"?)",
+				"error: " + file + ": plugin_config.print_paylod: unknown key (did you mean \"print_payload\"?)",
+				"error: " + file + ": transforms.add_fields: unknown key \"feilds\"",
+			} {
+				if code != 1 || !strings.Contains(out, w) {
+					t.Errorf("exit %d, output lacks %q:\n%s", code, w, out)
+				}
+			}
+		})
 	}
 }
 
 func TestValidateWarningsAndUsage(t *testing.T) {
 	dir := t.TempDir()
 	t.Chdir(dir)
-	os.WriteFile("config.toml", []byte("[http]\nadress = \"x\"\n[connectors]\nconfig_dir = \"conn\"\n"), 0o644)
+	os.WriteFile("config.toml", []byte("[connectors]\nconfig_dir = \"conn\"\nbase_url = \"http://cfg\"\n"), 0o644)
 	os.Mkdir("conn", 0o755)
 	if code, out, _ := run(t, "validate", "--config", "config.toml"); code != 1 || !strings.Contains(out, "problems: 0 errors, 1 warnings") {
 		t.Errorf("warnings fail by default: exit %d\n%s", code, out)

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/iggy-go/connectors/sdk"
 	"reflect"
 	"regexp"
 	"strings"
@@ -34,7 +35,34 @@ func ParseConnectorTOML(file string, data []byte) (*ConnectorDoc, Problems) {
 		ps.Add(file, tomlErrorKey(err, data), "%s", tomlErrorMessage(err))
 		return nil, ps
 	}
+	return identify(&ConnectorDoc{File: file, tree: tree, order: tomlKeyOrder(data), full: true})
+}
+
+// GuessConnectorTOML is ParseConnectorTOML for a file whose `type` or `key` is misspelt (`typ =
+// "sink"`): it takes them from the misspelt keys, which stay in the document (decoding reports them
+// as unknown keys). Only `validate` uses it, to go on checking such a file; nil when the file is
+// not TOML or has no usable misspelling either.
+func GuessConnectorTOML(file string, data []byte) *ConnectorDoc {
+	tree := map[string]any{}
+	if err := toml.Unmarshal(data, &tree); err != nil {
+		return nil
+	}
 	doc := &ConnectorDoc{File: file, tree: tree, order: tomlKeyOrder(data), full: true}
+	for _, k := range []string{"type", "key"} {
+		if _, ok := tree[k]; !ok {
+			if v, ok := doc.MisspeltString(k); ok {
+				tree[k] = v
+			}
+		}
+	}
+	doc, _ = identify(doc)
+	return doc
+}
+
+// identify sets the document's kind and key from its `type` and `key`.
+func identify(doc *ConnectorDoc) (*ConnectorDoc, Problems) {
+	var ps Problems
+	file, tree := doc.File, doc.tree
 	switch t := tree["type"].(type) {
 	case string:
 		switch Kind(strings.ToLower(t)) {
@@ -184,6 +212,19 @@ func ParseConnectorJSON(kind Kind, file string, data []byte, complete bool, keyH
 // as returned by SplitConnectorEnv; nil = none), fills defaults and validates. The config is nil
 // when there are error-severity problems.
 func (d *ConnectorDoc) Config(envVars map[string]string) (*ConnectorConfig, Problems) {
+	c, ps := d.Decode(envVars)
+	if ps.HasErrors() {
+		return nil, ps
+	}
+	return c, ps
+}
+
+// Decode is Config without the verdict: it returns the config decoded as far as possible even when
+// there are errors (bad values left at their defaults), with every problem the decoder and
+// Validate find (Validate's problem for a key the decoder already reported is left out), so that
+// `validate` can go on checking the plugin, transforms and codecs of a file that has errors. A
+// config with errors must never be run.
+func (d *ConnectorDoc) Decode(envVars map[string]string) (*ConnectorConfig, Problems) {
 	var ps Problems
 	tree := d.tree
 	var set map[string]string
@@ -194,7 +235,7 @@ func (d *ConnectorDoc) Config(envVars map[string]string) (*ConnectorConfig, Prob
 		if len(unknown) > 0 {
 			known := envNames(reflect.TypeFor[ConnectorConfig](), d.Kind, prefix)
 			for _, n := range unknown {
-				ps.Warn(EnvFile, n, "no such %s config key, ignored%s", d.Kind, suggestion(n, known))
+				ps.Add(EnvFile, n, "no such %s config key%s", d.Kind, suggestion(n, known))
 			}
 		}
 		tree = deepCopyTree(d.tree)
@@ -211,18 +252,36 @@ func (d *ConnectorDoc) Config(envVars map[string]string) (*ConnectorConfig, Prob
 	c.Kind = d.Kind
 	c.File = d.File
 	c.finish()
-	if ps.HasErrors() {
-		return nil, ps
+	reported := map[string]bool{}
+	for _, p := range ps {
+		reported[p.File+"\x00"+p.Key] = true
 	}
-	ps = append(ps, c.Validate(d.File)...)
-	if ps.HasErrors() {
-		return nil, ps
+	for _, p := range c.Validate(d.File) {
+		if !reported[p.File+"\x00"+p.Key] {
+			ps = append(ps, p)
+		}
 	}
 	return c, ps
 }
 
 func deepCopyTree(m map[string]any) map[string]any {
 	return normalize(m).(map[string]any)
+}
+
+// MisspeltString returns the string value of an unknown top-level key that is close to key (the
+// first in name order), e.g. the value of `pth` for "path". `validate` uses it to go on checking a file whose required key is misspelt (the file
+// is rejected all the same); ok is false when no such key exists.
+func (d *ConnectorDoc) MisspeltString(key string) (string, bool) {
+	known := map[string]bool{}
+	for _, f := range fieldsOf(reflect.TypeFor[ConnectorConfig](), "") {
+		known[f.key] = true
+	}
+	for _, k := range sortedKeys(d.tree) {
+		if v, isStr := d.tree[k].(string); isStr && !known[k] && sdk.Suggest(k, []string{key}) == key {
+			return v, true
+		}
+	}
+	return "", false
 }
 
 // LoadConnectorTOML parses and decodes one connector file without environment overrides.

@@ -208,9 +208,9 @@ func TestBadConnectorConfig(t *testing.T) {
 		{"negative", base("sink", sinkStream+"batch_length = -5\n"), "streams[0].batch_length", "must not be negative, got -5", SeverityError},
 		{"out of range", base("sink", sinkStream+"batch_length = 5000000000\n"), "streams[0].batch_length", "integer 5000000000 out of range", SeverityError},
 		{"zero batch", base("sink", sinkStream+"batch_length = 0\n"), "streams[0].batch_length", "must be at least 1", SeverityError},
-		{"unknown key", base("sink", sinkStream+"poll_intervall = \"5ms\"\n"), "streams[0].poll_intervall", `unknown key (did you mean "poll_interval"?)`, SeverityWarning},
-		{"unknown top-level key", base("sink", sinkStream+"[plugin_confg]\na = 1\n"), "plugin_confg", `unknown key (did you mean "plugin_config"?)`, SeverityWarning},
-		{"source key in a sink", base("sink", sinkStream+"max_in_flight = 2\n"), "streams[0].max_in_flight", "unknown key", SeverityWarning},
+		{"unknown key", base("sink", sinkStream+"poll_intervall = \"5ms\"\n"), "streams[0].poll_intervall", `unknown key (did you mean "poll_interval"?)`, SeverityError},
+		{"unknown top-level key", base("sink", sinkStream+"[plugin_confg]\na = 1\n"), "plugin_confg", `unknown key (did you mean "plugin_config"?)`, SeverityError},
+		{"source key in a sink", base("sink", sinkStream+"max_in_flight = 2\n"), "streams[0].max_in_flight", "unknown key", SeverityError},
 		{"bad duration", base("sink", sinkStream+"poll_interval = \"5 parsecs\"\n"), "streams[0].poll_interval", `invalid duration "5 parsecs": unknown unit "parsecs"`, SeverityError},
 		{"duration without unit", base("source", "[[streams]]\nstream = \"s\"\ntopic = \"t\"\nschema = \"json\"\nlinger_time = \"5\"\n"), "streams[0].linger_time", `invalid duration "5": missing unit`, SeverityError},
 		{"bad schema", base("sink", "[[streams]]\nstream = \"s\"\ntopics = [\"t\"]\nschema = \"jsn\"\n"), "streams[0].schema", `invalid value "jsn": must be one of "json", "raw", "text", "proto", "flatbuffer", "avro" (did you mean "json"?)`, SeverityError},
@@ -552,9 +552,9 @@ func TestConnectorEnvProblems(t *testing.T) {
 		{"bad value", map[string]string{"IGGY_CONNECTORS_SINK_PG_ENABLED": "nope"}, "IGGY_CONNECTORS_SINK_PG_ENABLED", `expected true or false, got "nope"`, SeverityError},
 		{"bad duration in env", map[string]string{"IGGY_CONNECTORS_SINK_PG_STREAMS_0_STREAM": "s", "IGGY_CONNECTORS_SINK_PG_STREAMS_0_TOPICS": "[t]", "IGGY_CONNECTORS_SINK_PG_STREAMS_0_SCHEMA": "json",
 			"IGGY_CONNECTORS_SINK_PG_STREAMS_0_POLL_INTERVAL": "5 parsecs"}, "IGGY_CONNECTORS_SINK_PG_STREAMS_0_POLL_INTERVAL", `invalid duration "5 parsecs": unknown unit "parsecs"`, SeverityError},
-		{"unknown field", map[string]string{"IGGY_CONNECTORS_SINK_PG_ENABLD": "true"}, "IGGY_CONNECTORS_SINK_PG_ENABLD", `no such sink config key, ignored (did you mean "IGGY_CONNECTORS_SINK_PG_ENABLED"?)`, SeverityWarning},
-		{"transforms are not overridable", map[string]string{"IGGY_CONNECTORS_SINK_PG_TRANSFORMS_ADD_FIELDS_ENABLED": "true"}, "IGGY_CONNECTORS_SINK_PG_TRANSFORMS_ADD_FIELDS_ENABLED", "no such sink config key", SeverityWarning},
-		{"source-only key on a sink", map[string]string{"IGGY_CONNECTORS_SINK_PG_MAX_IN_FLIGHT": "2"}, "IGGY_CONNECTORS_SINK_PG_MAX_IN_FLIGHT", "no such sink config key", SeverityWarning},
+		{"unknown field", map[string]string{"IGGY_CONNECTORS_SINK_PG_ENABLD": "true"}, "IGGY_CONNECTORS_SINK_PG_ENABLD", `no such sink config key (did you mean "IGGY_CONNECTORS_SINK_PG_ENABLED"?)`, SeverityError},
+		{"transforms are not overridable", map[string]string{"IGGY_CONNECTORS_SINK_PG_TRANSFORMS_ADD_FIELDS_ENABLED": "true"}, "IGGY_CONNECTORS_SINK_PG_TRANSFORMS_ADD_FIELDS_ENABLED", "no such sink config key", SeverityError},
+		{"source-only key on a sink", map[string]string{"IGGY_CONNECTORS_SINK_PG_MAX_IN_FLIGHT": "2"}, "IGGY_CONNECTORS_SINK_PG_MAX_IN_FLIGHT", "no such sink config key", SeverityError},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

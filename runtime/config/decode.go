@@ -153,7 +153,9 @@ func fieldNames(fs []field) []string {
 	return out
 }
 
-// unknownKey records an unknown key as a warning with a "did you mean" suggestion.
+// unknownKey records an unknown key as an error with a "did you mean" suggestion. The rule is the
+// same at every level of every config (main file, connector file, [[streams]], tables, variables):
+// a key the runtime would ignore is a typo until proven otherwise, so it never passes silently.
 func (d *decoder) unknownKey(path, key string, candidates []string) {
 	msg := "unknown key"
 	if s := sdk.Suggest(key, candidates); s != "" {
@@ -161,7 +163,7 @@ func (d *decoder) unknownKey(path, key string, candidates []string) {
 	} else if len(candidates) > 0 {
 		msg += " (known keys: " + strings.Join(candidates, ", ") + ")"
 	}
-	d.warnf(joinPath(path, key), "%s", msg)
+	d.problemf(joinPath(path, key), "%s", msg)
 }
 
 // decodeStruct fills struct rv from table src. checkRequired enforces required keys (a table

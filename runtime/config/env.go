@@ -459,8 +459,7 @@ func splitEnvArray(s string) ([]string, bool) {
 
 // MainEnvOverrides resolves the IGGY_CONNECTORS_* variables of env that set main-config keys. It
 // returns the override tree (see Load), the key paths it sets mapped to variable names, and
-// problems: bad values are errors; unknown IGGY_CONNECTORS_* names are warnings with a
-// suggestion. It is pure (env is not read from the process).
+// problems: bad values and unknown IGGY_CONNECTORS_* names (with a suggestion) are errors. It is pure (env is not read from the process).
 func MainEnvOverrides(env map[string]string) (tree map[string]any, set map[string]string, ps Problems) {
 	vars := map[string]string{}
 	for k, v := range env {
@@ -475,7 +474,7 @@ func MainEnvOverrides(env map[string]string) (tree map[string]any, set map[strin
 		known := envNames(reflect.TypeFor[Config](), "", EnvPrefix)
 		known = append(known, EnvConfigPath, EnvEnvPath)
 		for _, n := range unknown {
-			ps.Warn(EnvFile, n, "unknown variable, ignored%s", suggestion(n, known))
+			ps.Add(EnvFile, n, "unknown variable%s", suggestion(n, known))
 		}
 	}
 	return tree, set, ps

@@ -207,8 +207,8 @@ func TestMainEnvOverrideProblems(t *testing.T) {
 		{"bad duration", map[string]string{"IGGY_CONNECTORS_CONNECTORS_TIMEOUT": "5 parsecs"}, "IGGY_CONNECTORS_CONNECTORS_TIMEOUT", `invalid duration "5 parsecs": unknown unit "parsecs"`, SeverityError},
 		{"bad enum", map[string]string{"IGGY_CONNECTORS_CONNECTORS_CONFIG_TYPE": "s3"}, "IGGY_CONNECTORS_CONNECTORS_CONFIG_TYPE", `invalid value "s3": must be one of "local", "http"`, SeverityError},
 		{"index gap", map[string]string{"IGGY_CONNECTORS_HTTP_CORS_ALLOWED_METHODS_1": "GET"}, "IGGY_CONNECTORS_HTTP_CORS_ALLOWED_METHODS_0", "array element 0 is missing", SeverityError},
-		{"unknown name with suggestion", map[string]string{"IGGY_CONNECTORS_IGGY_ADRESS": "x"}, "IGGY_CONNECTORS_IGGY_ADRESS", `unknown variable, ignored (did you mean "IGGY_CONNECTORS_IGGY_ADDRESS"?)`, SeverityWarning},
-		{"maps are not settable", map[string]string{"IGGY_CONNECTORS_CONNECTORS_REQUEST_HEADERS": "x"}, "IGGY_CONNECTORS_CONNECTORS_REQUEST_HEADERS", "unknown variable, ignored", SeverityWarning},
+		{"unknown name with suggestion", map[string]string{"IGGY_CONNECTORS_IGGY_ADRESS": "x"}, "IGGY_CONNECTORS_IGGY_ADRESS", `unknown variable (did you mean "IGGY_CONNECTORS_IGGY_ADDRESS"?)`, SeverityError},
+		{"maps are not settable", map[string]string{"IGGY_CONNECTORS_CONNECTORS_REQUEST_HEADERS": "x"}, "IGGY_CONNECTORS_CONNECTORS_REQUEST_HEADERS", "unknown variable", SeverityError},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -350,8 +350,8 @@ func TestBadMainConfig(t *testing.T) {
 		name, file, key, msg string
 		severity             Severity
 	}{
-		{"unknown table", "[htpp]\nenabled = true\n", "htpp", `unknown key (did you mean "http"?)`, SeverityWarning},
-		{"unknown key", "[http]\nadress = \"x:1\"\n", "http.adress", `unknown key (did you mean "address"?)`, SeverityWarning},
+		{"unknown table", "[htpp]\nenabled = true\n", "htpp", `unknown key (did you mean "http"?)`, SeverityError},
+		{"unknown key", "[http]\nadress = \"x:1\"\n", "http.adress", `unknown key (did you mean "address"?)`, SeverityError},
 		{"wrong type", "[http]\nenabled = \"yes\"\n", "http.enabled", `expected a boolean (true or false), got string "yes"`, SeverityError},
 		{"wrong type array", "[http.cors]\nallowed_origins = \"*\"\n", "http.cors.allowed_origins", `expected an array, got string "*"`, SeverityError},
 		{"bad duration", "[connectors]\ntimeout = \"10 parsecs\"\n", "connectors.timeout", `invalid duration "10 parsecs": unknown unit "parsecs"`, SeverityError},
@@ -359,7 +359,7 @@ func TestBadMainConfig(t *testing.T) {
 		{"bad tag", "[connectors]\nconfig_type = \"locale\"\n", "connectors.config_type", `invalid value "locale": must be one of "local", "http" (did you mean "local"?)`, SeverityError},
 		{"http without base_url", "[connectors]\nconfig_type = \"http\"\n", "connectors.base_url", `required when connectors.config_type is "http"`, SeverityError},
 		{"bad base_url", "[connectors]\nconfig_type = \"http\"\nbase_url = \"cfg:8080\"\n", "connectors.base_url", `invalid URL "cfg:8080"`, SeverityError},
-		{"unknown url template", "[connectors]\nconfig_type = \"http\"\nbase_url = \"http://c\"\nurl_templates = { get_sink_cfg = \"/x\" }\n", "connectors.url_templates.get_sink_cfg", `unknown template name (did you mean "get_sink_config"?)`, SeverityWarning},
+		{"unknown url template", "[connectors]\nconfig_type = \"http\"\nbase_url = \"http://c\"\nurl_templates = { get_sink_cfg = \"/x\" }\n", "connectors.url_templates.get_sink_cfg", `unknown template name (did you mean "get_sink_config"?)`, SeverityError},
 		{"negative integer", "[connectors.retry]\nmax_attempts = -2\n", "connectors.retry.max_attempts", "must not be negative, got -2", SeverityError},
 		{"tls without ca", "[iggy.tls]\nenabled = true\nca_file = \"\"\n", "iggy.tls.ca_file", "required when iggy.tls.enabled is true", SeverityError},
 		{"no credentials", "[iggy]\nusername = \"\"\npassword = \"\"\n", "iggy", "Missing Iggy credentials", SeverityError},

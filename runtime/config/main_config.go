@@ -188,7 +188,7 @@ func (c *Config) Validate(file string) Problems {
 		}
 		for name := range c.Connectors.URLTemplates {
 			if !isURLTemplateName(name) {
-				ps.Warn(file, "connectors.url_templates."+name, "unknown template name%s", suggestion(name, URLTemplateNames()))
+				ps.Add(file, "connectors.url_templates."+name, "unknown template name%s", suggestion(name, URLTemplateNames()))
 			}
 		}
 		r := c.Connectors.Retry

@@ -13,8 +13,8 @@ const (
 	// SeverityError: the file, connector or value it names cannot be used. For the main config an
 	// error is fatal; for a connector file it removes that connector (the others still load).
 	SeverityError Severity = iota
-	// SeverityWarning: the config works but probably not as intended (an unknown key that is
-	// ignored, an option that has no effect). `run` logs warnings; `validate` lists them and fails
+	// SeverityWarning: the config works but probably not as intended (an option that has no
+	// effect; an unknown key is an error). `run` logs warnings; `validate` lists them and fails
 	// on them unless told to accept warnings.
 	SeverityWarning
 )

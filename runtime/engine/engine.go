@@ -12,8 +12,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
-	"path/filepath"
 	"sort"
 	"sync"
 	"time"
@@ -32,7 +30,8 @@ type Options struct {
 	Config   *config.Config    // the main config (iggy, state)
 	Provider provider.Provider // connector configs
 	Logger   *slog.Logger
-	// PluginDirs are searched for relative plugin paths before the default directories.
+	// PluginDirs are searched for relative plugin paths before plugin.SearchDirs (tests; nil in
+	// the runtime).
 	PluginDirs []string
 	// Observer, if set, returns the stage observer of a connector (latency histograms).
 	Observer func(kind config.Kind, key string) pipeline.Observer
@@ -74,9 +73,6 @@ func New(opt Options) (*Engine, error) {
 	}
 	if opt.StopTimeout == 0 {
 		opt.StopTimeout = 10 * time.Second
-	}
-	if opt.PluginDirs == nil {
-		opt.PluginDirs = PluginDirs()
 	}
 	return &Engine{
 		opt: opt, log: opt.Logger, states: state.New(opt.Config.State.Path),
@@ -407,19 +403,6 @@ func (e *Engine) library(cfg *config.ConnectorConfig, log *slog.Logger) (*plugin
 	}
 	e.libs[id] = l
 	return l, nil
-}
-
-// PluginDirs are the directories searched for relative plugin paths before the original runtime's
-// list (executable dir, working dir, system library dirs): the layouts of `make build`
-// (build/bin next to build/plugins) and of an installed package (<prefix>/bin next to
-// <prefix>/lib/iggy-connectors).
-func PluginDirs() []string {
-	exe, err := os.Executable()
-	if err != nil {
-		return nil
-	}
-	dir := filepath.Dir(exe)
-	return []string{filepath.Join(dir, "..", "plugins"), filepath.Join(dir, "..", "lib", "iggy-connectors")}
 }
 
 // IggyConfig builds the Iggy client config from the main config.

@@ -27,7 +27,7 @@ func TestLoadErrors(t *testing.T) {
 		mention []string
 	}{
 		{"missing file", missing, ErrNotFound, []string{missing, "not found"}},
-		{"missing relative file", "libiggy_connector_nowhere_sink", ErrNotFound, []string{"libiggy_connector_nowhere_sink", "searched", "/usr/lib/libiggy_connector_nowhere_sink.so"}},
+		{"missing relative file", "libiggy_connector_nowhere_sink", ErrNotFound, []string{"libiggy_connector_nowhere_sink", "searched", "/usr/lib, ", "lib/iggy-connectors"}},
 		{"not a shared library", text, ErrNotSharedLibrary, []string{text, "not a shared library"}},
 		{"directory", dir + "/x.so", ErrNotFound, []string{"x.so"}},
 		{"missing symbol", pluginbuild.CVariant(t, "NOSYM", "nosym"), ErrMissingSymbol, []string{"libiggy_connector_nosym_sink.so", "missing symbol iggy_sink_consume"}},
@@ -66,8 +66,23 @@ func TestResolve(t *testing.T) {
 			t.Errorf("Resolve(%q) = %q, %v; want %q", p, got, err, lib)
 		}
 	}
+	// A file whose name has a version suffix is used as given; the extension is added only when the
+	// given path does not exist (issue 18.3: libfoo.so.1 used to become libfoo.so.1.so).
+	versioned := filepath.Join(dir, "libfoo.so.1")
+	if err := os.WriteFile(versioned, []byte{0x7f, 'E', 'L', 'F'}, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{versioned, "libfoo.so.1"} {
+		if got, err := Resolve(p, []string{dir}); err != nil || got != versioned {
+			t.Errorf("Resolve(%q) = %q, %v; want %q", p, got, err, versioned)
+		}
+	}
+	if got, err := Resolve(filepath.Join(dir, "libfoo.so.2"), nil); !errors.Is(err, ErrNotFound) ||
+		!strings.Contains(err.Error(), filepath.Join(dir, "libfoo.so.2.so")) {
+		t.Errorf("Resolve(missing libfoo.so.2) = %q, %v; want not found listing libfoo.so.2 and libfoo.so.2.so", got, err)
+	}
 	_, err := Resolve("libiggy_connector_y_sink", []string{dir})
-	if !errors.Is(err, ErrNotFound) || !strings.Contains(err.Error(), filepath.Join(dir, "libiggy_connector_y_sink.so")) {
+	if !errors.Is(err, ErrNotFound) || !strings.Contains(err.Error(), "libiggy_connector_y_sink.so") || !strings.Contains(err.Error(), dir) {
 		t.Fatalf("err = %v, want not found listing %s", err, dir)
 	}
 }

@@ -64,7 +64,8 @@ type Options struct {
 	// Logger receives the runtime's messages about the library and the plugin's own log records
 	// (with attribute connector=<key>). Default slog.Default().
 	Logger *slog.Logger
-	// SearchDirs are searched first for a relative library path that does not exist as given.
+	// SearchDirs are searched, before the package's SearchDirs, for a relative library path that does
+	// not exist as given (tests; the runtime leaves it empty).
 	SearchDirs []string
 	// Executable is the binary run as plugin host by TransportProcess (default: this executable). It
 	// is started as `<Executable> plugin-host --library <path>`.
@@ -92,8 +93,8 @@ type Library struct {
 
 var nextInstance atomic.Uint32
 
-// Open resolves path (spec: the OS extension is appended when missing; relative paths are searched
-// in Options.SearchDirs and DefaultSearchDirs), loads the library with the chosen transport and
+// Open resolves path with Resolve(path, Options.SearchDirs) (the path as given if it exists, else with
+// the OS extension; relative paths are searched in Options.SearchDirs and SearchDirs), loads the library with the chosen transport and
 // checks it. Errors are *LoadError.
 func Open(path string, opts Options) (*Library, error) {
 	if opts.Logger == nil {

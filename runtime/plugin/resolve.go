@@ -19,13 +19,16 @@ func LibraryExt() string {
 	return ".so"
 }
 
-// DefaultSearchDirs are searched, after Options.SearchDirs, for a relative library path that does not
-// exist as given: the runtime executable's directory, the working directory and the system library
-// directories (as the original runtime does).
-func DefaultSearchDirs() []string {
+// SearchDirs are the directories searched, after Resolve's extraDirs, for a relative library path
+// that does not exist as given, in order: the layouts of `make build` and of an installed package
+// (<binary dir>/../plugins, <binary dir>/../lib/iggy-connectors), then where the original runtime
+// searched (the binary's directory, the working directory and the system library directories).
+// run, validate, plugin inspect and the API all resolve through Resolve and so through this list.
+func SearchDirs() []string {
 	var dirs []string
 	if exe, err := os.Executable(); err == nil {
-		dirs = append(dirs, filepath.Dir(exe))
+		dir := filepath.Dir(exe)
+		dirs = append(dirs, filepath.Join(dir, "..", "plugins"), filepath.Join(dir, "..", "lib", "iggy-connectors"), dir)
 	}
 	if wd, err := os.Getwd(); err == nil {
 		dirs = append(dirs, wd)
@@ -33,32 +36,53 @@ func DefaultSearchDirs() []string {
 	return append(dirs, "/usr/lib", "/usr/lib64", "/lib", "/lib64", "/usr/local/lib", "/usr/local/lib64")
 }
 
-// Resolve turns a configured plugin path into an absolute file path: the OS extension is appended
-// when the path has none of .so/.dylib/.dll; a path that exists is used as is; a relative path that
-// does not is looked up by file name in extraDirs and then DefaultSearchDirs. The error is a
-// *LoadError (ErrNotFound) listing every path searched.
+// Resolve turns a configured plugin path into an absolute file path. It is the one resolver of the
+// runtime (run, validate, plugin inspect and the API call it). Candidates are the path as given and,
+// when its extension is none of .so/.dylib/.dll, the path with the OS extension appended, in that
+// order: an existing file is used as given (libfoo.so.1 stays libfoo.so.1), and the extension is
+// added only when the given path does not exist. A relative path none of whose candidates exists is
+// looked up by the candidates' file names in extraDirs and then SearchDirs. The error is a
+// *LoadError (ErrNotFound) listing every path tried.
 func Resolve(path string, extraDirs []string) (string, error) {
-	p := path
-	switch strings.ToLower(filepath.Ext(p)) {
+	cands := []string{path}
+	switch strings.ToLower(filepath.Ext(path)) {
 	case ".so", ".dylib", ".dll":
 	default:
-		p += LibraryExt()
+		cands = append(cands, path+LibraryExt())
 	}
-	if st, err := os.Stat(p); err == nil && !st.IsDir() {
-		return filepath.Abs(p)
-	}
-	if filepath.IsAbs(p) {
-		return "", &LoadError{Library: path, Reason: ErrNotFound, Detail: fmt.Sprintf("not found at %q", p)}
-	}
-	name := filepath.Base(p)
-	var searched []string
-	for _, d := range append(append([]string(nil), extraDirs...), DefaultSearchDirs()...) {
-		c := filepath.Join(d, name)
-		searched = append(searched, c)
-		if st, err := os.Stat(c); err == nil && !st.IsDir() {
-			return filepath.Abs(c)
+	for _, c := range cands {
+		if p, ok := existingFile(c); ok {
+			return p, nil
 		}
 	}
-	return "", &LoadError{Library: path, Reason: ErrNotFound,
-		Detail: fmt.Sprintf("not found; searched %q and %s", p, strings.Join(searched, ", "))}
+	detail := "not found at " + quoteAll(cands, " or ")
+	if !filepath.IsAbs(path) {
+		dirs := append(append([]string(nil), extraDirs...), SearchDirs()...)
+		for _, d := range dirs {
+			for _, c := range cands {
+				if p, ok := existingFile(filepath.Join(d, filepath.Base(c))); ok {
+					return p, nil
+				}
+			}
+		}
+		detail += "; searched " + strings.Join(dirs, ", ")
+	}
+	return "", &LoadError{Library: path, Reason: ErrNotFound, Detail: detail}
+}
+
+// existingFile returns p made absolute when it names a file (not a directory).
+func existingFile(p string) (string, bool) {
+	if st, err := os.Stat(p); err != nil || st.IsDir() {
+		return "", false
+	}
+	abs, err := filepath.Abs(p)
+	return abs, err == nil
+}
+
+func quoteAll(ss []string, sep string) string {
+	q := make([]string, len(ss))
+	for i, s := range ss {
+		q[i] = fmt.Sprintf("%q", s)
+	}
+	return strings.Join(q, sep)
 }

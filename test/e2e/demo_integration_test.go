@@ -4,6 +4,9 @@ package e2e
 
 import (
 	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
 	"os/exec"
 	"path/filepath"
 	"regexp"
@@ -19,16 +22,19 @@ import (
 
 // TestDemo runs scripts/demo.sh (what `make demo` runs) on free ports with its data in a temporary
 // directory: it builds what it needs, starts its own iggy-devserver, and the stdout sink prints the
-// random source's records, transformed, within 30 s of the runtime starting. A Ctrl-C (SIGINT to
+// random source's records, transformed, within 30 s of the runtime starting. It says what it is
+// doing from its first second (one numbered line per step), and /metrics answers Prometheus text
+// while it runs (metrics are on in configs/demo/config.toml). A Ctrl-C (SIGINT to
 // the process group, as a terminal sends it) stops the runtime and the devserver; the script
 // exits 0.
 func TestDemo(t *testing.T) {
 	root := pluginbuild.RepoRoot()
 	cmd := exec.Command(filepath.Join(root, "scripts", "demo.sh"))
 	cmd.Dir = root
+	httpAddr := freeAddr(t)
 	cmd.Env = harness.RuntimeEnv(
 		"IGGY_CONNECTORS_IGGY_ADDRESS="+freeAddr(t),
-		"IGGY_CONNECTORS_HTTP_ADDRESS="+freeAddr(t),
+		"IGGY_CONNECTORS_HTTP_ADDRESS="+httpAddr,
 		"IGGY_DEMO_DIR="+t.TempDir())
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	stdout, stderr := harness.NewLog(t, "demo-stdout"), harness.NewLog(t, "demo-stderr")
@@ -49,6 +55,12 @@ func TestDemo(t *testing.T) {
 		}
 	})
 
+	// Progress from the first second: the toolchain check and the first build step are announced
+	// before anything slow runs.
+	waitFor(t, 2*time.Second, "the demo's first progress lines", func() bool {
+		return strings.Contains(stderr.Contents(), "[1/7 +0s] checking the toolchain") &&
+			strings.Contains(stderr.Contents(), "] building build/bin/iggy-connectors")
+	})
 	waitFor(t, 3*time.Minute, "the demo to start the runtime (after building)", func() bool {
 		return strings.Contains(stderr.Contents(), "running iggy-connectors")
 	})
@@ -64,6 +76,22 @@ func TestDemo(t *testing.T) {
 	var rec map[string]any
 	if err := json.Unmarshal([]byte(line[1]), &rec); err != nil || rec["processed_by"] != "iggy-connectors-go" || rec["title"] != "Hello" {
 		t.Fatalf("record %s: %v (want the random source's record with the sink's added field)", line[1], err)
+	}
+
+	for i := 1; i <= 7; i++ {
+		if !strings.Contains(stderr.Contents(), fmt.Sprintf("[%d/7 +", i)) {
+			t.Errorf("no progress line for step %d of 7:\n%s", i, stderr.Contents())
+		}
+	}
+	// `curl localhost:8081/metrics` during the demo: Prometheus text with the pipeline's counters.
+	resp, err := http.Get("http://" + httpAddr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/plain") || !strings.Contains(string(body), "# TYPE ") {
+		t.Fatalf("/metrics during the demo: %d %q\n%.500s", resp.StatusCode, resp.Header.Get("Content-Type"), body)
 	}
 
 	if err := syscall.Kill(-cmd.Process.Pid, syscall.SIGINT); err != nil { // Ctrl-C

@@ -11,6 +11,7 @@ package pluginbuild
 import (
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"os/exec"
@@ -92,6 +93,27 @@ func build(key string, f func(dir string) (string, error)) (string, error) {
 	return r.path, r.err
 }
 
+// copyFile copies src to dst (created with its directories, mode 0755).
+func copyFile(src, dst string) error {
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+		return err
+	}
+	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o755)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		out.Close()
+		return err
+	}
+	return out.Close()
+}
+
 func run(cmd *exec.Cmd) error {
 	out, err := cmd.CombinedOutput()
 	if err != nil {
@@ -100,13 +122,24 @@ func run(cmd *exec.Cmd) error {
 	return nil
 }
 
+// PrebuiltDirEnv names a directory of plugins that scripts/test.sh has just built with
+// scripts/build-plugins.sh --test (the same go build command as GoPlugin's). When it is set and
+// holds the library, GoPlugin copies it instead of linking it again in every test process.
+const PrebuiltDirEnv = "IGGY_TEST_PLUGIN_DIR"
+
 // GoPlugin builds the Go plugin module in moduleDir (relative to the repository root, e.g.
 // "connectors/sinks/stdout") as plugins/lib<libName>.so, e.g. libName "iggy_connector_stdout_sink"
-// (without the C header the build writes beside it, as scripts/build-plugins.sh does).
+// (without the C header the build writes beside it, as scripts/build-plugins.sh does), or copies
+// it from $IGGY_TEST_PLUGIN_DIR (see PrebuiltDirEnv).
 func GoPlugin(tb testing.TB, moduleDir, libName string) string {
 	tb.Helper()
 	p, err := build("go:"+moduleDir, func(d string) (string, error) {
 		out := filepath.Join(d, "plugins", "lib"+libName+".so")
+		if dir := os.Getenv(PrebuiltDirEnv); dir != "" {
+			if err := copyFile(filepath.Join(dir, "lib"+libName+".so"), out); err == nil {
+				return out, nil
+			}
+		}
 		cmd := exec.Command("go", "build", "-buildmode=c-shared", "-o", out, ".")
 		cmd.Dir = filepath.Join(RepoRoot(), moduleDir)
 		cmd.Env = append(os.Environ(), "CGO_ENABLED=1")
@@ -168,6 +201,33 @@ func binary(tb testing.TB, name, pkg string) string {
 		tb.Fatalf("build %s: %v", name, err)
 	}
 	return p
+}
+
+// RequireBuilt checks that the build outputs paths (relative to the repository root, e.g.
+// "build/bin/iggy-connectors") exist, as made by `make build plugins` (scripts/test.sh builds them
+// before the integration suites). A missing one skips the test with that advice, or fails it when
+// IGGY_REQUIRE_TOOLS is set (scripts/test.sh, CI).
+func RequireBuilt(tb testing.TB, paths ...string) {
+	tb.Helper()
+	for _, p := range paths {
+		if _, err := os.Stat(filepath.Join(RepoRoot(), p)); err != nil {
+			if os.Getenv("IGGY_REQUIRE_TOOLS") != "" {
+				tb.Fatalf("%s is missing: run `make build plugins` first", p)
+			}
+			tb.Skipf("%s is missing: run `make build plugins` first", p)
+		}
+	}
+}
+
+// PrebuiltRust is Prebuilt for a plugin of the Rust SDK (sdk/rust). Without cargo on PATH the
+// Rust plugins cannot have been built (scripts/build-plugins.sh and scripts/test.sh say so and skip
+// the Rust parts), so the test is skipped with that reason, in CI too; with cargo it is Prebuilt.
+func PrebuiltRust(tb testing.TB, libName string) string {
+	tb.Helper()
+	if _, err := exec.LookPath("cargo"); err != nil {
+		tb.Skipf("cargo not found on PATH: the Rust plugin lib%s.so is not built, its checks are skipped (install Rust 1.85+ with rustup to run them)", libName)
+	}
+	return Prebuilt(tb, libName)
 }
 
 // Prebuilt returns build/plugins/lib<libName>.so (made by `make plugins`), also looking at the C and

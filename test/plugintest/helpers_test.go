@@ -43,7 +43,7 @@ func goFaulty(tb testing.TB) string {
 }
 func cFileSink(tb testing.TB) string { return pluginbuild.Prebuilt(tb, "iggy_connector_c_file_sink") }
 func rustCounter(tb testing.TB) string {
-	return pluginbuild.Prebuilt(tb, "iggy_connector_counter_source")
+	return pluginbuild.PrebuiltRust(tb, "iggy_connector_counter_source")
 }
 
 func discard() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }

@@ -272,7 +272,7 @@ func TestLocalBadFiles(t *testing.T) {
 	// Active record pointing at a version that does not exist.
 	write(t, dir, "gone.toml", sourceFile("gone", 0))
 	write(t, dir, ActiveVersionsFile, "[sources]\ngone = 4\n")
-	// Unknown keys are warnings; the connector loads.
+	// An unknown key is an error like any other: the connector is not loaded.
 	typo := write(t, dir, "typo.toml", sinkFile("typo", 0, "verbos = true"))
 
 	snap, err := NewLocal(dir, Options{}).ActiveConfigs(ctx)
@@ -284,7 +284,7 @@ func TestLocalBadFiles(t *testing.T) {
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
-	if fmt.Sprint(keys) != "[dup good older typo]" || len(snap.Sources) != 0 || snap.Sinks["older"].Version != 1 {
+	if fmt.Sprint(keys) != "[dup good older]" || len(snap.Sources) != 0 || snap.Sinks["older"].Version != 1 {
 		t.Errorf("sinks %v sources %v", keys, snap.Sources)
 	}
 	active := filepath.Join(dir, ActiveVersionsFile)
@@ -348,7 +348,6 @@ func TestLocalEnvOverrides(t *testing.T) {
 		"IGGY_CONNECTORS_SOURCE_RANDOM_STREAMS_0_STREAM":      "env_stream",
 		"IGGY_CONNECTORS_SOURCE_RANDOM_STREAMS_0_TOPIC":       "env_topic",
 		"IGGY_CONNECTORS_SOURCE_RANDOM_STREAMS_0_SCHEMA":      "text",
-		"IGGY_CONNECTORS_SINK_PG_NAMEE":                       "x",
 		"IGGY_CONNECTORS_SINK_UNKNOWN_ENABLED":                "true",
 		"IGGY_CONNECTORS_SOURCE_RANDOM_STREAMS_0_LINGER_TIME": "2ms",
 	}})
@@ -366,9 +365,15 @@ func TestLocalEnvOverrides(t *testing.T) {
 	if len(s) != 1 || s[0].Stream != "env_stream" || s[0].Schema != "text" || s[0].LingerTime.D().Milliseconds() != 2 {
 		t.Errorf("streams %+v", s)
 	}
-	if !hasProblem(snap.Problems, config.EnvFile, "IGGY_CONNECTORS_SINK_PG_NAMEE", `did you mean "IGGY_CONNECTORS_SINK_PG_NAME"`) ||
-		!hasProblem(snap.Problems, config.EnvFile, "IGGY_CONNECTORS_SINK_UNKNOWN_ENABLED", "no sink has a key matching") {
+	if !hasProblem(snap.Problems, config.EnvFile, "IGGY_CONNECTORS_SINK_UNKNOWN_ENABLED", "no sink has a key matching") {
 		t.Errorf("problems %v", snap.Problems)
+	}
+	// A misspelt variable of an existing connector is an error of that connector, as a misspelt key
+	// in its file is: it is not loaded.
+	p = NewLocal(dir, Options{Env: map[string]string{"IGGY_CONNECTORS_SINK_PG_NAMEE": "x"}})
+	snap, _ = p.ActiveConfigs(ctx)
+	if snap.Sinks["pg"] != nil || !hasProblem(snap.Problems, config.EnvFile, "IGGY_CONNECTORS_SINK_PG_NAMEE", `did you mean "IGGY_CONNECTORS_SINK_PG_NAME"`) {
+		t.Errorf("misspelt variable: pg loaded %v, problems %v", snap.Sinks["pg"] != nil, snap.Problems)
 	}
 }
 
