@@ -3,6 +3,7 @@ package mongosink
 import (
 	"context"
 	"errors"
+	"strings"
 
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/x/mongo/driver"
@@ -78,6 +79,9 @@ func isTransient(err error) bool {
 	}
 	var ce mongo.CommandError
 	if errors.As(err, &ce) {
+		if isDataError(err) {
+			return false
+		}
 		return isTransientCode(int(ce.Code)) || !permanentCodes[int(ce.Code)]
 	}
 	var we mongo.WriteException
@@ -118,4 +122,25 @@ var permanentCodes = map[int]bool{
 	10334: true, // BSONObjectTooLarge
 	11000: true, // DuplicateKey
 	16755: true, // Location16755 (bad geo index data)
+}
+
+// isDataError reports whether the server refused a whole insertMany because of what some document
+// holds, not for a reason that concerns every document, so that splitting the chunk isolates the
+// culprit. MongoDB reports such documents one by one (write errors) except for
+// BSONObjectTooLarge (10334). FerretDB v1 refuses the whole command with InternalError (1) quoting
+// its PostgreSQL backend's error, and a data exception or integrity violation there (SQLSTATE class
+// 22 or 23: e.g. 22P05, a string holding a NUL character, which jsonb cannot store) is such a
+// document; its other internal errors (the backend unreachable) stay transient.
+func isDataError(err error) bool {
+	var ce mongo.CommandError
+	if !errors.As(err, &ce) {
+		return false
+	}
+	switch ce.Code {
+	case 10334:
+		return true
+	case 1:
+		return strings.Contains(ce.Message, "(SQLSTATE 22") || strings.Contains(ce.Message, "(SQLSTATE 23")
+	}
+	return false
 }

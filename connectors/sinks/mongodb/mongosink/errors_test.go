@@ -45,3 +45,25 @@ func TestWriteErrorCodes(t *testing.T) {
 		}
 	}
 }
+
+func TestIsDataError(t *testing.T) {
+	for _, c := range []struct {
+		err  error
+		want bool
+	}{
+		{mongo.CommandError{Code: 1, Name: "InternalError", Message: `[msg_insert.go:168] ERROR: unsupported Unicode escape sequence (SQLSTATE 22P05)`}, true},
+		{mongo.CommandError{Code: 1, Message: `ERROR: duplicate key value violates unique constraint (SQLSTATE 23505)`}, true},
+		{mongo.CommandError{Code: 1, Message: `failed to connect to host=127.0.0.1: dial error (SQLSTATE 08006)`}, false},
+		{mongo.CommandError{Code: 1, Message: `failed to connect: connection refused`}, false},
+		{mongo.CommandError{Code: 10334, Message: "BSONObj size: 17825792 is invalid"}, true},
+		{mongo.CommandError{Code: 2, Message: "bad value"}, false},
+		{errors.New("(SQLSTATE 22P05)"), false},
+	} {
+		if got := isDataError(c.err); got != c.want {
+			t.Errorf("isDataError(%v) = %v, want %v", c.err, got, c.want)
+		}
+		if c.want && isTransient(c.err) {
+			t.Errorf("isTransient(%v) = true for a data error", c.err)
+		}
+	}
+}

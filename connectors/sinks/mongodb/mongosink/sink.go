@@ -94,6 +94,7 @@ type Stats struct {
 	Rejected  int64 // messages reported as permanent per-message failures (by the sink or the server)
 	Retries   int64 // insertMany attempts after a transient failure
 	InsertOps int64 // insertMany calls
+	Splits    int64 // chunks split in halves to isolate a document the server refused as a whole
 }
 
 // New builds a sink from a validated config; it does not connect (Open does).
@@ -229,11 +230,41 @@ func (s *Sink) Consume(ctx context.Context, batch *sdk.SinkBatch) (sdk.Result, e
 	return res, nil
 }
 
-// writeChunk inserts docs (the documents of spans) with one unordered insertMany per attempt and
-// records the documents the server rejects in res. It returns nil once every document is written
-// or rejected, or the error of the whole call: retryable after max_retries transient failures,
-// permanent otherwise.
+// writeChunk writes docs (the documents of spans) with insertChunk, recording the documents the
+// server rejects in res. When the server refuses the whole insertMany because of the data of some
+// document (see isDataError) the documents still pending are split in halves and written
+// separately, until the culprits are alone and become per-message failures. It returns nil once
+// every document is written or rejected, or the error of the whole call.
 func (s *Sink) writeChunk(ctx context.Context, docs []bson.Raw, spans []span, res *sdk.Result) error {
+	pending, err := s.insertChunk(ctx, docs, spans, res)
+	if err == nil || !isDataError(err) {
+		return err
+	}
+	if len(pending) == 1 {
+		sp := spans[pending[0]]
+		res.Failures = append(res.Failures, sdk.Failure{Index: sp.index, Err: sdk.Permanent(
+			fmt.Errorf("rejected by the server: %s", redact(err.Error(), s.cfg.ConnectionURI.Reveal())))})
+		s.stats.Rejected++
+		return nil
+	}
+	s.stats.Splits++
+	subDocs, subSpans := make([]bson.Raw, len(pending)), make([]span, len(pending))
+	for i, p := range pending {
+		subDocs[i], subSpans[i] = docs[p], spans[p]
+	}
+	mid := len(pending) / 2
+	if err := s.writeChunk(ctx, subDocs[:mid], subSpans[:mid], res); err != nil {
+		return err
+	}
+	return s.writeChunk(ctx, subDocs[mid:], subSpans[mid:], res)
+}
+
+// insertChunk inserts docs (the documents of spans) with one unordered insertMany per attempt and
+// records the documents the server rejects in res. It returns nil once every document is written
+// or rejected; otherwise the positions (in docs) of the documents not yet resolved and the error
+// of the whole call: a data error as the server returned it (see isDataError), retryable after
+// max_retries transient failures, permanent otherwise.
+func (s *Sink) insertChunk(ctx context.Context, docs []bson.Raw, spans []span, res *sdk.Result) ([]int, error) {
 	attempts := max(1, s.cfg.MaxRetries)
 	pending := make([]int, len(docs)) // positions in docs not yet written or rejected
 	for i := range pending {
@@ -252,27 +283,29 @@ func (s *Sink) writeChunk(ctx context.Context, docs []bson.Raw, spans []span, re
 		s.stats.InsertOps++
 		if err == nil {
 			if r == nil || !r.Acknowledged {
-				return sdk.Permanent(errors.New("mongodb sink: the server did not acknowledge the insert (unacknowledged write concern)"))
+				return pending, sdk.Permanent(errors.New("mongodb sink: the server did not acknowledge the insert (unacknowledged write concern)"))
 			}
 			s.stats.Inserted += int64(len(send))
-			return nil
+			return nil, nil
 		}
 		var bwe mongo.BulkWriteException
 		if errors.As(err, &bwe) {
 			if r != nil && !r.Acknowledged {
-				return sdk.Permanent(errors.New("mongodb sink: the server did not acknowledge the insert (unacknowledged write concern)"))
+				return pending, sdk.Permanent(errors.New("mongodb sink: the server did not acknowledge the insert (unacknowledged write concern)"))
 			}
 			pending = s.resolve(pending, spans, &bwe, res)
 			if len(pending) == 0 {
-				return nil
+				return nil, nil
 			}
+		} else if isDataError(err) {
+			return pending, err
 		} else if !isTransient(err) {
-			return sdk.Permanent(fmt.Errorf("mongodb sink: insert into %s.%s: %s", s.cfg.Database, s.cfg.Collection,
+			return pending, sdk.Permanent(fmt.Errorf("mongodb sink: insert into %s.%s: %s", s.cfg.Database, s.cfg.Collection,
 				redact(err.Error(), s.cfg.ConnectionURI.Reveal())))
 		}
 		msg := redact(err.Error(), s.cfg.ConnectionURI.Reveal())
 		if attempt >= attempts || ctx.Err() != nil {
-			return sdk.Retryable(fmt.Errorf("mongodb sink: insert of %d documents into %s.%s failed %d time(s), last: %s",
+			return pending, sdk.Retryable(fmt.Errorf("mongodb sink: insert of %d documents into %s.%s failed %d time(s), last: %s",
 				len(pending), s.cfg.Database, s.cfg.Collection, attempt, msg))
 		}
 		d := s.cfg.RetryDelay.D() * time.Duration(attempt)
@@ -280,7 +313,7 @@ func (s *Sink) writeChunk(ctx context.Context, docs []bson.Raw, spans []span, re
 			"max_retries", attempts, "delay", d, "unresolved", len(pending), "error", msg)
 		s.stats.Retries++
 		if err := s.sleep(ctx, d); err != nil {
-			return sdk.Retryable(err)
+			return pending, sdk.Retryable(err)
 		}
 	}
 }
