@@ -47,7 +47,7 @@ func BenchmarkSinkVsInsertMany(b *testing.B) {
 			if err := bson.UnmarshalExtJSON(m.Payload, false, &payload); err != nil {
 				b.Fatal(err)
 			}
-			docs[i] = bson.D{{Key: "_id", Value: DocumentID(bt.Stream, bt.Topic, bt.PartitionID, m.ID)},
+			docs[i] = bson.D{{Key: "_id", Value: DocumentID(bt.Stream, bt.Topic, bt.PartitionID, m.ID, m.Offset)},
 				{Key: "iggy_offset", Value: int64(m.Offset)}, {Key: "iggy_timestamp", Value: bson.DateTime(m.Timestamp / 1000)},
 				{Key: "iggy_stream", Value: bt.Stream}, {Key: "iggy_topic", Value: bt.Topic}, {Key: "iggy_partition_id", Value: int32(bt.PartitionID)},
 				{Key: "iggy_checksum", Value: int64(m.Checksum)}, {Key: "iggy_origin_timestamp", Value: bson.DateTime(m.OriginTimestamp / 1000)},

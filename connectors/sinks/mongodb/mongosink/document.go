@@ -38,11 +38,18 @@ func newLayout(c *Config) layout {
 	return layout{metadata: c.IncludeMetadata, checksum: c.IncludeChecksum, origin: c.IncludeOriginTimestamp, format: f}
 }
 
-// DocumentID is the _id the original writes: "{stream}:{topic}:{partition_id}:{message_id}" with
-// the 128-bit message id in decimal. A collection written by the original is therefore continued
-// without duplicates.
-func DocumentID(stream, topic string, partition uint32, id sdk.ID) string {
-	return stream + ":" + topic + ":" + strconv.FormatUint(uint64(partition), 10) + ":" + idDecimal(id)
+// DocumentID is the _id of a message: "{stream}:{topic}:{partition_id}:{message_id}" with the
+// 128-bit message id in decimal, as the original writes it, so a collection written by the original
+// is continued without duplicates. A message without id (0: Iggy stores ids as producers send
+// them, and only some SDKs replace 0 with a random id) gets "{stream}:{topic}:{partition_id}:offset:{offset}"
+// instead, unique and stable per message: under the original's rule every id-less message of a
+// partition after the first would be taken for a replay of it and dropped.
+func DocumentID(stream, topic string, partition uint32, id sdk.ID, offset uint64) string {
+	prefix := stream + ":" + topic + ":" + strconv.FormatUint(uint64(partition), 10) + ":"
+	if id.IsZero() {
+		return prefix + "offset:" + strconv.FormatUint(offset, 10)
+	}
+	return prefix + idDecimal(id)
 }
 
 func idDecimal(id sdk.ID) string {
@@ -63,7 +70,7 @@ func (l layout) appendDocument(dst []byte, b *sdk.SinkBatch, m *sdk.Message) ([]
 	start := len(dst)
 	fail := func(err error) ([]byte, error) { return dst[:start], err }
 	idx, out := bsoncore.AppendDocumentStart(dst)
-	out = bsoncore.AppendStringElement(out, "_id", DocumentID(b.Stream, b.Topic, b.PartitionID, m.ID))
+	out = bsoncore.AppendStringElement(out, "_id", DocumentID(b.Stream, b.Topic, b.PartitionID, m.ID, m.Offset))
 	if l.metadata {
 		if m.Offset > math.MaxInt64 {
 			out = bsoncore.AppendStringElement(out, "iggy_offset_str", strconv.FormatUint(m.Offset, 10))

@@ -249,14 +249,19 @@ func TestDocumentRejections(t *testing.T) {
 }
 
 func TestDocumentID(t *testing.T) {
-	if got := DocumentID("s", "t", 0, abi.ID{}); got != "s:t:0:0" {
-		t.Errorf("zero id: %s", got)
+	if got := DocumentID("s", "t", 0, abi.IDFromUint64s(0, 7), 99); got != "s:t:0:7" {
+		t.Errorf("small id: %s", got)
 	}
 	max := abi.IDFromUint64s(math.MaxUint64, math.MaxUint64)
-	if got := DocumentID("s", "t", math.MaxUint32, max); got != "s:t:4294967295:340282366920938463463374607431768211455" {
+	if got := DocumentID("s", "t", math.MaxUint32, max, 0); got != "s:t:4294967295:340282366920938463463374607431768211455" {
 		t.Errorf("max id: %s", got)
 	}
-	if DocumentID("s", "a", 1, abi.IDFromUint64s(0, 1)) == DocumentID("s", "b", 1, abi.IDFromUint64s(0, 1)) {
+	if DocumentID("s", "a", 1, abi.IDFromUint64s(0, 1), 0) == DocumentID("s", "b", 1, abi.IDFromUint64s(0, 1), 0) {
 		t.Error("ids of different topics collide")
+	}
+	// no id: the offset makes it unique, and it cannot look like a message id
+	a, b := DocumentID("s", "t", 2, abi.ID{}, 5), DocumentID("s", "t", 2, abi.ID{}, 6)
+	if a != "s:t:2:offset:5" || a == b || a == DocumentID("s", "t", 2, abi.IDFromUint64s(0, 5), 5) {
+		t.Errorf("id 0: %s, %s", a, b)
 	}
 }

@@ -181,7 +181,7 @@ func TestPreseededCollisionAndReplay(t *testing.T) {
 		payloads[i] = userJSON(i)
 	}
 	b := batchOf(0, payloads...)
-	seeded := DocumentID(b.Stream, b.Topic, b.PartitionID, b.Messages[5].ID)
+	seeded := DocumentID(b.Stream, b.Topic, b.PartitionID, b.Messages[5].ID, b.Messages[5].Offset)
 	ctx := context.Background()
 	if _, err := db.DB.Collection("messages").InsertOne(ctx, bson.D{{Key: "_id", Value: seeded}, {Key: "seeded", Value: true}}); err != nil {
 		t.Fatal(err)
@@ -365,5 +365,22 @@ func TestOpen(t *testing.T) {
 	docs := mongotest.ReadDocs(t, db.URI, db.Name, "bare", "")
 	if len(docs) != 1 || mongotest.Keys(docs[0]) != "_id,payload" || mongotest.Value(t, docs[0], "payload") != "only payload" {
 		t.Fatalf("documents without metadata: %v", docs)
+	}
+}
+
+// TestMessagesWithoutID writes messages whose id is 0 (producers that set none; Iggy stores ids
+// verbatim): each gets an offset-based _id, so all land once, and a replay adds nothing.
+func TestMessagesWithoutID(t *testing.T) {
+	db := newDB(t)
+	s := openSink(t, sinkConfig(t, db.URI, db.Name, map[string]any{"payload_format": "string"}))
+	b := batchOf(10, []byte("a"), []byte("b"), []byte("c"), []byte("d"))
+	for i := range b.Messages {
+		b.Messages[i].ID = abi.ID{}
+	}
+	consumeOK(t, s, b)
+	consumeOK(t, s, b)
+	docs := mongotest.ReadDocs(t, db.URI, db.Name, "messages", "")
+	if len(docs) != 4 || mongotest.Value(t, docs[0], "_id") != "orders:created:3:offset:10" || mongotest.Value(t, docs[3], "payload") != "d" {
+		t.Fatalf("documents %v, want 4 with offset-based ids", docs)
 	}
 }
