@@ -82,6 +82,21 @@ func (r *runtimeProc) alive() {
 
 func (r *runtimeProc) count(parts ...string) int { return len(r.log.Lines(parts...)) }
 
+// committed is the offset the sink's consumer group stored on partition 0 of stream/events.
+func committed(t *testing.T, c *iggy.Client, stream string) int64 {
+	return harness.GroupOffset(t, c, stream, "events", "iggy-connect-sink-mongo", 0)
+}
+
+// waitCommitted waits until the sink committed offset at (and more holds, when given), failing
+// the test if the runtime exits meanwhile.
+func (r *runtimeProc) waitCommitted(c *iggy.Client, stream string, at int64, timeout time.Duration, more func() bool) {
+	r.t.Helper()
+	harness.WaitFor(r.t, timeout, fmt.Sprintf("the sink's committed offset at %d", at), func() bool {
+		r.alive()
+		return committed(r.t, c, stream) >= at && (more == nil || more())
+	})
+}
+
 // sinkFile is a connector file for the MongoDB sink reading stream/topic (schema json).
 func sinkFile(key, stream, topic, uri, db, extraTop, extraPlugin string) string {
 	return fmt.Sprintf(`
@@ -161,19 +176,13 @@ func TestKill9ExactlyOnce(t *testing.T) {
 	rt.start()
 	kills := 0
 	for _, at := range []int64{3000, 8000, 13000} {
-		harness.WaitFor(t, 120*time.Second, fmt.Sprintf("the sink's committed offset past %d", at), func() bool {
-			rt.alive()
-			return harness.GroupOffset(t, client, stream, "events", "iggy-connect-sink-mongo", 0) >= at
-		})
+		rt.waitCommitted(client, stream, at, 120*time.Second, nil)
 		rt.p.Kill()
 		kills++
-		t.Logf("kill -9 #%d at committed offset %d", kills, harness.GroupOffset(t, client, stream, "events", "iggy-connect-sink-mongo", 0))
+		t.Logf("kill -9 #%d at committed offset %d", kills, committed(t, client, stream))
 		rt.start()
 	}
-	harness.WaitFor(t, 180*time.Second, "every message committed", func() bool {
-		rt.alive()
-		return harness.GroupOffset(t, client, stream, "events", "iggy-connect-sink-mongo", 0) >= total-1
-	})
+	rt.waitCommitted(client, stream, total-1, 180*time.Second, nil)
 	time.Sleep(300 * time.Millisecond)
 	if !rt.p.Stop(30 * time.Second) {
 		t.Fatal("the runtime did not stop on SIGTERM")
@@ -223,22 +232,16 @@ func TestServerStoppedTenSeconds(t *testing.T) {
 			time.Sleep(25 * time.Millisecond)
 		}
 	}()
-	harness.WaitFor(t, 60*time.Second, "the sink writing", func() bool {
-		rt.alive()
-		return harness.GroupOffset(t, client, stream, "events", "iggy-connect-sink-mongo", 0) >= 1500
-	})
-	before := harness.GroupOffset(t, client, stream, "events", "iggy-connect-sink-mongo", 0)
+	rt.waitCommitted(client, stream, 1500, 60*time.Second, nil)
+	before := committed(t, client, stream)
 	mdb.Stop()
 	stopped := time.Now()
 	time.Sleep(10 * time.Second)
-	during := harness.GroupOffset(t, client, stream, "events", "iggy-connect-sink-mongo", 0)
+	during := committed(t, client, stream)
 	mdb.Start()
 	t.Logf("FerretDB down for %v: committed offset %d when it stopped, %d when it came back", time.Since(stopped).Round(time.Millisecond), before, during)
 	wg.Wait()
-	harness.WaitFor(t, 180*time.Second, "every message committed", func() bool {
-		rt.alive()
-		return harness.GroupOffset(t, client, stream, "events", "iggy-connect-sink-mongo", 0) >= total-1
-	})
+	rt.waitCommitted(client, stream, total-1, 180*time.Second, nil)
 	time.Sleep(300 * time.Millisecond)
 	rt.p.Stop(30 * time.Second)
 	checkExactlyOnce(t, mdb.URI, db.Name, total)
@@ -288,10 +291,8 @@ func TestDeadLetter(t *testing.T) {
 		`schema = "json"`, `schema = "raw"`, 1)
 	rt := newRuntime(t, srv.Addr, "mongo.toml", file)
 	rt.start()
-	harness.WaitFor(t, 120*time.Second, "every message handled", func() bool {
-		rt.alive()
-		return harness.GroupOffset(t, client, stream, "events", "iggy-connect-sink-mongo", 0) >= total-1 &&
-			harness.TopicCount(t, client, stream, "dlq") >= uint64(len(bad))
+	rt.waitCommitted(client, stream, total-1, 120*time.Second, func() bool {
+		return harness.TopicCount(t, client, stream, "dlq") >= uint64(len(bad))
 	})
 	time.Sleep(300 * time.Millisecond)
 	rt.p.Stop(30 * time.Second)

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/iggy-go/connectors/abi"
+	"github.com/iggy-go/connectors/connectors/sinks/mongodb/mongotest"
 	"github.com/iggy-go/connectors/sdk"
 	"go.mongodb.org/mongo-driver/v2/bson"
 )
@@ -37,24 +38,10 @@ func build(t *testing.T, l layout, b *sdk.SinkBatch) bson.D {
 	return d
 }
 
-func field(t *testing.T, d bson.D, key string) any {
-	t.Helper()
-	for _, e := range d {
-		if e.Key == key {
-			return e.Value
-		}
-	}
-	t.Fatalf("no field %q in %v", key, d)
-	return nil
-}
-
-func keys(d bson.D) string {
-	var k []string
-	for _, e := range d {
-		k = append(k, e.Key)
-	}
-	return strings.Join(k, ",")
-}
+var (
+	field = mongotest.Value
+	keys  = mongotest.Keys
+)
 
 func TestDocumentMetadata(t *testing.T) {
 	ts := time.Date(2025, 1, 2, 3, 4, 5, 678_901_000, time.UTC)
