@@ -198,8 +198,9 @@ func TestKill9ExactlyOnce(t *testing.T) {
 }
 
 // TestServerStoppedTenSeconds stops a private FerretDB for 10 s while messages keep arriving: the
-// sink retries (inside the plugin, then through the runtime's [retry]), resumes when the server is
-// back, and the collection ends with every message once.
+// sink (in a plugin-host child process: transport = "process") retries inside the plugin, then
+// through the runtime's [retry], resumes when the server is back, and the collection ends with
+// every message once.
 func TestServerStoppedTenSeconds(t *testing.T) {
 	mdb := mongotest.StartServer(t)
 	db := mongotest.NewDB(t, mdb.URI, "e2e_outage_")
@@ -209,7 +210,7 @@ func TestServerStoppedTenSeconds(t *testing.T) {
 	harness.EnsureTopic(t, client, stream, "events", 1)
 	uri := mdb.URI + "?serverSelectionTimeoutMS=1000&connectTimeoutMS=1000"
 	rt := newRuntime(t, srv.Addr, "mongo.toml", sinkFile("mongo", stream, "events", uri, db.Name,
-		"[retry]\ninitial_backoff = \"200ms\"\nmax_backoff = \"2s\"\n", "max_retries = 3\nretry_delay = \"200ms\""))
+		"transport = \"process\"\n[retry]\ninitial_backoff = \"200ms\"\nmax_backoff = \"2s\"\n", "max_retries = 3\nretry_delay = \"200ms\""))
 	rt.start()
 
 	const total, per = 12_000, 100
