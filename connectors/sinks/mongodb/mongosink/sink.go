@@ -323,11 +323,16 @@ func (s *Sink) insertChunk(ctx context.Context, docs []bson.Raw, spans []span, r
 // unrejected document when the write concern failed).
 func (s *Sink) resolve(pending []int, spans []span, bwe *mongo.BulkWriteException, res *sdk.Result) []int {
 	wcFailed := bwe.WriteConcernError != nil
-	status := make([]int, len(pending)) // 0 inserted, 1 duplicate, 2 retry, 3 rejected
 	for _, we := range bwe.WriteErrors {
 		if we.Index < 0 || we.Index >= len(pending) {
-			continue // not ours; cannot happen with a conforming server
+			// an answer that does not fit what was sent: nothing of it can be trusted
+			s.log.Warn("mongodb sink: write error for a document that was not sent; sending the chunk again",
+				"index", we.Index, "sent", len(pending))
+			return pending
 		}
+	}
+	status := make([]int, len(pending)) // 0 inserted, 1 duplicate, 2 retry, 3 rejected
+	for _, we := range bwe.WriteErrors {
 		switch {
 		case isDuplicateKey(we.Code):
 			status[we.Index] = 1
