@@ -159,20 +159,35 @@ func checkExactlyOnce(t *testing.T, uri, db string, total int) mongotest.Stats {
 	return st
 }
 
+// fixture is what every test starts with: a database of its own on the MongoDB server at uri,
+// an iggy-devserver (in memory) with a client, and a stream with topic "events" (one partition).
+type fixture struct {
+	db     *mongotest.DB
+	addr   string // Iggy
+	client *iggy.Client
+	stream string
+}
+
+func newFixture(t *testing.T, uri, prefix string) fixture {
+	t.Helper()
+	db := mongotest.NewDB(t, uri, "e2e_"+prefix+"_")
+	srv := harness.StartDevserver(t, harness.DevserverOptions{Bin: pluginbuild.Devserver(t)})
+	f := fixture{db: db, addr: srv.Addr, client: harness.Dial(t, srv.Addr), stream: "mongo_" + prefix + "_" + db.Suffix}
+	harness.EnsureTopic(t, f.client, f.stream, "events", 1)
+	return f
+}
+
 // TestKill9ExactlyOnce kills the runtime with SIGKILL three times while the sink writes 20 000
 // messages and restarts it each time: every message ends up in the collection exactly once (count
 // = distinct _id = messages produced, contiguous offsets), checked with pymongo.
 func TestKill9ExactlyOnce(t *testing.T) {
 	uri := mongotest.URI(t)
-	db := mongotest.NewDB(t, uri, "e2e_kill_")
-	srv := harness.StartDevserver(t, harness.DevserverOptions{Bin: pluginbuild.Devserver(t)})
-	client := harness.Dial(t, srv.Addr)
-	stream := "mongo_kill_" + db.Suffix
-	harness.EnsureTopic(t, client, stream, "events", 1)
+	f := newFixture(t, uri, "kill")
+	db, client, stream := f.db, f.client, f.stream
 	const total = 20_000
 	produce(t, client, stream, "events", 0, total, 1000)
 
-	rt := newRuntime(t, srv.Addr, "mongo.toml", sinkFile("mongo", stream, "events", uri, db.Name, "", ""))
+	rt := newRuntime(t, f.addr, "mongo.toml", sinkFile("mongo", stream, "events", uri, db.Name, "", ""))
 	rt.start()
 	kills := 0
 	for _, at := range []int64{3000, 8000, 13000} {
@@ -203,13 +218,10 @@ func TestKill9ExactlyOnce(t *testing.T) {
 // every message once.
 func TestServerStoppedTenSeconds(t *testing.T) {
 	mdb := mongotest.StartServer(t)
-	db := mongotest.NewDB(t, mdb.URI, "e2e_outage_")
-	srv := harness.StartDevserver(t, harness.DevserverOptions{Bin: pluginbuild.Devserver(t)})
-	client := harness.Dial(t, srv.Addr)
-	stream := "mongo_outage_" + db.Suffix
-	harness.EnsureTopic(t, client, stream, "events", 1)
+	f := newFixture(t, mdb.URI, "outage")
+	db, client, stream := f.db, f.client, f.stream
 	uri := mdb.URI + "?serverSelectionTimeoutMS=1000&connectTimeoutMS=1000"
-	rt := newRuntime(t, srv.Addr, "mongo.toml", sinkFile("mongo", stream, "events", uri, db.Name,
+	rt := newRuntime(t, f.addr, "mongo.toml", sinkFile("mongo", stream, "events", uri, db.Name,
 		"transport = \"process\"\n[retry]\ninitial_backoff = \"200ms\"\nmax_backoff = \"2s\"\n", "max_retries = 3\nretry_delay = \"200ms\""))
 	rt.start()
 
@@ -262,11 +274,8 @@ func TestServerStoppedTenSeconds(t *testing.T) {
 // error headers, and every other message is in the collection.
 func TestDeadLetter(t *testing.T) {
 	uri := mongotest.URI(t)
-	db := mongotest.NewDB(t, uri, "e2e_dlq_")
-	srv := harness.StartDevserver(t, harness.DevserverOptions{Bin: pluginbuild.Devserver(t)})
-	client := harness.Dial(t, srv.Addr)
-	stream := "mongo_dlq_" + db.Suffix
-	harness.EnsureTopic(t, client, stream, "events", 1)
+	f := newFixture(t, uri, "dlq")
+	db, client, stream := f.db, f.client, f.stream
 	harness.EnsureTopic(t, client, stream, "dlq", 1)
 	const total = 400
 	bad := map[int]string{}
@@ -290,7 +299,7 @@ func TestDeadLetter(t *testing.T) {
 	file := strings.Replace(sinkFile("mongo", stream, "events", uri, db.Name,
 		fmt.Sprintf("on_error = \"dead_letter\"\n[dead_letter]\nstream = %q\ntopic = \"dlq\"\n", stream), ""),
 		`schema = "json"`, `schema = "raw"`, 1)
-	rt := newRuntime(t, srv.Addr, "mongo.toml", file)
+	rt := newRuntime(t, f.addr, "mongo.toml", file)
 	rt.start()
 	rt.waitCommitted(client, stream, total-1, 120*time.Second, func() bool {
 		return harness.TopicCount(t, client, stream, "dlq") >= uint64(len(bad))
