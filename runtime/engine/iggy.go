@@ -53,9 +53,17 @@ func (c *groupConsumer) Poll(ctx context.Context, max int) (pipeline.ConsumedBat
 	return pipeline.ConsumedBatch{PartitionID: b.PartitionID, CurrentOffset: b.CurrentOffset, Messages: msgs}, nil
 }
 
+// Commit stores the offset; a partition the member lost wraps pipeline.ErrPartitionRevoked.
 func (c *groupConsumer) Commit(ctx context.Context, partitionID uint32, offset uint64) error {
-	return wrapIggy(c.g.Commit(ctx, partitionID, offset))
+	err := c.g.Commit(ctx, partitionID, offset)
+	if errors.Is(err, iggy.ErrPartitionNotOwned) {
+		return fmt.Errorf("%w: %w", pipeline.ErrPartitionRevoked, err)
+	}
+	return wrapIggy(err)
 }
+
+// Owns implements pipeline.PartitionOwner.
+func (c *groupConsumer) Owns(partitionID uint32) bool { return c.g.Owns(partitionID) }
 
 func toABIHeaders(hs []iggy.Header) []abi.Header {
 	if len(hs) == 0 {
