@@ -78,7 +78,7 @@ func runRuntime(ctx context.Context, env *Env, args []string) int {
 	}
 	cfg := loaded.Config
 	// Every record names this runtime, so the logs of replicas sharing the work can be told apart.
-	log = log.With("instance", cfg.InstanceName())
+	log = slog.New(instanceHandler{Handler: log.Handler(), instance: slog.String("instance", cfg.InstanceName())})
 	slog.SetDefault(log)
 	setPluginLogLevel(cfg.Logging.Level, loaded.Env, log)
 	if err := os.MkdirAll(cfg.State.Path, 0o755); err != nil {
@@ -222,4 +222,25 @@ func setPluginLogLevel(level string, env map[string]string, log *slog.Logger) {
 	if err := plugin.SetPluginEnv(name, level); err != nil {
 		log.Warn("cannot pass the log level to in-process plugins; set IGGY_PLUGIN_LOG_LEVEL", "err", err)
 	}
+}
+
+// instanceHandler adds the runtime's instance attribute as the last attribute of every record (after
+// the record's own: a line still starts with msg and the connector, as it did without it).
+type instanceHandler struct {
+	slog.Handler
+	instance slog.Attr
+}
+
+func (h instanceHandler) Handle(ctx context.Context, r slog.Record) error {
+	r = r.Clone()
+	r.AddAttrs(h.instance)
+	return h.Handler.Handle(ctx, r)
+}
+
+func (h instanceHandler) WithAttrs(as []slog.Attr) slog.Handler {
+	return instanceHandler{Handler: h.Handler.WithAttrs(as), instance: h.instance}
+}
+
+func (h instanceHandler) WithGroup(name string) slog.Handler {
+	return instanceHandler{Handler: h.Handler.WithGroup(name), instance: h.instance}
 }
