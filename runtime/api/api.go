@@ -52,8 +52,8 @@ type Options struct {
 	Logger  *slog.Logger // nil = slog.Default()
 	// Version is the runtime version reported by /stats.
 	Version string
-	// Instance is this runtime's name among replicas (config key instance), reported by /health and
-	// /stats; empty = not reported.
+	// Instance is this runtime's name among replicas (config key instance), reported by /stats;
+	// empty = not reported.
 	Instance string
 	// StartTime is when the runtime started (/stats run_time, start_time); zero = when New ran.
 	StartTime time.Time
@@ -202,11 +202,7 @@ func (s *Server) registerRoutes() error {
 			_, _ = w.Write([]byte("Connector Runtime API"))
 		}},
 		{"GET", "/health", func(w http.ResponseWriter, _ *http.Request) {
-			h := map[string]string{"status": "healthy"}
-			if s.opt.Instance != "" {
-				h["instance"] = s.opt.Instance
-			}
-			writeJSON(w, http.StatusOK, h)
+			writeJSON(w, http.StatusOK, map[string]string{"status": "healthy"})
 		}},
 		{"GET", "/ready", s.getReady},
 		{"GET", "/stats", s.getStats},
