@@ -8,6 +8,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/iggy-go/connectors/runtime/backoff"
 	"github.com/iggy-go/connectors/runtime/iggy"
 )
 
@@ -134,7 +135,7 @@ func (l *sourceLease) acquire(ctx context.Context, key string, waiting func(erro
 			last = err.Error()
 		}
 		waiting(err)
-		if sleepCtx(ctx, l.interval) != nil {
+		if (backoff.Policy{Initial: l.interval}).Sleep(ctx, 1) != nil {
 			return ctx.Err()
 		}
 	}
@@ -176,15 +177,4 @@ func (l *sourceLease) release() {
 		l.log.Debug("source lease: leaving the consumer group failed", "err", err)
 	}
 	l.joined = false
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }

@@ -76,6 +76,33 @@ func batchesBy(rs []*replica) map[string]int {
 	return out
 }
 
+// produceUntilAThird runs send in the background and waits until third holds (a third of the
+// messages arrived) and every replica delivered a batch; the returned channel closes when send
+// returns.
+func produceUntilAThird(t *testing.T, rs []*replica, what string, send func(), third func() bool) <-chan struct{} {
+	t.Helper()
+	sent := make(chan struct{})
+	go func() {
+		defer close(sent)
+		send()
+	}()
+	harness.WaitFor(t, 60*time.Second, "a third of the "+what+", by every runtime", func() bool {
+		for _, r := range rs {
+			r.alive()
+		}
+		if !third() {
+			return false
+		}
+		for _, n := range batchesBy(rs) {
+			if n == 0 {
+				return false
+			}
+		}
+		return true
+	})
+	return sent
+}
+
 // waitTakeover kills victim with SIGKILL and waits until the survivors hold every partition; it
 // returns how long that took.
 func waitTakeover(t *testing.T, addr, stream, group string, victim *replica, survivors int) time.Duration {
@@ -135,19 +162,9 @@ batch_size = 500`, u, schema+".rows"))
 	rs := startGroup(t, dev.Addr, 3, stream, "pg", file)
 
 	start := time.Now()
-	sent := make(chan struct{})
-	go func() {
-		defer close(sent)
-		sendPaced(t, c, stream, "in", partitions, total, 250, 15*time.Millisecond, jsonPayload)
-	}()
-	// Kill rt2 mid-stream, once every runtime has written something.
-	harness.WaitFor(t, 60*time.Second, "a third of the rows, written by every runtime", func() bool {
-		for _, r := range rs {
-			r.alive()
-		}
-		by := batchesBy(rs)
-		return count("SELECT count(*) FROM "+table) >= total/3 && by["rt1"] > 0 && by["rt2"] > 0 && by["rt3"] > 0
-	})
+	sent := produceUntilAThird(t, rs, "rows", func() { sendPaced(t, c, stream, "in", partitions, total, 250, 15*time.Millisecond, jsonPayload) },
+		func() bool { return count("SELECT count(*) FROM "+table) >= total/3 })
+	// Kill rt2 mid-stream (every runtime has written something).
 	before := batchesBy(rs)
 	rowsAtKill := count("SELECT count(*) FROM " + table)
 	took := waitTakeover(t, dev.Addr, stream, "iggy-connect-sink-pg", rs[1], 2)
@@ -218,18 +235,8 @@ func TestStdoutSinkDuplicatesBounded(t *testing.T) {
 		}
 		return seen
 	}
-	sent := make(chan struct{})
-	go func() {
-		defer close(sent)
-		sendPaced(t, c, stream, "in", partitions, total, 100, 10*time.Millisecond, jsonPayload)
-	}()
-	harness.WaitFor(t, 60*time.Second, "a third of the messages printed, by every runtime", func() bool {
-		for _, r := range rs {
-			r.alive()
-		}
-		by := batchesBy(rs)
-		return len(printed()) >= total/3 && by["rt1"] > 0 && by["rt2"] > 0 && by["rt3"] > 0
-	})
+	sent := produceUntilAThird(t, rs, "messages printed", func() { sendPaced(t, c, stream, "in", partitions, total, 500, 0, jsonPayload) },
+		func() bool { return len(printed()) >= total/3 })
 	took := waitTakeover(t, dev.Addr, stream, "iggy-connect-sink-out", rs[0], 2)
 	t.Logf("killed rt1; the survivors held all partitions %v later", took.Round(time.Millisecond))
 	<-sent
