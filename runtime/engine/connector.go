@@ -311,7 +311,7 @@ func (c *Connector) runSink(ctx context.Context, cfg *config.ConnectorConfig, li
 				// member that died are taken over quickly.
 				SyncInterval: time.Second})
 			groups = append(groups, g)
-			streams = append(streams, pipeline.SinkStream{Stream: s.Stream, Topic: topic, Consumer: &groupConsumer{g: g},
+			streams = append(streams, pipeline.SinkStream{Stream: s.Stream, Topic: topic, Consumer: &groupConsumer{g: g, client: client, stream: s.Stream, topic: topic, group: group},
 				Processor: proc, BatchLength: int(s.BatchLength), PollInterval: time.Duration(s.PollInterval),
 				LingerTime: time.Duration(s.LingerTime)})
 		}

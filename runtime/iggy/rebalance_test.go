@@ -20,13 +20,13 @@ func TestGroupConsumerOwnsAfterRebalance(t *testing.T) {
 	}
 	c1 := dial(t, s.Addr().String())
 	g1 := iggy.NewGroupConsumer(c1, "o", "t", "w", iggy.GroupConsumerOptions{})
-	if g1.Owns(0) {
+	if g1.Owns(ctx, 0) {
 		t.Fatal("owns a partition before joining")
 	}
 	if _, err := g1.Poll(ctx, 1); err != nil {
 		t.Fatal(err)
 	}
-	if !g1.Owns(0) || !g1.Owns(1) {
+	if !g1.Owns(ctx, 0) || !g1.Owns(ctx, 1) {
 		t.Fatalf("lone member owns %v", g1.Assignment())
 	}
 	c2 := dial(t, s.Addr().String())
@@ -39,21 +39,21 @@ func TestGroupConsumerOwnsAfterRebalance(t *testing.T) {
 		t.Fatalf("second member owns %v, want one partition", moved)
 	}
 	p := moved[0]
-	if !g1.Owns(p) {
+	if !g1.Owns(ctx, p) {
 		t.Fatalf("first member forgot partition %d before any sync", p)
 	}
 	err := g1.Commit(ctx, p, 0)
 	if !errors.Is(err, iggy.ErrPartitionNotOwned) {
 		t.Fatalf("commit of a moved partition: %v, want ErrPartitionNotOwned", err)
 	}
-	if g1.Owns(p) || !g1.Owns(1-p) {
+	if g1.Owns(ctx, p) || !g1.Owns(ctx, 1-p) {
 		t.Fatalf("after the refused commit the first member owns %v, want [%d]", g1.Assignment(), 1-p)
 	}
 	if _, err := admin.GetConsumerOffset(ctx, iggy.GroupConsumerOf(iggy.NamedID("w")), iggy.NamedID("o"), iggy.NamedID("t"), iggy.Part(p)); !errors.Is(err, iggy.ErrNotFound) {
 		t.Fatalf("offset of partition %d after the refused commit: %v, want none stored", p, err)
 	}
 	c1.Close()
-	if g1.Owns(1 - p) {
+	if g1.Owns(ctx, 1-p) {
 		t.Fatal("owns a partition after its connection closed")
 	}
 }

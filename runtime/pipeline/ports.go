@@ -59,9 +59,10 @@ type Consumer interface {
 // groups). The sink asks it before delivering a batch polled earlier: a batch of a partition that a
 // rebalance gave to another member is dropped uncommitted (its new owner reads it from the group's
 // stored offset), so a revoked partition is written twice for at most the one batch that was
-// already in the plugin's hands. Owns may be called concurrently with Poll and Commit.
+// already in the plugin's hands. Owns may be called concurrently with Poll and Commit; it may ask
+// the server (bounded by ctx) and answers false when it cannot tell.
 type PartitionOwner interface {
-	Owns(partitionID uint32) bool
+	Owns(ctx context.Context, partitionID uint32) bool
 }
 
 // ErrPartitionRevoked is wrapped by a Consumer's Commit error when the partition no longer belongs

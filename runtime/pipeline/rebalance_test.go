@@ -66,7 +66,7 @@ func (m *groupMember) Commit(_ context.Context, p uint32, offset uint64) error {
 	return nil
 }
 
-func (m *groupMember) Owns(p uint32) bool {
+func (m *groupMember) Owns(_ context.Context, p uint32) bool {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return m.owned[p]

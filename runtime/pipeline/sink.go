@@ -155,7 +155,7 @@ func (s *Sink) runStream(ctx context.Context, st *SinkStream) error {
 		if ctx.Err() != nil {
 			return nil
 		}
-		if s.revoked(st, batch.PartitionID) {
+		if s.revoked(ctx, st, batch.PartitionID) {
 			// Polled before a rebalance gave the partition to another member: that member reads it
 			// from the group's stored offset. Writing it here too would only duplicate it.
 			log.Info("partition revoked by a rebalance; dropping a batch read ahead, uncommitted",
@@ -170,9 +170,9 @@ func (s *Sink) runStream(ctx context.Context, st *SinkStream) error {
 
 // revoked reports whether st's consumer knows that partition is no longer assigned to this member
 // (consumers that do not know their assignment never report a revocation).
-func (s *Sink) revoked(st *SinkStream, partition uint32) bool {
+func (s *Sink) revoked(ctx context.Context, st *SinkStream, partition uint32) bool {
 	o, ok := st.Consumer.(PartitionOwner)
-	return ok && !o.Owns(partition)
+	return ok && !o.Owns(ctx, partition)
 }
 
 // pollStream reads st and hands non-empty batches to runStream until ctx ends, retrying failed
@@ -370,7 +370,7 @@ func (s *Sink) write(ctx context.Context, st *SinkStream, prog *batchProgress, p
 		if err != nil {
 			s.opt.Counters.AddError(StagePlugin)
 			if IsRetryable(err) {
-				if s.revoked(st, batch.PartitionID) {
+				if ctx.Err() == nil && s.revoked(ctx, st, batch.PartitionID) {
 					log.Info("partition revoked by a rebalance while retrying; abandoning the batch uncommitted",
 						"partition", batch.PartitionID, "messages", len(pending))
 					return nil

@@ -157,3 +157,20 @@ func sendPaced(t *testing.T, c *iggy.Client, stream, topic string, partitions, t
 }
 
 func jsonPayload(i int) []byte { return []byte(fmt.Sprintf(`{"n":%d,"p":%d}`, i, i%6)) }
+
+// sendRange produces messages from..to-1 (message i to partition i % partitions) in one request per
+// partition.
+func sendRange(t *testing.T, c *iggy.Client, stream string, from, to int) {
+	t.Helper()
+	per := make([][]iggy.Message, partitions)
+	for i := from; i < to; i++ {
+		per[i%partitions] = append(per[i%partitions], iggy.Message{ID: iggy.IDFromUint64(uint64(i + 1)), Payload: jsonPayload(i)})
+	}
+	for p, msgs := range per {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		if _, err := c.SendMessages(ctx, iggy.NamedID(stream), iggy.NamedID("in"), iggy.PartitionID(uint32(p)), msgs); err != nil {
+			t.Errorf("send to partition %d: %v", p, err)
+		}
+		cancel()
+	}
+}
