@@ -52,6 +52,9 @@ type Options struct {
 	Logger  *slog.Logger // nil = slog.Default()
 	// Version is the runtime version reported by /stats.
 	Version string
+	// Instance is this runtime's name among replicas (config key instance), reported by /stats;
+	// empty = not reported.
+	Instance string
 	// StartTime is when the runtime started (/stats run_time, start_time); zero = when New ran.
 	StartTime time.Time
 }

@@ -28,6 +28,7 @@ type runtimeStats struct {
 	SinksTotal      int              `json:"sinks_total"`
 	SinksRunning    int              `json:"sinks_running"`
 	Connectors      []connectorStats `json:"connectors"`
+	Instance        string           `json:"instance,omitempty"` // extension: config key instance
 }
 
 // connectorStats is the original's ConnectorStats; fields that do not apply to the kind are left
@@ -80,7 +81,7 @@ func (s *Server) getStats(w http.ResponseWriter, _ *http.Request) {
 		Version: s.opt.Version, VersionSemver: semver(s.opt.Version), ProcessID: os.Getpid(),
 		CPUUsage: p.cpu, TotalCPUUsage: p.totalCPU, MemoryUsage: p.rss, TotalMemory: p.totalMem,
 		AvailableMemory: p.availMem, RunTime: now.Sub(s.opt.StartTime).Microseconds(),
-		StartTime: s.opt.StartTime.UnixMicro(), Connectors: []connectorStats{},
+		StartTime: s.opt.StartTime.UnixMicro(), Connectors: []connectorStats{}, Instance: s.opt.Instance,
 	}
 	for _, c := range s.opt.Engine.Connectors() {
 		cfg := c.Config()

@@ -77,6 +77,9 @@ func runRuntime(ctx context.Context, env *Env, args []string) int {
 		log.Info("effective config", "config", loaded.Config)
 	}
 	cfg := loaded.Config
+	// Every record names this runtime, so the logs of replicas sharing the work can be told apart.
+	log = slog.New(instanceHandler{Handler: log.Handler(), instance: slog.String("instance", cfg.InstanceName())})
+	slog.SetDefault(log)
 	setPluginLogLevel(cfg.Logging.Level, loaded.Env, log)
 	if err := os.MkdirAll(cfg.State.Path, 0o755); err != nil {
 		log.Error("cannot create the state directory", "path", cfg.State.Path, "err", err)
@@ -91,7 +94,7 @@ func runRuntime(ctx context.Context, env *Env, args []string) int {
 	var m *metrics.Metrics
 	opts := engine.Options{Config: cfg, Provider: prov, Logger: log}
 	if cfg.HTTP.Enabled && cfg.HTTP.Metrics.Enabled {
-		m = metrics.New()
+		m = metrics.NewInstance(cfg.InstanceName())
 		opts.Observer = m.Observer
 	}
 	eng, err := engine.New(opts)
@@ -106,7 +109,8 @@ func runRuntime(ctx context.Context, env *Env, args []string) int {
 	// once the engine runs.
 	var srv *api.Server
 	if cfg.HTTP.Enabled {
-		srv, err = api.New(api.Options{HTTP: cfg.HTTP, Engine: eng, Metrics: m, Logger: log, Version: Version, StartTime: started})
+		srv, err = api.New(api.Options{HTTP: cfg.HTTP, Engine: eng, Metrics: m, Logger: log, Version: Version, StartTime: started,
+			Instance: cfg.InstanceName()})
 		if err == nil {
 			_, err = srv.Listen()
 		}
@@ -218,4 +222,25 @@ func setPluginLogLevel(level string, env map[string]string, log *slog.Logger) {
 	if err := plugin.SetPluginEnv(name, level); err != nil {
 		log.Warn("cannot pass the log level to in-process plugins; set IGGY_PLUGIN_LOG_LEVEL", "err", err)
 	}
+}
+
+// instanceHandler adds the runtime's instance attribute as the last attribute of every record (after
+// the record's own: a line still starts with msg and the connector, as it did without it).
+type instanceHandler struct {
+	slog.Handler
+	instance slog.Attr
+}
+
+func (h instanceHandler) Handle(ctx context.Context, r slog.Record) error {
+	r = r.Clone()
+	r.AddAttrs(h.instance)
+	return h.Handler.Handle(ctx, r)
+}
+
+func (h instanceHandler) WithAttrs(as []slog.Attr) slog.Handler {
+	return instanceHandler{Handler: h.Handler.WithAttrs(as), instance: h.instance}
+}
+
+func (h instanceHandler) WithGroup(name string) slog.Handler {
+	return instanceHandler{Handler: h.Handler.WithGroup(name), instance: h.instance}
 }

@@ -102,6 +102,7 @@ var documentedDefaults = map[string]any{
 	"telemetry.traces.endpoint":           "http://localhost:4317",
 	"logging.format":                      "text",
 	"logging.level":                       "info",
+	"instance":                            "",
 }
 
 func TestDefaults(t *testing.T) {

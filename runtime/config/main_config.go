@@ -19,6 +19,20 @@ type Config struct {
 	State      StateConfig      `toml:"state"`
 	Telemetry  TelemetryConfig  `toml:"telemetry"`
 	Logging    LoggingConfig    `toml:"logging"`
+	// Instance names this runtime among the replicas that share the work (extension): a label in
+	// logs, metrics and the API. Empty: the host name (a Kubernetes pod's name). See InstanceName.
+	Instance string `toml:"instance"`
+}
+
+// InstanceName is the runtime's instance identity: Instance, else the host name, else "unknown".
+func (c *Config) InstanceName() string {
+	if c.Instance != "" {
+		return c.Instance
+	}
+	if h, err := os.Hostname(); err == nil && h != "" {
+		return h
+	}
+	return "unknown"
 }
 
 // HTTPConfig is the management API ([http]).

@@ -311,7 +311,7 @@ func (c *Connector) runSink(ctx context.Context, cfg *config.ConnectorConfig, li
 				// member that died are taken over quickly.
 				SyncInterval: time.Second})
 			groups = append(groups, g)
-			streams = append(streams, pipeline.SinkStream{Stream: s.Stream, Topic: topic, Consumer: &groupConsumer{g: g, user: iggyUser(c.e.opt.Config.Iggy), stream: s.Stream, topic: topic},
+			streams = append(streams, pipeline.SinkStream{Stream: s.Stream, Topic: topic, Consumer: &groupConsumer{g: g, client: client, user: iggyUser(c.e.opt.Config.Iggy), stream: s.Stream, topic: topic, group: group},
 				Processor: proc, BatchLength: int(s.BatchLength), PollInterval: time.Duration(s.PollInterval),
 				LingerTime: time.Duration(s.LingerTime)})
 		}
@@ -332,7 +332,46 @@ func (c *Connector) runSink(ctx context.Context, cfg *config.ConnectorConfig, li
 	return sink.Run(ctx)
 }
 
+// runSource runs the source while this runtime holds its lease (sourceLease): it waits as standby
+// while another runtime holds it, and stops the pipeline (closing the plugin, nothing uncommitted
+// committed) and waits again when the lease moves away.
 func (c *Connector) runSource(ctx context.Context, cfg *config.ConnectorConfig, lib *plugin.Library, cfgJSON []byte,
+	client *iggy.Client, chain transform.Chain, retry backoff.Policy, dlq *pipeline.DeadLetter, observer pipeline.Observer) error {
+	if len(cfg.SourceStreams) == 0 {
+		return fmt.Errorf("source %q has no [[streams]]", cfg.Key)
+	}
+	first := cfg.SourceStreams[0]
+	if err := c.setUpTopic(ctx, client, first.Stream, first.Topic, first.AutoCreate, first.Partitions); err != nil {
+		return fmt.Errorf("streams[0]: %w", err)
+	}
+	lease := newSourceLease(client, cfg.Key, first.Stream, first.Topic, c.log)
+	defer lease.release()
+	for {
+		if err := lease.acquire(ctx, cfg.Key, func(err error) { c.State.Fail(pipeline.StatusError, err) }); err != nil {
+			return nil // stopping
+		}
+		c.State.Set(pipeline.StatusStarting, true)
+		runCtx, cancel := context.WithCancelCause(ctx)
+		watched := make(chan struct{})
+		go func() {
+			defer close(watched)
+			lease.watch(runCtx, cfg.Key, func(err error) { cancel(fmt.Errorf("%w: %w", errLeaseLost, err)) })
+		}()
+		err := c.runSourceOnce(runCtx, cfg, lib, cfgJSON, client, chain, retry, dlq, observer)
+		lost := context.Cause(runCtx)
+		cancel(nil)
+		<-watched
+		if ctx.Err() != nil || !errors.Is(lost, errLeaseLost) {
+			return err
+		}
+		c.log.Warn("source stopped: another runtime holds its lease now", "err", lost)
+		c.State.Fail(pipeline.StatusError, lost)
+	}
+}
+
+// runSourceOnce opens the plugin with the stored state and runs the source pipeline until ctx ends
+// or it fails.
+func (c *Connector) runSourceOnce(ctx context.Context, cfg *config.ConnectorConfig, lib *plugin.Library, cfgJSON []byte,
 	client *iggy.Client, chain transform.Chain, retry backoff.Policy, dlq *pipeline.DeadLetter, observer pipeline.Observer) error {
 	proc, err := newSourceProcessor(cfg.SourceStreams, chain)
 	if err != nil {

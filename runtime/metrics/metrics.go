@@ -4,7 +4,8 @@
 // Counts are not kept twice: a custom collector reads the engine's connectors — their
 // pipeline.Counters, status and plugin restarts — at scrape time. Only the stage latency histograms
 // hold state of their own; the engine feeds them through the Observer hook. Labels are bounded:
-// connector_key, connector_type ("source" | "sink") and, for errors and latencies, stage.
+// connector_key, connector_type ("source" | "sink") and, for errors and latencies, stage; with
+// NewInstance every metric also carries the runtime's constant instance label.
 //
 // Names follow the original runtime where it has the metric (spec §9.1), and Vector's
 // instrumentation spec for the ones it lacks:
@@ -62,8 +63,14 @@ type Metrics struct {
 }
 
 // New creates the registry with the Go and process collectors and the connector collector (which
-// reports nothing until Attach).
-func New() *Metrics {
+// reports nothing until Attach), without an instance label.
+func New() *Metrics { return NewInstance("") }
+
+// NewInstance is New with the constant label instance="<instance>" on every metric (none when
+// instance is empty), so that the replicas of a scaled-out deployment can be told apart even where
+// the scraper does not add its own target label. Prometheus renames it exported_instance unless the
+// scrape job sets honor_labels: true (docs/scaleout.md).
+func NewInstance(instance string) *Metrics {
 	m := &Metrics{
 		reg: prometheus.NewRegistry(),
 		stages: prometheus.NewHistogramVec(prometheus.HistogramOpts{
@@ -72,7 +79,11 @@ func New() *Metrics {
 			Buckets: StageBuckets,
 		}, []string{"connector_key", "connector_type", "stage"}),
 	}
-	m.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+	var reg prometheus.Registerer = m.reg
+	if instance != "" {
+		reg = prometheus.WrapRegistererWith(prometheus.Labels{"instance": instance}, m.reg)
+	}
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		m.stages, &collector{m: m})
 	return m
 }

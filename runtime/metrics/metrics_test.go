@@ -180,6 +180,30 @@ func TestObserverHistogram(t *testing.T) {
 	}
 }
 
+// NewInstance puts the constant instance label on every metric, the runtime's own and the
+// connectors' alike.
+func TestInstanceLabel(t *testing.T) {
+	m := NewInstance("rt-1")
+	m.Observer(config.KindSink, "pg").ObserveStage("ffi", time.Millisecond)
+	s := scrape(t, m)
+	n := 0
+	for k := range s {
+		if !strings.Contains(k, `instance="rt-1"`) {
+			t.Errorf("%s has no instance label", k)
+		}
+		n++
+	}
+	if s[`iggy_connector_stage_duration_seconds_count{connector_key="pg",connector_type="sink",instance="rt-1",stage="ffi"}`] != 1 {
+		t.Errorf("stage histogram without the instance label: %v", s)
+	}
+	if n < 10 {
+		t.Errorf("only %d series scraped", n)
+	}
+	if s2 := scrape(t, New()); s2[`go_goroutines`] == 0 {
+		t.Errorf("New: go_goroutines missing or labelled")
+	}
+}
+
 // BenchmarkScrape100Connectors: one /metrics scrape with 50 sources and 50 sinks, each with
 // errors at two stages and latency samples at four.
 func BenchmarkScrape100Connectors(b *testing.B) {

@@ -55,6 +55,21 @@ type Consumer interface {
 	Commit(ctx context.Context, partitionID uint32, offset uint64) error
 }
 
+// PartitionOwner is implemented by consumers that know their current partition assignment (consumer
+// groups). The sink asks it before delivering a batch polled earlier: a batch of a partition that a
+// rebalance gave to another member is dropped uncommitted (its new owner reads it from the group's
+// stored offset), so a revoked partition is written twice for at most the one batch that was
+// already in the plugin's hands. Owns may be called concurrently with Poll and Commit; it may ask
+// the server (bounded by ctx) and answers false when it cannot tell.
+type PartitionOwner interface {
+	Owns(ctx context.Context, partitionID uint32) bool
+}
+
+// ErrPartitionRevoked is wrapped by a Consumer's Commit error when the partition no longer belongs
+// to this member (a rebalance moved it): nothing was stored, and the new owner delivers the
+// uncommitted messages again. The sink logs it as a rebalance, not as a failure.
+var ErrPartitionRevoked = errors.New("partition revoked by a consumer-group rebalance")
+
 // OutMessage is a message the runtime produces to Iggy.
 type OutMessage struct {
 	ID              abi.ID

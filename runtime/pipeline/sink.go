@@ -155,10 +155,24 @@ func (s *Sink) runStream(ctx context.Context, st *SinkStream) error {
 		if ctx.Err() != nil {
 			return nil
 		}
+		if s.revoked(ctx, st, batch.PartitionID) {
+			// Polled before a rebalance gave the partition to another member: that member reads it
+			// from the group's stored offset. Writing it here too would only duplicate it.
+			log.Info("partition revoked by a rebalance; dropping a batch read ahead, uncommitted",
+				"partition", batch.PartitionID, "messages", len(batch.Messages), "first_offset", batch.Messages[0].Offset)
+			continue
+		}
 		if err := s.deliver(ctx, st, batch, log); err != nil {
 			return err
 		}
 	}
+}
+
+// revoked reports whether st's consumer knows that partition is no longer assigned to this member
+// (consumers that do not know their assignment never report a revocation).
+func (s *Sink) revoked(ctx context.Context, st *SinkStream, partition uint32) bool {
+	o, ok := st.Consumer.(PartitionOwner)
+	return ok && !o.Owns(ctx, partition)
 }
 
 // pollStream reads st and hands non-empty batches to runStream until ctx ends, retrying failed
@@ -356,6 +370,11 @@ func (s *Sink) write(ctx context.Context, st *SinkStream, prog *batchProgress, p
 		if err != nil {
 			s.opt.Counters.AddError(StagePlugin)
 			if IsRetryable(err) {
+				if ctx.Err() == nil && s.revoked(ctx, st, batch.PartitionID) {
+					log.Info("partition revoked by a rebalance while retrying; abandoning the batch uncommitted",
+						"partition", batch.PartitionID, "messages", len(pending))
+					return nil
+				}
 				if !s.opt.Retry.Exhausted(attempt) {
 					s.opt.Counters.Retries.Add(1)
 					s.opt.State.Note(fmt.Errorf("sink plugin: %w", err))
@@ -522,6 +541,14 @@ func (s *Sink) commit(ctx context.Context, st *SinkStream, prog *batchProgress, 
 	})
 	if s.opt.Observer != nil {
 		s.opt.Observer.ObserveStage("commit", time.Since(start))
+	}
+	if errors.Is(err, ErrPartitionRevoked) {
+		// Nothing stored: the new owner writes these messages again (at most this batch per revoked
+		// partition; later batches of the partition are dropped before delivery, see runStream).
+		log.Info("partition revoked by a rebalance; offset not stored, the new owner delivers these messages again",
+			"partition", prog.batch.PartitionID, "offset", offset)
+		prog.committed = len(prog.resolved) // nothing more to commit for this batch here
+		return
 	}
 	if err != nil {
 		s.opt.Counters.AddError(StageCommit)

@@ -21,6 +21,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -235,9 +236,21 @@ func (r *runtimeProc) Metrics() map[string]float64 {
 		if err != nil {
 			r.t.Fatalf("bad metrics line %q", line)
 		}
-		out[line[:i]] = v
+		out[withoutInstance(line[:i])] = v
 	}
 	return out
+}
+
+// instanceLabel matches the runtime's constant instance label (config key instance), which Metrics
+// leaves out of its keys.
+var instanceLabel = regexp.MustCompile(`,?instance="[^"]*"`)
+
+// withoutInstance drops the instance label from a metric key: `m{instance="x"}` → `m`,
+// `m{a="1",instance="x"}` → `m{a="1"}`.
+func withoutInstance(key string) string {
+	key = instanceLabel.ReplaceAllString(key, "")
+	key = strings.Replace(key, "{,", "{", 1)
+	return strings.TrimSuffix(key, "{}")
 }
 
 // connector returns /sinks/{key} or /sources/{key}.

@@ -17,6 +17,9 @@ type DevserverOptions struct {
 	Addr     string // listen address; "" picks a free port (and another one should it be taken first)
 	DataDir  string // where it persists (survives kill -9); "" keeps everything in memory
 	LogLevel string // --log-level; "" means warn
+	// HeartbeatInterval is --heartbeat-interval (consumer-group members silent for 1.2x this are
+	// evicted); 0 keeps the server's default (30s).
+	HeartbeatInterval time.Duration
 }
 
 // Devserver is an iggy-devserver child process (root user iggy/iggy), restartable on the same
@@ -59,6 +62,9 @@ func (d *Devserver) Start() {
 		args := []string{"--addr", addr, "--log-level", d.opts.LogLevel}
 		if d.opts.DataDir != "" {
 			args = append(args, "--data-dir", d.opts.DataDir)
+		}
+		if d.opts.HeartbeatInterval > 0 {
+			args = append(args, "--heartbeat-interval", d.opts.HeartbeatInterval.String())
 		}
 		fmt.Fprintf(d.Log, "=== iggy-devserver run %d on %s, %s\n", d.runs, addr, time.Now().Format(time.RFC3339Nano))
 		p := Start(d.tb, exec.Command(d.opts.Bin, args...), d.Log)

@@ -148,6 +148,26 @@ func (s *Sink) CreateTableSQL() []string {
 	return stmts
 }
 
+// createTable runs CreateTableSQL in one transaction that first takes a transaction-scoped advisory
+// lock on the table's name: replicas of a scaled-out sink open at the same moment, and concurrent
+// CREATE ... IF NOT EXISTS of one table can fail with a unique violation in the catalog.
+func (s *Sink) createTable(ctx context.Context, pool *pgxpool.Pool) error {
+	tx, err := pool.Begin(ctx)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback(context.WithoutCancel(ctx)) //nolint:errcheck // after Commit a no-op
+	if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock(hashtext($1))", "iggy-connectors create "+s.quoted); err != nil {
+		return err
+	}
+	for _, stmt := range s.CreateTableSQL() {
+		if _, err := tx.Exec(ctx, stmt); err != nil {
+			return err
+		}
+	}
+	return tx.Commit(ctx)
+}
+
 func (s *Sink) stagingSQL() string {
 	var defs []string
 	for i, t := range s.cols.sqlTypes() {
@@ -176,11 +196,9 @@ func (s *Sink) Open(ctx context.Context) error {
 		return s.classify("connect", err)
 	}
 	if s.cfg.AutoCreateTable {
-		for _, stmt := range s.CreateTableSQL() {
-			if _, err := pool.Exec(octx, stmt); err != nil {
-				pool.Close()
-				return s.classify("auto_create_table", err)
-			}
+		if err := s.createTable(octx, pool); err != nil {
+			pool.Close()
+			return s.classify("auto_create_table", err)
 		}
 	}
 	var exists bool
