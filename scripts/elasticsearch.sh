@@ -4,7 +4,7 @@
 #   scripts/elasticsearch.sh start  FLAVOR   download (once), unpack and start a single node; prints env
 #   scripts/elasticsearch.sh stop   FLAVOR   stop it and remove its directory
 #   scripts/elasticsearch.sh status FLAVOR   say whether it runs (exit 0) or not (exit 3)
-#   scripts/elasticsearch.sh env    FLAVOR   print `export IGGY_TEST_..._URL=...` (eval "$(... env FLAVOR)")
+#   scripts/elasticsearch.sh env    FLAVOR   print `export IGGY_TEST_ES_URL=... IGGY_TEST_ES_PIDFILE=...` (OS for opensearch)
 #
 # FLAVOR is `elasticsearch` (default) or `opensearch`. The pinned versions are the official stripped
 # distributions that Maven Central serves (integ-test-zip): Elasticsearch 8.19.21 (run on Java 17,
@@ -35,6 +35,7 @@ case "$flavor" in
     TOP=elasticsearch-$ES_VERSION
     BINARY=bin/elasticsearch
     VAR=IGGY_TEST_ES_URL
+    PIDVAR=IGGY_TEST_ES_PIDFILE
     ;;
   opensearch)
     PORT=${OS_PORT:-19210}
@@ -43,6 +44,7 @@ case "$flavor" in
     TOP=opensearch-$OS_VERSION
     BINARY=bin/opensearch
     VAR=IGGY_TEST_OS_URL
+    PIDVAR=IGGY_TEST_OS_PIDFILE
     ;;
   *) die "unknown flavor '$flavor' (want elasticsearch or opensearch)" ;;
 esac
@@ -68,6 +70,10 @@ running() {
 
 healthy() { curl -fsS -m 5 "$URL/_cluster/health?wait_for_status=yellow&timeout=1s" >/dev/null 2>&1; }
 
+# print_env prints the suites' environment: the URL and the node's pid file (the outage test stops
+# the node with SIGSTOP for a while).
+print_env() { echo "export $VAR='$URL' $PIDVAR='$PIDFILE'"; }
+
 fetch() {
   [ -s "$ZIP" ] && return 0
   mkdir -p "$CACHE"
@@ -78,7 +84,7 @@ fetch() {
 
 case "$cmd" in
   start)
-    if running && healthy; then echo "elasticsearch.sh: $flavor already running on $URL" >&2; echo "export $VAR='$URL'"; exit 0; fi
+    if running && healthy; then echo "elasticsearch.sh: $flavor already running on $URL" >&2; print_env; exit 0; fi
     fetch
     id "$USER_NAME" >/dev/null 2>&1 || useradd --system --no-create-home --shell /usr/sbin/nologin "$USER_NAME" \
       || die "cannot create user $USER_NAME (run as root)"
@@ -109,7 +115,7 @@ case "$cmd" in
     for _ in $(seq 1 180); do
       if healthy; then
         echo "elasticsearch.sh: $flavor started on $URL ($DIR)" >&2
-        echo "export $VAR='$URL'"
+        print_env
         exit 0
       fi
       running || { tail -n 40 "$DIR/console.log" "$DIR"/logs/*.log 2>/dev/null >&2; die "$flavor exited during start"; }
@@ -132,7 +138,7 @@ case "$cmd" in
     if running && healthy; then echo "elasticsearch.sh: $flavor running on $URL"; else echo "elasticsearch.sh: $flavor not running ($URL)"; exit 3; fi
     ;;
   env)
-    echo "export $VAR='$URL'"
+    print_env
     ;;
   *) echo "usage: $0 start|stop|status|env [elasticsearch|opensearch]" >&2; exit 2 ;;
 esac

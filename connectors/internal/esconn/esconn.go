@@ -147,6 +147,11 @@ func New(ctx context.Context, o Options, log *slog.Logger) (*Client, error) {
 		return nil, sdk.FieldErrorf("url", "%v", err)
 	}
 	c.ES = es
+	// A first request that answers 2xx runs the client's product check before anything is written
+	// (and proves the node answers): GET /_cluster/health exists on both flavors.
+	if _, err := c.Do(ctx, http.MethodGet, "/_cluster/health", nil, nil, false); err != nil {
+		return nil, fmt.Errorf("check %s: %w", Addresses(o.URL)[0], err)
+	}
 	return c, nil
 }
 

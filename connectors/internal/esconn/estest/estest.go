@@ -19,20 +19,21 @@ import (
 
 // Server is one search server under test.
 type Server struct {
-	Flavor string // elasticsearch or opensearch
-	URL    string
+	Flavor  string // elasticsearch or opensearch
+	URL     string
+	PIDFile string // the node's pid file (may be empty when started by other means)
 }
 
 // Servers returns both servers; a missing variable fails the test saying how to start the server.
 func Servers(t testing.TB) []Server {
 	t.Helper()
 	var out []Server
-	for _, s := range []struct{ flavor, env string }{{"elasticsearch", "IGGY_TEST_ES_URL"}, {"opensearch", "IGGY_TEST_OS_URL"}} {
-		u := os.Getenv(s.env)
+	for _, s := range []struct{ flavor, env string }{{"elasticsearch", "IGGY_TEST_ES"}, {"opensearch", "IGGY_TEST_OS"}} {
+		u := os.Getenv(s.env + "_URL")
 		if u == "" {
-			t.Fatalf("%s is not set: run `eval \"$(scripts/elasticsearch.sh start %s)\"`", s.env, s.flavor)
+			t.Fatalf("%s_URL is not set: run `eval \"$(scripts/elasticsearch.sh start %s)\"`", s.env, s.flavor)
 		}
-		out = append(out, Server{Flavor: s.flavor, URL: strings.TrimRight(u, "/")})
+		out = append(out, Server{Flavor: s.flavor, URL: strings.TrimRight(u, "/"), PIDFile: os.Getenv(s.env + "_PIDFILE")})
 	}
 	return out
 }
@@ -93,7 +94,9 @@ func (s Server) Must(t testing.TB, method, path string, body, out any) {
 }
 
 // Refresh makes everything indexed in index searchable.
-func (s Server) Refresh(t testing.TB, index string) { s.Must(t, "POST", "/"+index+"/_refresh", nil, nil) }
+func (s Server) Refresh(t testing.TB, index string) {
+	s.Must(t, "POST", "/"+index+"/_refresh", nil, nil)
+}
 
 // Count refreshes index and returns its document count (0 when it does not exist).
 func (s Server) Count(t testing.TB, index string) int {
