@@ -119,7 +119,8 @@ polling_interval = "100ms"
 					time.Sleep(30 * time.Millisecond)
 					n = count()
 					st, _ := readState(t, statePath)
-					if st.TotalDocumentsFetched < n && n < total {
+					// each kill further on: the first after 500 messages, the second after 1,500
+					if st.TotalDocumentsFetched < n && n >= uint64(500+1000*kills) && n < total {
 						rt.kill9()
 						kills++
 						t.Logf("kill -9 #%d: Iggy holds %d messages, persisted state says %d delivered", kills, n, st.TotalDocumentsFetched)
