@@ -111,18 +111,22 @@ case "$cmd" in
       -Epath.data="$DIR/data" -Epath.logs="$DIR/logs" \
       -Ecluster.routing.allocation.disk.threshold_enabled=false \
       "${extra[@]}" >"$DIR/console.log" 2>&1 </dev/null) \
-      || { tail -n 40 "$DIR/console.log" >&2; die "$flavor did not start"; }
-    for _ in $(seq 1 180); do
+      || { tail -n 40 "$DIR/console.log" >&2 || true; die "$flavor did not start"; }
+    for i in $(seq 1 180); do
       if healthy; then
         echo "elasticsearch.sh: $flavor started on $URL ($DIR)" >&2
         print_env
         exit 0
       fi
-      running || { tail -n 40 "$DIR/console.log" "$DIR"/logs/*.log 2>/dev/null >&2; die "$flavor exited during start"; }
+      # OpenSearch's -d returns before the pid file is written: a missing pid file is fatal only late.
+      if { [ -f "$PIDFILE" ] || [ "$i" -gt 60 ]; } && ! running; then
+        tail -n 40 "$DIR/console.log" >&2 || true
+        die "$flavor exited during start (logs: $DIR/logs)"
+      fi
       sleep 1
     done
-    tail -n 40 "$DIR"/logs/*.log >&2 2>/dev/null || true
-    die "$flavor did not answer on $URL within 180 s"
+    tail -n 40 "$DIR/console.log" >&2 || true
+    die "$flavor did not answer on $URL within 180 s (logs: $DIR/logs)"
     ;;
   stop)
     if running; then
