@@ -1,9 +1,14 @@
 package esconn
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
+	"log/slog"
+	"net"
+	"os"
 	"testing"
+	"time"
 
 	"github.com/iggy-go/connectors/sdk"
 )
@@ -55,5 +60,37 @@ func TestURLsAndErrors(t *testing.T) {
 	}
 	if !sdk.IsRetryable(Transport(errors.New("connection refused")), false) {
 		t.Error("connection refused is permanent")
+	}
+}
+
+func TestCAFileErrorsNameTheKey(t *testing.T) {
+	dir := t.TempDir()
+	notPEM := dir + "/ca.pem"
+	if err := os.WriteFile(notPEM, []byte("not a certificate"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{dir + "/missing.pem", notPEM} {
+		_, err := New(context.Background(), Options{URL: "https://127.0.0.1:1", CAFile: f, Flavor: "elasticsearch"}, slog.New(slog.DiscardHandler))
+		var fe *sdk.FieldError
+		if !errors.As(err, &fe) || fe.Field != "ca_file" {
+			t.Errorf("ca_file %s: %v, want an error naming ca_file", f, err)
+		}
+	}
+}
+
+// TestUnreachableIsRetryable: a node that does not listen is a transient failure, with flavor auto
+// (the probe) and with a fixed flavor (the first request).
+func TestUnreachableIsRetryable(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	for _, flavor := range []string{"auto", "opensearch"} {
+		_, err := New(context.Background(), Options{URL: "http://" + addr, Flavor: flavor, Timeout: 2 * time.Second}, slog.New(slog.DiscardHandler))
+		if err == nil || !sdk.IsRetryable(err, false) {
+			t.Errorf("flavor %s: %v, want a retryable error", flavor, err)
+		}
 	}
 }

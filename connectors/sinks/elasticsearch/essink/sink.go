@@ -278,7 +278,12 @@ func (s *Sink) bulk(ctx context.Context, body []byte) (*bulkResponse, error) {
 	defer res.Body.Close()
 	if res.StatusCode >= 300 {
 		b, _ := io.ReadAll(io.LimitReader(res.Body, 1<<16))
-		return nil, esconn.StatusError("elasticsearch sink: _bulk", res.StatusCode, b)
+		err := esconn.StatusError("elasticsearch sink: _bulk", res.StatusCode, b)
+		if res.StatusCode == http.StatusUnauthorized || res.StatusCode == http.StatusForbidden {
+			// credentials can be fixed or rotated: retry rather than hand every message to on_error
+			err = sdk.Retryable(err)
+		}
+		return nil, err
 	}
 	var out bulkResponse
 	if err := json.NewDecoder(res.Body).Decode(&out); err != nil {
