@@ -17,8 +17,9 @@
 // Every message's outcome is the outcome of its bulk item: 2xx is written; 429 and 5xx items are
 // retryable failures (the runtime offers them again after a backoff); any other item error (a
 // mapping or parse error, HTTP 400) is a permanent failure of that message alone, so on_error
-// applies to it and not to its neighbours. A request that fails as a whole (connection refused,
-// timeout, HTTP 5xx) fails each of its messages with that error, retryable or not as the error is.
+// applies to it and not to its neighbours. A request that fails as a whole fails each of its
+// messages with that error: retryable for connection refused, timeouts, 429, 5xx, and also 401/403
+// (credentials can be fixed without losing data); permanent for other statuses (e.g. 413).
 // A message is never reported written unless its bulk item said so.
 //
 // Indexes are created when missing (create_index_if_not_exists, default true) with index_mapping as
