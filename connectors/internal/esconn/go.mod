@@ -3,6 +3,7 @@ module github.com/iggy-go/connectors/connectors/internal/esconn
 go 1.26.0
 
 replace (
+	github.com/iggy-go/connectors => ../../..
 	github.com/iggy-go/connectors/abi => ../../../abi
 	github.com/iggy-go/connectors/sdk => ../../../sdk
 )
@@ -13,10 +14,16 @@ require (
 )
 
 require (
+	github.com/joho/godotenv v1.5.1 // indirect
+	github.com/pelletier/go-toml/v2 v2.4.3 // indirect
+)
+
+require (
 	github.com/elastic/elastic-transport-go/v8 v8.9.0 // indirect
 	github.com/fxamacker/cbor/v2 v2.10.0 // indirect
 	github.com/go-logr/logr v1.4.3 // indirect
 	github.com/go-logr/stdr v1.2.2 // indirect
+	github.com/iggy-go/connectors v0.0.0
 	github.com/iggy-go/connectors/abi v0.0.0 // indirect
 	github.com/vmihailenco/msgpack/v5 v5.4.1 // indirect
 	github.com/vmihailenco/tagparser/v2 v2.0.0 // indirect

@@ -4,7 +4,7 @@ go 1.26.0
 
 require (
 	github.com/elastic/go-elasticsearch/v8 v8.19.7
-	github.com/iggy-go/connectors v0.0.0-00010101000000-000000000000
+	github.com/iggy-go/connectors v0.0.0
 	github.com/iggy-go/connectors/abi v0.0.0
 	github.com/iggy-go/connectors/connectors/internal/esconn v0.0.0
 	github.com/iggy-go/connectors/sdk v0.0.0

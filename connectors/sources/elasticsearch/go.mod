@@ -3,7 +3,6 @@ module github.com/iggy-go/connectors/connectors/sources/elasticsearch
 go 1.26.0
 
 require (
-	github.com/iggy-go/connectors v0.0.0-00010101000000-000000000000
 	github.com/iggy-go/connectors/abi v0.0.0
 	github.com/iggy-go/connectors/connectors/internal/esconn v0.0.0
 	github.com/iggy-go/connectors/sdk v0.0.0
@@ -15,6 +14,7 @@ require (
 	github.com/fxamacker/cbor/v2 v2.10.0 // indirect
 	github.com/go-logr/logr v1.4.3 // indirect
 	github.com/go-logr/stdr v1.2.2 // indirect
+	github.com/iggy-go/connectors v0.0.0 // indirect
 	github.com/joho/godotenv v1.5.1 // indirect
 	github.com/pelletier/go-toml/v2 v2.4.3 // indirect
 	github.com/vmihailenco/msgpack/v5 v5.4.1 // indirect
