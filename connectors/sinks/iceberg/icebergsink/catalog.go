@@ -12,8 +12,8 @@ import (
 	sqlcat "github.com/apache/iceberg-go/catalog/sql"
 	icebergio "github.com/apache/iceberg-go/io"
 	_ "github.com/apache/iceberg-go/io/gocloud/s3" // registers the s3:// scheme
-	_ "github.com/jackc/pgx/v5/stdlib"                // database/sql driver "pgx"
-	_ "github.com/mattn/go-sqlite3"                   // database/sql driver "sqlite3"
+	_ "github.com/jackc/pgx/v5/stdlib"             // database/sql driver "pgx"
+	_ "github.com/mattn/go-sqlite3"                // database/sql driver "sqlite3"
 )
 
 // catalogName is the name the SQL catalog's rows are stored under (column catalog_name); pyiceberg's
