@@ -53,7 +53,7 @@ func envs(t *testing.T) []*env {
 
 func uniq() string { return fmt.Sprintf("t%d", time.Now().UnixNano()%1_000_000_000) }
 
-func sqlEnv(t *testing.T) *env {
+func sqlEnv(t testing.TB) *env {
 	dir := t.TempDir()
 	db := filepath.Join(dir, "catalog.db")
 	wh := "file://" + filepath.Join(dir, "warehouse")
@@ -64,7 +64,7 @@ func sqlEnv(t *testing.T) *env {
 	return e
 }
 
-func restEnv(t *testing.T) *env {
+func restEnv(t testing.TB) *env {
 	uri := os.Getenv("IGGY_TEST_ICEBERG_REST_URI")
 	ep, key, secret := os.Getenv("IGGY_TEST_S3_ENDPOINT"), os.Getenv("IGGY_TEST_S3_ACCESS_KEY"), os.Getenv("IGGY_TEST_S3_SECRET_KEY")
 	e := &env{name: "rest+s3", ns: "ns_" + uniq(),
@@ -76,7 +76,7 @@ func restEnv(t *testing.T) *env {
 }
 
 // open connects the test's own catalog (used only to create namespaces and tables).
-func (e *env) open(t *testing.T) {
+func (e *env) open(t testing.TB) {
 	t.Helper()
 	cfg := e.config(t, map[string]any{"tables": []string{"x.y"}})
 	cat, closeDB, err := openCatalog(context.Background(), cfg)
@@ -91,7 +91,7 @@ func (e *env) open(t *testing.T) {
 }
 
 // config builds a validated Config from the env's keys plus extra.
-func (e *env) config(t *testing.T, extra map[string]any) *Config {
+func (e *env) config(t testing.TB, extra map[string]any) *Config {
 	t.Helper()
 	m := map[string]any{}
 	for k, v := range e.cfg {
@@ -108,7 +108,7 @@ func (e *env) config(t *testing.T, extra map[string]any) *Config {
 	return cfg
 }
 
-func (e *env) createTable(t *testing.T, name string, sch *iceberg.Schema, spec *iceberg.PartitionSpec) string {
+func (e *env) createTable(t testing.TB, name string, sch *iceberg.Schema, spec *iceberg.PartitionSpec) string {
 	t.Helper()
 	var opts []catalog.CreateTableOpt
 	if spec != nil {
@@ -121,7 +121,7 @@ func (e *env) createTable(t *testing.T, name string, sch *iceberg.Schema, spec *
 }
 
 // openSink builds and opens a sink.
-func (e *env) openSink(t *testing.T, extra map[string]any) *Sink {
+func (e *env) openSink(t testing.TB, extra map[string]any) *Sink {
 	t.Helper()
 	cfg := e.config(t, extra)
 	s, err := New(cfg, sdk.Env{})
@@ -148,7 +148,7 @@ type readResult struct {
 }
 
 // read reads a table with pyiceberg (build/venv, scripts/setup.sh).
-func (e *env) read(t *testing.T, table, sortBy string, countOnly bool) readResult {
+func (e *env) read(t testing.TB, table, sortBy string, countOnly bool) readResult {
 	t.Helper()
 	py := filepath.Join(repoRoot(), "build", "venv", "bin", "python")
 	args := append([]string{filepath.Join(repoRoot(), "connectors", "sinks", "iceberg", "icebergtest", "read_table.py")}, e.args...)
