@@ -46,7 +46,7 @@ func benchRowOf(i int) benchRow {
 		amount: float64(i%10000) / 7, qty: int32(i % 17), ts: time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC).Add(time.Duration(i) * time.Second),
 		country: []string{"DE", "PL", "US", "JP", "BR"}[i%5], device: "device-model-" + fmt.Sprint(i%300),
 		session: fmt.Sprintf("%08x-%04x-%04x-%04x-%012x", i, i%65536, 16384+i%4096, 32768+i%16384, i*7919),
-		url: fmt.Sprintf("https://shop.example.com/catalog/category-%d/product-%d?ref=campaign-%d", i%40, i, i%13), ok: i%9 != 0}
+		url:     fmt.Sprintf("https://shop.example.com/catalog/category-%d/product-%d?ref=campaign-%d", i%40, i, i%13), ok: i%9 != 0}
 }
 
 func (r benchRow) json() []byte {
