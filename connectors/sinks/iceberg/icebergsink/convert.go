@@ -59,8 +59,11 @@ func newConverter(schema *arrow.Schema, rejectUnknown bool) (*converter, error) 
 }
 
 // decodeObject parses a JSON payload that must be an object. Numbers stay json.Number so that longs
-// keep all 64 bits.
+// keep all 64 bits. Flat objects take the single-pass fastObject; the rest goes through go-json.
 func decodeObject(payload []byte) (map[string]any, error) {
+	if obj, ok := fastObject(payload); ok {
+		return obj, nil
+	}
 	dec := json.NewDecoder(bytes.NewReader(payload))
 	dec.UseNumber()
 	var obj map[string]any
