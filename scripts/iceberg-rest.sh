@@ -40,10 +40,13 @@ print_env() {
   echo "export IGGY_TEST_S3_SECRET_KEY=$SECRET"
 }
 
+# http METHOD URL: one request with Python's urllib (curl is not on every CI image); fails on non-2xx.
+http() { "$PY" -c 'import sys, urllib.request as u; u.urlopen(u.Request(sys.argv[2], method=sys.argv[1]), timeout=5)' "$1" "$2"; }
+
 wait_http() { # url seconds
   local i
   for ((i = 0; i < $2 * 10; i++)); do
-    curl -fsS -o /dev/null "$1" 2>/dev/null && return 0
+    http GET "$1" 2>/dev/null && return 0
     sleep 0.1
   done
   return 1
@@ -79,7 +82,7 @@ start() {
   "$PY" -m moto.server -H 127.0.0.1 -p "$s3port" >"$STATE/s3.log" 2>&1 &
   echo $! >"$STATE/s3.pid"
   wait_http "http://127.0.0.1:$s3port/moto-api/" 30 || die "moto did not start; $(tail -n 20 "$STATE/s3.log")"
-  curl -fsS -X PUT "http://127.0.0.1:$s3port/$BUCKET" -o /dev/null || die "cannot create bucket $BUCKET"
+  http PUT "http://127.0.0.1:$s3port/$BUCKET" || die "cannot create bucket $BUCKET"
   (
     export CATALOG_REST_PORT=$restport CATALOG_WAREHOUSE=s3://$BUCKET/wh
     export CATALOG_IO__IMPL=org.apache.iceberg.aws.s3.S3FileIO

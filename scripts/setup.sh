@@ -36,7 +36,7 @@ if [ ! -x "$VENV/bin/python" ]; then
   log "creating Python virtualenv in build/venv"
   python3 -m venv "$VENV"
 fi
-if ! "$VENV/bin/python" -c 'import cbor2, msgpack, apache_iggy, psycopg' 2>/dev/null; then
+if ! "$VENV/bin/python" -c 'import cbor2, msgpack, apache_iggy, psycopg, pyiceberg, moto' 2>/dev/null; then
   log "installing Python packages (apache-iggy, cbor2, msgpack, psycopg, matplotlib)"
   "$VENV/bin/pip" install -q --disable-pip-version-check -r scripts/requirements.txt
 fi

@@ -2,4 +2,5 @@
 # the sink's suites run against SQL catalog + local files and against REST + S3.
 service iceberg 'scripts/iceberg-rest.sh start' 'scripts/iceberg-rest.sh stop'
 suite 'integration: iceberg sink (SQL+files, REST+S3)' iceberg 'cd connectors/sinks/iceberg && go test -count=1 -p 1 -tags integration ./...'
-suite 'e2e: iceberg sink kill -9 through the runtime' iceberg 'go test -count=1 -p 1 -tags integration -timeout 20m ./test/iceberge2e/...'
+# test/iceberge2e (kill -9 through the runtime, SQL catalog + local files) runs in the built-in
+# "integration: runtime packages and end-to-end suites" step with the other ./test/... suites.
