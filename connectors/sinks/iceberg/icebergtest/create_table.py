@@ -6,7 +6,7 @@
 """
 import argparse
 
-from pyiceberg.catalog import load_catalog
+from catalog_args import add_catalog_args, open_catalog
 from pyiceberg.partitioning import PartitionField, PartitionSpec
 from pyiceberg.schema import Schema
 from pyiceberg.transforms import DayTransform
@@ -15,22 +15,11 @@ from pyiceberg.types import LongType, NestedField, StringType, TimestamptzType
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--catalog", required=True, choices=["sql", "rest"])
-    ap.add_argument("--uri", required=True)
-    ap.add_argument("--warehouse", default="")
-    ap.add_argument("--s3-endpoint", default="")
-    ap.add_argument("--s3-access-key", default="")
-    ap.add_argument("--s3-secret-key", default="")
+    add_catalog_args(ap)
     ap.add_argument("--table", required=True, action="append")
     ap.add_argument("--by-day", action="store_true")
     a = ap.parse_args()
-    props = {"type": a.catalog, "uri": a.uri}
-    if a.warehouse:
-        props["warehouse"] = a.warehouse
-    if a.s3_endpoint:
-        props.update({"s3.endpoint": a.s3_endpoint, "s3.access-key-id": a.s3_access_key,
-                      "s3.secret-access-key": a.s3_secret_key, "s3.region": "us-east-1"})
-    cat = load_catalog("default", **props)
+    cat = open_catalog(a)
     schema = Schema(
         NestedField(1, "id", LongType(), required=True),
         NestedField(2, "name", StringType(), required=False),

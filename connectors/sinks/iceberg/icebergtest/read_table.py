@@ -17,7 +17,7 @@ import json
 import sys
 import uuid
 
-from pyiceberg.catalog import load_catalog
+from catalog_args import add_catalog_args, open_catalog
 
 
 def render(v):
@@ -38,26 +38,13 @@ def render(v):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--catalog", required=True, choices=["sql", "rest"])
-    ap.add_argument("--uri", required=True)
-    ap.add_argument("--warehouse", default="")
-    ap.add_argument("--s3-endpoint", default="")
-    ap.add_argument("--s3-access-key", default="")
-    ap.add_argument("--s3-secret-key", default="")
-    ap.add_argument("--s3-region", default="us-east-1")
+    add_catalog_args(ap)
     ap.add_argument("--table", required=True)
     ap.add_argument("--sort", default="")
     ap.add_argument("--count-only", action="store_true")
     a = ap.parse_args()
 
-    props = {"type": a.catalog, "uri": a.uri}
-    if a.warehouse:
-        props["warehouse"] = a.warehouse
-    if a.s3_endpoint:
-        props.update({"s3.endpoint": a.s3_endpoint, "s3.access-key-id": a.s3_access_key,
-                      "s3.secret-access-key": a.s3_secret_key, "s3.region": a.s3_region,
-                      "s3.path-style-access": "true"})
-    cat = load_catalog("default", **props)
+    cat = open_catalog(a)
     tbl = cat.load_table(a.table)
     arrow = tbl.scan().to_arrow()
     out = {"count": arrow.num_rows,
@@ -69,7 +56,7 @@ def main():
         if a.sort:
             rows.sort(key=lambda r: r[a.sort])
         out["rows"] = [render(r) for r in rows]
-        parts = tbl.inspect.partitions().to_pylist()
+        parts = tbl.inspect.partitions().to_pylist() if tbl.current_snapshot() else []
         out["partitions"] = [render(p.get("partition")) for p in parts]
     json.dump(out, sys.stdout)
 
