@@ -351,7 +351,28 @@ func (s *Sink) write(ctx context.Context, batch *sdk.SinkBatch, key partKey, p *
 }
 
 // commit appends objs as one snapshot whose summary records marks.
-func (s *Sink) commit(ctx context.Context, ts *tableState, objs []map[string]any, marks watermarks) (*table.Table, error) {
+//
+// It runs on a goroutine of its own: a plugin call arrives on a cgo callback goroutine, which is
+// locked to its OS thread, and iceberg-go's writers use iter.Pull coroutines that are resumed from
+// other goroutines; the Go runtime aborts the process when a coroutine created on a locked goroutine
+// is switched to from an unlocked one ("coro: OS thread locking must match"). A panic there is
+// recovered into an error, since the SDK's recovery only covers the calling goroutine.
+func (s *Sink) commit(ctx context.Context, ts *tableState, objs []map[string]any, marks watermarks) (tbl *table.Table, err error) {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		defer func() {
+			if r := recover(); r != nil {
+				tbl, err = nil, sdk.Permanent(fmt.Errorf("iceberg sink: table %s: panic while writing: %v", ts.name, r))
+			}
+		}()
+		tbl, err = s.appendRows(ctx, ts, objs, marks)
+	}()
+	<-done
+	return tbl, err
+}
+
+func (s *Sink) appendRows(ctx context.Context, ts *tableState, objs []map[string]any, marks watermarks) (*table.Table, error) {
 	rec := ts.conv.build(objs)
 	defer rec.Release()
 	rdr, err := array.NewRecordReader(rec.Schema(), []arrow.RecordBatch{rec})
