@@ -15,7 +15,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -173,14 +172,23 @@ func payload(i int) []byte {
 	return []byte(fmt.Sprintf(`{"id":%d,"name":"row %d with some padding to look like a real event","ts":%q}`, i, i, ts.Format(time.RFC3339)))
 }
 
-// TestKill9ExactlyOnce: 20,000 messages; the runtime is killed with SIGKILL twice right after a table
-// commit whose offset the consumer group has not stored yet (frozen with SIGSTOP and checked), and
-// twice at random moments; after the restarts pyiceberg counts every message exactly once.
+// TestKill9ExactlyOnce: 20,000 messages into two tables (static mode: every message to both, the
+// first partitioned by day). The second table's data directory is first blocked (a file where the
+// directory must be), so each batch commits to the first table and then fails: the consumer offset
+// stays behind a committed table snapshot. The runtime is killed with SIGKILL twice in that window,
+// then, unblocked, twice at random moments; after the restarts pyiceberg finds every message exactly
+// once in each table, and the restarted sink logged that it skipped the committed batch.
 func TestKill9ExactlyOnce(t *testing.T) {
 	bins := getBinaries(t)
 	l := newLake(t)
-	table := "e2e.events"
-	l.py("create_table.py", "--table", table, "--by-day")
+	tableA, tableB := "e2e.events", "e2e.events_copy"
+	locB := filepath.Join(t.TempDir(), "events_copy")
+	l.py("create_table.py", "--table", tableA, "--by-day")
+	l.py("create_table.py", "--table", tableB, "--location", "file://"+locB)
+	blocker := filepath.Join(locB, "data")
+	if err := os.WriteFile(blocker, []byte("not a directory"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	dev := harness.StartDevserver(t, harness.DevserverOptions{Bin: bins.devserver, LogLevel: "warn"})
 	client := harness.Dial(t, dev.Addr)
 	stream, topic, group := "ice_e2e", "events", "ice_sink"
@@ -193,39 +201,34 @@ func TestKill9ExactlyOnce(t *testing.T) {
 		}
 		harness.Send(t, client, stream, topic, msgs)
 	}
-	rt := newRuntime(t, bins.runtime, dev.Addr, map[string]string{"ice.toml": sinkConfig(group, stream, topic, table, l, "")})
-
+	conf := sinkConfig(group, stream, topic, tableA, l, "")
+	conf = strings.Replace(conf, fmt.Sprintf("tables = [%q]", tableA), fmt.Sprintf("tables = [%q, %q]", tableA, tableB), 1)
+	rt := newRuntime(t, bins.runtime, dev.Addr, map[string]string{"ice.toml": conf})
 	stored := func() int64 { return harness.GroupOffset(t, client, stream, topic, group, 0) }
-	windowKills, randomKills := 0, 0
-	for windowKills < 2 && rt.starts < 12 {
+	const failing = "sink plugin failed; retrying"
+
+	// Window kills: table A committed, table B failing, offset not stored.
+	windowKills := 0
+	for windowKills < 2 {
+		fails, skips := rt.count(failing), rt.count("skipped messages already in the table")
 		rt.start()
-		_, seen := rt.lastCommitOffset()
-		hit := false
-		deadline := time.Now().Add(60 * time.Second)
-		for time.Now().Before(deadline) && !hit {
+		harness.WaitFor(t, 60*time.Second, "a batch committed to table A while table B fails", func() bool {
 			if rt.p.Exited() {
 				t.Fatalf("runtime exited: %v", rt.p.Err())
 			}
 			off, n := rt.lastCommitOffset()
-			if n == seen {
-				time.Sleep(time.Millisecond)
-				continue
-			}
-			seen = n
-			rt.p.Signal(syscall.SIGSTOP)
-			if s := stored(); s < off {
-				t.Logf("kill in the window: table commit up to offset %d, group offset stored %d", off, s)
-				rt.p.Kill()
-				hit = true
-				windowKills++
-				break
-			}
-			rt.p.Signal(syscall.SIGCONT)
-		}
-		if !hit {
-			t.Fatalf("no commit caught before its offset was stored within 60 s")
-		}
+			replayed := windowKills == 0 || rt.count("skipped messages already in the table") > skips
+			return n > 0 && replayed && rt.count(failing) > fails && stored() < off
+		})
+		off, _ := rt.lastCommitOffset()
+		t.Logf("kill %d in the window: table A holds offsets up to %d, group offset stored %d", windowKills+1, off, stored())
+		rt.p.Kill()
+		windowKills++
 	}
+	if err := os.Remove(blocker); err != nil {
+		t.Fatal(err)
+	}
+	randomKills := 0
 	for ; randomKills < 2; randomKills++ {
 		rt.start()
 		d := time.Duration(300+rand.IntN(1500)) * time.Millisecond
@@ -243,22 +246,24 @@ func TestKill9ExactlyOnce(t *testing.T) {
 	if !rt.p.Stop(30 * time.Second) {
 		t.Fatal("runtime did not stop on SIGTERM")
 	}
-	ids := l.ids(table)
-	dups, seen := 0, make(map[int64]bool, total)
-	for _, id := range ids {
-		if seen[id] {
-			dups++
+	skips := rt.count("skipped messages already in the table")
+	for _, table := range []string{tableA, tableB} {
+		ids := l.ids(table)
+		dups, seen := 0, make(map[int64]bool, total)
+		for _, id := range ids {
+			if seen[id] {
+				dups++
+			}
+			seen[id] = true
 		}
-		seen[id] = true
+		t.Logf("%s: pyiceberg: %d rows, %d distinct, %d duplicates", table, len(ids), len(seen), dups)
+		if len(ids) != total || len(seen) != total || dups != 0 {
+			t.Errorf("%s: pyiceberg counts %d rows (%d distinct), want exactly %d", table, len(ids), len(seen), total)
+		}
 	}
-	t.Logf("%d kills (%d in the commit/offset window, %d random), %d starts; pyiceberg: %d rows, %d distinct, %d duplicates; replays skipped: %d",
-		windowKills+randomKills, windowKills, randomKills, rt.starts, len(ids), len(seen), dups, rt.count("skipped messages already in the table"))
-	if len(ids) != total || len(seen) != total || dups != 0 {
-		t.Fatalf("pyiceberg counts %d rows (%d distinct), want exactly %d", len(ids), len(seen), total)
-	}
-	if rt.count("skipped messages already in the table") < windowKills {
-		t.Errorf("a kill in the window must make the restarted sink skip the committed batch: %d skips for %d window kills",
-			rt.count("skipped messages already in the table"), windowKills)
+	t.Logf("%d kills (%d in the commit/offset window, %d random), %d starts, %d replays skipped", windowKills+randomKills, windowKills, randomKills, rt.starts, skips)
+	if skips < windowKills {
+		t.Errorf("the restarted sink must skip the batch committed before each window kill: %d skips for %d kills", skips, windowKills)
 	}
 }
 

@@ -18,6 +18,7 @@ def main():
     add_catalog_args(ap)
     ap.add_argument("--table", required=True, action="append")
     ap.add_argument("--by-day", action="store_true")
+    ap.add_argument("--location", default="", help="table location (with a single --table)")
     a = ap.parse_args()
     cat = open_catalog(a)
     schema = Schema(
@@ -29,7 +30,8 @@ def main():
     for t in a.table:
         ns = t.rsplit(".", 1)[0]
         cat.create_namespace_if_not_exists(ns)
-        cat.create_table(t, schema=schema, partition_spec=spec)
+        kw = {"location": a.location} if a.location else {}
+        cat.create_table(t, schema=schema, partition_spec=spec, **kw)
 
 
 if __name__ == "__main__":
