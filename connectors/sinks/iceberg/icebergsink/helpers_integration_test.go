@@ -41,6 +41,9 @@ func repoRoot() string {
 func envs(t *testing.T) []*env {
 	t.Helper()
 	out := []*env{sqlEnv(t)}
+	if url := os.Getenv("IGGY_TEST_PG_URL"); url != "" {
+		out = append(out, pgEnv(t, url))
+	}
 	if os.Getenv("IGGY_TEST_ICEBERG_REST_URI") != "" {
 		out = append(out, restEnv(t))
 	} else if os.Getenv("CI") != "" {
@@ -60,6 +63,19 @@ func sqlEnv(t testing.TB) *env {
 	e := &env{name: "sql+file", ns: "ns_" + uniq(),
 		cfg:  map[string]any{"catalog_type": "sql", "uri": db, "warehouse": wh, "store_class": "fs"},
 		args: []string{"--catalog", "sql", "--uri", "sqlite:///" + db, "--warehouse", wh}}
+	e.open(t)
+	return e
+}
+
+// pgEnv is the SQL catalog on PostgreSQL (the test cluster of scripts/postgres.sh) with local files;
+// pyiceberg reads it through SQLAlchemy with psycopg 3.
+func pgEnv(t testing.TB, url string) *env {
+	dir := t.TempDir()
+	wh := "file://" + filepath.Join(dir, "warehouse")
+	pyURL := "postgresql+psycopg://" + strings.TrimPrefix(strings.TrimPrefix(url, "postgres://"), "postgresql://")
+	e := &env{name: "sql(postgres)+file", ns: "ns_" + uniq(),
+		cfg:  map[string]any{"catalog_type": "sql", "uri": url, "warehouse": wh, "store_class": "fs"},
+		args: []string{"--catalog", "sql", "--uri", pyURL, "--warehouse", wh}}
 	e.open(t)
 	return e
 }
