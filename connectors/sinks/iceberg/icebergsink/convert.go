@@ -60,9 +60,15 @@ func newConverter(schema *arrow.Schema, rejectUnknown bool) (*converter, error) 
 
 // decodeObject parses a JSON payload that must be an object. Numbers stay json.Number so that longs
 // keep all 64 bits. Flat objects take the single-pass fastObject; the rest goes through go-json.
-func decodeObject(payload []byte) (map[string]any, error) {
-	if obj, ok := fastObject(payload); ok {
+//
+// reuse, when not nil, is an empty map the fast path fills; strings of the result may point into
+// payload (see fastObject).
+func decodeObject(payload []byte, reuse map[string]any) (map[string]any, error) {
+	if obj, ok := fastObject(payload, reuse); ok {
 		return obj, nil
+	}
+	if reuse != nil {
+		clear(reuse) // the fast path may have filled part of it
 	}
 	dec := json.NewDecoder(bytes.NewReader(payload))
 	dec.UseNumber()

@@ -51,7 +51,7 @@ func TestConverterCheck(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			obj, err := decodeObject([]byte(tc.json))
+			obj, err := decodeObject([]byte(tc.json), nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -68,11 +68,11 @@ func TestConverterCheck(t *testing.T) {
 
 func TestDecodeObjectRejects(t *testing.T) {
 	for _, p := range []string{`[1]`, `null`, `"x"`, `{"a":1} {"b":2}`, `{"a":`, ``} {
-		if _, err := decodeObject([]byte(p)); err == nil {
+		if _, err := decodeObject([]byte(p), nil); err == nil {
 			t.Errorf("%q accepted", p)
 		}
 	}
-	obj, err := decodeObject([]byte(`{"big":9223372036854775807}`))
+	obj, err := decodeObject([]byte(`{"big":9223372036854775807}`), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -83,7 +83,7 @@ func TestDecodeObjectRejects(t *testing.T) {
 
 func TestConverterRejectUnknown(t *testing.T) {
 	c := testConverter(t, true)
-	obj, _ := decodeObject([]byte(`{"id":1,"zzz":1}`))
+	obj, _ := decodeObject([]byte(`{"id":1,"zzz":1}`), nil)
 	if err := c.check(obj); err == nil || !strings.Contains(err.Error(), `"zzz"`) {
 		t.Fatalf("unknown field accepted: %v", err)
 	}
@@ -96,7 +96,7 @@ func TestConverterBuild(t *testing.T) {
 		`{"id":7,"s":"a","l":[1,2],"st":{"a":"x"},"m":{"k":3},"ts":"2026-03-01T00:00:01Z","u":"6ba7b810-9dad-11d1-80b4-00c04fd430c8","dec":"1.5"}`,
 		`{"id":8}`,
 	} {
-		obj, err := decodeObject([]byte(p))
+		obj, err := decodeObject([]byte(p), nil)
 		if err != nil || c.check(obj) != nil {
 			t.Fatal(p, err, c.check(obj))
 		}

@@ -2,6 +2,7 @@ package icebergsink
 
 import (
 	"unicode/utf8"
+	"unsafe"
 
 	json "github.com/goccy/go-json"
 )
@@ -11,12 +12,18 @@ import (
 // without reflection, producing what decodeObject's general path would (json.Number for numbers).
 // For anything else (nested values, escapes, invalid JSON) it reports false and the caller uses the
 // general decoder, which also produces the error messages.
-func fastObject(p []byte) (map[string]any, bool) {
+//
+// obj, when not nil, is an empty map to fill (reused across batches). Keys and string values point
+// into p without copying: the caller must not keep them beyond p's lifetime (the sink copies them
+// into Arrow buffers within the call).
+func fastObject(p []byte, obj map[string]any) (map[string]any, bool) {
 	i := skipWS(p, 0)
 	if i >= len(p) || p[i] != '{' {
 		return nil, false
 	}
-	obj := make(map[string]any, 16)
+	if obj == nil {
+		obj = make(map[string]any, 16)
+	}
 	i = skipWS(p, i+1)
 	if i < len(p) && p[i] == '}' {
 		return obj, skipWS(p, i+1) == len(p)
@@ -94,7 +101,10 @@ func plainString(p []byte, i int) (string, int, bool) {
 			if !utf8.Valid(p[i+1 : j]) {
 				return "", 0, false
 			}
-			return string(p[i+1 : j]), j + 1, true
+			if j == i+1 {
+				return "", j + 1, true
+			}
+			return unsafe.String(&p[i+1], j-i-1), j + 1, true
 		case c == '\\' || c < 0x20:
 			return "", 0, false
 		}

@@ -21,7 +21,7 @@ func TestFastObjectMatchesDecoder(t *testing.T) {
 		`{"a":"` + "\xff" + `"}`, `{"a":1`, ``, `{"a":+1}`,
 	}
 	for _, p := range accept {
-		got, ok := fastObject([]byte(p))
+		got, ok := fastObject([]byte(p), nil)
 		if !ok {
 			t.Errorf("%q declined", p)
 			continue
@@ -37,7 +37,7 @@ func TestFastObjectMatchesDecoder(t *testing.T) {
 		}
 	}
 	for _, p := range decline {
-		if got, ok := fastObject([]byte(p)); ok {
+		if got, ok := fastObject([]byte(p), nil); ok {
 			t.Errorf("%q accepted as %#v", p, got)
 		}
 	}

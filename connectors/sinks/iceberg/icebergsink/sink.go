@@ -72,6 +72,7 @@ type Sink struct {
 	byName  map[string]*tableState // every loaded table by its configured/routed name
 	missing map[string]time.Time   // dynamic mode: table name -> when it was found missing
 	sleep   func(ctx context.Context, d time.Duration) error
+	maps    []map[string]any // decoded rows' maps, cleared and reused by the next Consume
 }
 
 // tableState is a loaded table and what the sink derived from it.
@@ -192,6 +193,7 @@ func (s *Sink) route(ctx context.Context, obj map[string]any) (*tableState, erro
 	if ts := s.byName[name]; ts != nil {
 		return ts, nil, nil
 	}
+	name = strings.Clone(name) // it points into the payload (fastObject); the caches keep it
 	if _, err := parseTableName(name); err != nil {
 		return nil, fmt.Errorf("route field %q: %w", field, err), nil
 	}
@@ -255,8 +257,18 @@ func (s *Sink) Consume(ctx context.Context, batch *sdk.SinkBatch) (sdk.Result, e
 		p.idx = append(p.idx, i)
 		p.objs = append(p.objs, obj)
 	}
+	used := 0
+	defer func() { // every row is in Arrow buffers or dropped: the maps can serve the next batch
+		for _, m := range s.maps[:used] {
+			clear(m)
+		}
+	}()
 	for i := range batch.Messages {
-		obj, err := decodeObject(batch.Messages[i].Payload)
+		if used == len(s.maps) {
+			s.maps = append(s.maps, make(map[string]any, 16))
+		}
+		obj, err := decodeObject(batch.Messages[i].Payload, s.maps[used])
+		used++
 		if err != nil {
 			fail(i, err)
 			continue
