@@ -231,7 +231,7 @@ func TestKill9ExactlyOnce(t *testing.T) {
 	randomKills := 0
 	for ; randomKills < 2; randomKills++ {
 		rt.start()
-		d := time.Duration(300+rand.IntN(1500)) * time.Millisecond
+		d := time.Duration(150+rand.IntN(550)) * time.Millisecond // the sink drains 20,000 messages in about a second
 		time.Sleep(d)
 		t.Logf("random kill %v after start (group offset %d)", d, stored())
 		rt.p.Kill()
