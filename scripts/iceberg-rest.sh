@@ -65,7 +65,7 @@ start() {
   command -v java >/dev/null || die "java not found"
   command -v mvn >/dev/null || die "mvn not found"
   [ -x "$PY" ] || die "build/venv missing: run scripts/setup.sh"
-  "$PY" -c 'import moto.server' 2>/dev/null || "$ROOT/build/venv/bin/pip" install -q --disable-pip-version-check -r scripts/requirements.txt
+  "$PY" -c 'import moto.server' 2>/dev/null || "$ROOT/build/venv/bin/pip" install -q --disable-pip-version-check -r scripts/requirements.txt >&2
   if [ ! -f "$CACHE/.complete" ]; then
     echo "iceberg-rest.sh: gathering the REST catalog jars into $CACHE" >&2
     mkdir -p "$CACHE/lib"

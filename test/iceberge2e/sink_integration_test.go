@@ -1,9 +1,5 @@
 //go:build integration
 
-// Package iceberge2e runs the Iceberg sink plugin through the real runtime binary (iggy-connectors +
-// iggy-devserver + libiggy_connector_iceberg_sink.so) against an iceberg-go SQL catalog on SQLite with
-// a local warehouse, kills the runtime with SIGKILL, and counts what pyiceberg (an independent
-// reader, build/venv) finds in the table.
 package iceberge2e
 
 import (
