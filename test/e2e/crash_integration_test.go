@@ -226,7 +226,7 @@ sleep_after_ms = 8
 	go func() {
 		for i := total / 2; i < total; i += 50 {
 			msgs := jsonMessages(50, func(j int) string { return fmt.Sprintf(`{"n":%d}`, i+j) })
-			if _, err := client.SendMessages(ctxT(t), iggy.NamedID("c"), iggy.NamedID("sinkcrash"), iggy.Balanced(), msgs); err != nil {
+			if _, err := client.SendMessages(ctxT(t), iggy.NamedID(e.stream("c")), iggy.NamedID("sinkcrash"), iggy.Balanced(), msgs); err != nil {
 				produced <- err
 				return
 			}
@@ -415,7 +415,7 @@ sleep_after_ms = 5
 	go func() {
 		for i := 0; i < total; i += 40 {
 			msgs := jsonMessages(40, func(j int) string { return fmt.Sprintf(`{"n":%d}`, i+j) })
-			if _, err := client.SendMessages(ctxT(t), iggy.NamedID("c"), iggy.NamedID("rebalance"), iggy.Balanced(), msgs); err != nil {
+			if _, err := client.SendMessages(ctxT(t), iggy.NamedID(e.stream("c")), iggy.NamedID("rebalance"), iggy.Balanced(), msgs); err != nil {
 				produced <- err
 				return
 			}

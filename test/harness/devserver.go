@@ -20,20 +20,31 @@ type DevserverOptions struct {
 }
 
 // Devserver is an iggy-devserver child process (root user iggy/iggy), restartable on the same
-// address and data directory. Its output goes to one Log across restarts.
+// address and data directory. Its output goes to one Log across restarts. In external-server mode
+// (External) it stands for the external server instead: nothing is started, and Start, Kill and
+// Stop skip the test.
 type Devserver struct {
-	Addr string
-	Log  *Log
-	tb   testing.TB
-	opts DevserverOptions
-	proc *Proc
-	runs int
+	Addr     string
+	Log      *Log
+	External bool // the external server of IGGY_TEST_SERVER_ADDRESS, not a child process
+	tb       testing.TB
+	opts     DevserverOptions
+	proc     *Proc
+	runs     int
 }
 
 // StartDevserver starts iggy-devserver and waits until it listens (failing the test if it exits
-// or does not listen within 15 s).
+// or does not listen within 15 s). In external-server mode it starts nothing and returns the
+// external server; a test that asks for a fixed address or a data directory (to restart the
+// server) is skipped there.
 func StartDevserver(tb testing.TB, o DevserverOptions) *Devserver {
 	tb.Helper()
+	if e := External(); e != nil {
+		if o.Addr != "" {
+			NeedsOwnServer(tb)
+		}
+		return &Devserver{Addr: e.Addr, Log: NewLog(tb, "external-iggy"), External: true, tb: tb, opts: o}
+	}
 	if o.Bin == "" {
 		o.Bin = pluginbuild.Devserver(tb)
 	}
@@ -49,6 +60,7 @@ func StartDevserver(tb testing.TB, o DevserverOptions) *Devserver {
 // waits until it listens.
 func (d *Devserver) Start() {
 	d.tb.Helper()
+	d.ownServer()
 	pick := d.Addr == "" // the first start without an address: a taken port is retried
 	for attempt := 1; ; attempt++ {
 		addr := d.Addr
@@ -73,6 +85,14 @@ func (d *Devserver) Start() {
 	}
 }
 
+// ownServer skips the test when d is the external server (it cannot be restarted or killed).
+func (d *Devserver) ownServer() {
+	d.tb.Helper()
+	if d.External {
+		NeedsOwnServer(d.tb)
+	}
+}
+
 // listening waits until addr accepts connections while p runs.
 func listening(p *Proc, addr string, timeout time.Duration) bool {
 	deadline := time.Now().Add(timeout)
@@ -88,6 +108,8 @@ func listening(p *Proc, addr string, timeout time.Duration) bool {
 
 // Kill ends the server with SIGKILL (what it acknowledged survives when it has a data directory).
 func (d *Devserver) Kill() {
+	d.tb.Helper()
+	d.ownServer()
 	if d.proc != nil {
 		d.proc.Kill()
 	}
@@ -96,13 +118,14 @@ func (d *Devserver) Kill() {
 // Stop ends the server with SIGTERM (a clean stop), failing the test if it takes over 30 s.
 func (d *Devserver) Stop() {
 	d.tb.Helper()
+	d.ownServer()
 	if d.proc != nil && !d.proc.Stop(30*time.Second) {
 		d.tb.Errorf("iggy-devserver did not stop within 30s of SIGTERM")
 	}
 }
 
-// Client connects the project's Go client to the server as iggy/iggy; it is closed when the test
-// ends.
+// Client connects the project's Go client to the server (as iggy/iggy, or with the external
+// server's credentials); it is closed when the test ends.
 func (d *Devserver) Client(tb testing.TB) *iggy.Client {
 	tb.Helper()
 	return Dial(tb, d.Addr)
