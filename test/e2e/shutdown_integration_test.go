@@ -3,11 +3,14 @@
 package e2e
 
 import (
+	"fmt"
 	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/iggy-go/connectors/test/harness"
 )
 
 // stopBound is how long a graceful stop may take: the engine waits up to its StopTimeout (10s) for
@@ -86,4 +89,61 @@ sleep_ms = `+strconv.Itoa(c.sleepMs)+`
 			t.Logf("%s: exit 0 after %v; last written offset %d, stored offset %d", c.name, took.Round(time.Millisecond), written, stored)
 		})
 	}
+}
+
+// TestShutdownWhileIggyDown stops the runtime (SIGTERM) while the Iggy server is gone (killed, not
+// restarted) and a source and a sink were running on it. Stopping ends every reconnection at once:
+// no reconnect attempt starts after `shutting down`, and the runtime exits promptly (about 6 s
+// before, spent retrying the final offset store and reconnecting the engine's own client; the
+// goal is 1 s, checked here against a looser bound to stay clear of a loaded machine's noise).
+func TestShutdownWhileIggyDown(t *testing.T) {
+	harness.NeedsOwnServer(t) // it kills the server
+	e := newEnv(t)
+	e.createTopic("down", "in", 1)
+	out := e.path("sink.jsonl")
+	e.writeConnector("src", fmt.Sprintf(seqSourceTOML, "src", "", "seq", 10, 100000, 20))
+	e.writeConnector("snk", `
+type = "sink"
+key = "snk"
+enabled = true
+version = 0
+name = "faulty"
+path = "libiggy_connector_faulty_sink"
+`+retryFast+`
+[[streams]]
+stream = "down"
+topics = ["in"]
+schema = "json"
+batch_length = 10
+poll_interval = "5ms"
+
+[plugin_config]
+output = "`+out+`"
+`)
+	e.send("down", "in", jsonMessages(20, ok))
+	rt := e.startRuntime()
+	waitFor(t, 30*time.Second, "the sink writing", func() bool { return len(readSink(t, out).Msgs) >= 20 })
+	e.srv.Kill()
+	waitFor(t, 30*time.Second, "the runtime noticing that Iggy is gone", func() bool {
+		return len(rt.Log.Lines("connect failed, retrying")) > 0
+	})
+	time.Sleep(500 * time.Millisecond)
+	code, took := rt.SignalWait(syscall.SIGTERM, stopBound)
+	if code != 0 {
+		t.Fatalf("exit code %d after SIGTERM", code)
+	}
+	log := rt.Log.Contents()
+	i := strings.Index(log, "shutting down")
+	if i < 0 {
+		t.Fatal("no `shutting down` in the runtime's log")
+	}
+	for _, l := range strings.Split(log[i:], "\n") {
+		if strings.Contains(l, "retrying") || strings.Contains(l, "reconnected") {
+			t.Errorf("a reconnection after `shutting down`: %s", l)
+		}
+	}
+	if took > 3*time.Second {
+		t.Fatalf("the runtime took %v to stop while Iggy was down (goal: 1s)", took)
+	}
+	t.Logf("stopped in %v while Iggy was down", took.Round(time.Millisecond))
 }
