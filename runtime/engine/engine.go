@@ -153,11 +153,20 @@ func (e *Engine) retryDial(ctx context.Context, attempt int, err error, log *slo
 		first := e.loginErr == nil || e.loginErr.Error() != err.Error()
 		e.loginErr = err
 		e.mu.Unlock()
+		wait := LoginRetry.Delay(attempt)
 		if first {
 			e.log.Error("cannot log in to Iggy; retrying slowly until the credentials are fixed", "address", e.opt.Config.Iggy.Address,
-				"err", err, "retry_after", LoginRetry.Initial)
+				"err", err, "retry_after", wait)
 		}
-		return LoginRetry.Sleep(ctx, attempt)
+		log.Debug("Iggy login refused", "attempt", attempt, "retry_after", wait)
+		t := time.NewTimer(wait)
+		defer t.Stop()
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-t.C:
+			return nil
+		}
 	}
 	log.Warn("cannot connect to Iggy; retrying", "address", e.opt.Config.Iggy.Address, "attempt", attempt, "err", err)
 	return backoff.Default.Sleep(ctx, attempt)

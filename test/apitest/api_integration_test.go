@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/iggy-go/connectors/test/harness"
 )
 
 // TestEndpoints runs one runtime with a random source, two stdout sinks reading the same topic
@@ -17,9 +19,7 @@ func TestEndpoints(t *testing.T) {
 	srv := startDevserver(t, freeAddr(t))
 	c := srv.Client(t)
 	for _, topic := range []string{"in", "dead"} {
-		if _, err := c.EnsureTopic(ctxT(t), "api", topic, 1); err != nil {
-			t.Fatal(err)
-		}
+		ensureTopic(t, c, "api", topic)
 	}
 	const maxCount, pushed, bad = 37, 60, 6
 	rt := startRuntime(t, runtimeOpts{iggyAddr: srv.Addr, files: map[string]string{
@@ -189,7 +189,7 @@ topic = "dead"`),
 		}
 		d := rt.Get("/sinks/stdout")
 		st := d["streams"].([]any)[0].(map[string]any)
-		if d["key"] != "stdout" || st["stream"] != "api" || st["topics"].([]any)[0] != "in" || st["consumer_group"] != "stdout-group" {
+		if d["key"] != "stdout" || st["stream"] != harness.Stream(t, "api") || st["topics"].([]any)[0] != "in" || st["consumer_group"] != "stdout-group" {
 			t.Errorf("/sinks/stdout = %v", d)
 		}
 		d = rt.Get("/sources/random")

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/iggy-go/connectors/runtime/iggy"
+	"github.com/iggy-go/connectors/test/harness"
 	"github.com/vmihailenco/msgpack/v5"
 )
 
@@ -333,6 +334,7 @@ func TestSourceCommitError(t *testing.T) {
 // connectors reconnect by themselves; nothing is lost. A send or an offset commit in flight at the
 // kill has an unknown outcome, so a few duplicates are allowed (counted).
 func TestIggyRestart(t *testing.T) {
+	harness.NeedsOwnServer(t)
 	addr, data := freeAddr(t), t.TempDir()
 	srv := startDevserverAt(t, addr, data)
 	e := newEnvWith(t, srv)

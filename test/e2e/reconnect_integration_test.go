@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/iggy-go/connectors/runtime/iggy"
+	"github.com/iggy-go/connectors/test/harness"
 )
 
 // TestIggyRestartsDeliverEachOffsetOnce kills the Iggy server (kill -9, same address and data
@@ -18,6 +19,7 @@ import (
 // the last delivered message: the sink sees every offset of each partition exactly once and in
 // order (at-least-once allows replays after a crash of the runtime, not inside it).
 func TestIggyRestartsDeliverEachOffsetOnce(t *testing.T) {
+	harness.NeedsOwnServer(t)
 	addr, data := freeAddr(t), t.TempDir()
 	srv := startDevserverAt(t, addr, data)
 	e := newEnvWith(t, srv)

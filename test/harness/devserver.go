@@ -35,14 +35,11 @@ type Devserver struct {
 
 // StartDevserver starts iggy-devserver and waits until it listens (failing the test if it exits
 // or does not listen within 15 s). In external-server mode it starts nothing and returns the
-// external server; a test that asks for a fixed address or a data directory (to restart the
-// server) is skipped there.
+// external server (whatever o asks for): a test that restarts the server calls NeedsOwnServer
+// first, or is skipped when it calls Start, Kill or Stop.
 func StartDevserver(tb testing.TB, o DevserverOptions) *Devserver {
 	tb.Helper()
 	if e := External(); e != nil {
-		if o.Addr != "" {
-			NeedsOwnServer(tb)
-		}
 		return &Devserver{Addr: e.Addr, Log: NewLog(tb, "external-iggy"), External: true, tb: tb, opts: o}
 	}
 	if o.Bin == "" {
