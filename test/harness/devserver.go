@@ -17,6 +17,7 @@ type DevserverOptions struct {
 	Addr     string // listen address; "" picks a free port (and another one should it be taken first)
 	DataDir  string // where it persists (survives kill -9); "" keeps everything in memory
 	LogLevel string // --log-level; "" means warn
+	Fsync    bool   // --fsync: every write is synced before the reply (slower replies, as on a real server)
 }
 
 // Devserver is an iggy-devserver child process (root user iggy/iggy), restartable on the same
@@ -68,6 +69,9 @@ func (d *Devserver) Start() {
 		args := []string{"--addr", addr, "--log-level", d.opts.LogLevel}
 		if d.opts.DataDir != "" {
 			args = append(args, "--data-dir", d.opts.DataDir)
+		}
+		if d.opts.Fsync {
+			args = append(args, "--fsync")
 		}
 		fmt.Fprintf(d.Log, "=== iggy-devserver run %d on %s, %s\n", d.runs, addr, time.Now().Format(time.RFC3339Nano))
 		p := Start(d.tb, exec.Command(d.opts.Bin, args...), d.Log)
