@@ -82,6 +82,7 @@ func pollAll(t *testing.T, ctx context.Context, c *iggy.Client, stream, topic st
 // TestDevserverPersistence: messages, stored offsets (plain and group), streams, topics, groups
 // and tokens survive a clean stop and a kill -9; a torn tail of a log is cut off at restart.
 func TestDevserverPersistence(t *testing.T) {
+	harness.NeedsOwnServer(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	addr, data := freeAddr(t), t.TempDir()
@@ -196,6 +197,7 @@ func TestDevserverPersistence(t *testing.T) {
 // TestDevserverReconnectLosesNothing kills -9 and restarts the server twice while a producer and a
 // consumer loop run; the client reconnects by itself and every acknowledged message is there.
 func TestDevserverReconnectLosesNothing(t *testing.T) {
+	harness.NeedsOwnServer(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
 	addr, data := freeAddr(t), t.TempDir()
@@ -321,6 +323,7 @@ func TestDevserverReconnectLosesNothing(t *testing.T) {
 // and restart of the server: the client reconnects, the consumer re-joins by itself and resumes
 // right after its last commit (uncommitted messages are delivered again, never skipped).
 func TestDevserverGroupResumeAfterRestart(t *testing.T) {
+	harness.NeedsOwnServer(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	addr, data := freeAddr(t), t.TempDir()

@@ -63,7 +63,8 @@ def check_message(m, i, origin, offset=None):
 
 
 async def connect(addr):
-    """Logs in with iggy/iggy, or with the personal access token in IGGY_TOKEN (auto-login);
+    """Logs in with iggy/iggy (IGGY_USERNAME/IGGY_PASSWORD override), or with the personal access
+    token in IGGY_TOKEN (auto-login);
     IGGY_TLS_CA (a CA file) switches to TLS with server name localhost."""
     token, ca = os.environ.get("IGGY_TOKEN"), os.environ.get("IGGY_TLS_CA")
     # A bounded reconnection policy: the default retries forever, which would hang a test run whose
@@ -77,7 +78,7 @@ async def connect(addr):
     c = IggyClient(TcpConfig(**kw))
     await c.connect()
     if not token:
-        await c.login_user("iggy", "iggy")
+        await c.login_user(os.environ.get("IGGY_USERNAME", "iggy"), os.environ.get("IGGY_PASSWORD", "iggy"))
     return c
 
 
