@@ -159,14 +159,7 @@ func (e *Engine) retryDial(ctx context.Context, attempt int, err error, log *slo
 				"err", err, "retry_after", wait)
 		}
 		log.Debug("Iggy login refused", "attempt", attempt, "retry_after", wait)
-		t := time.NewTimer(wait)
-		defer t.Stop()
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-t.C:
-			return nil
-		}
+		return backoff.Wait(ctx, wait)
 	}
 	log.Warn("cannot connect to Iggy; retrying", "address", e.opt.Config.Iggy.Address, "attempt", attempt, "err", err)
 	return backoff.Default.Sleep(ctx, attempt)

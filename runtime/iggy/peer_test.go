@@ -29,11 +29,19 @@ type peer struct {
 
 func startPeer(t *testing.T, answer func(h wire.RequestHeader, body []byte) []byte) *peer {
 	t.Helper()
+	p := &peer{answer: answer}
+	p.ln = serveTCP(t, p.serve)
+	return p
+}
+
+// serveTCP listens on a free loopback port until the test ends and runs serve for each connection
+// in its own goroutine.
+func serveTCP(t *testing.T, serve func(net.Conn)) net.Listener {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &peer{ln: ln, answer: answer}
 	t.Cleanup(func() { ln.Close() })
 	go func() {
 		for {
@@ -41,10 +49,10 @@ func startPeer(t *testing.T, answer func(h wire.RequestHeader, body []byte) []by
 			if err != nil {
 				return
 			}
-			go p.serve(nc)
+			go serve(nc)
 		}
 	}()
-	return p
+	return ln
 }
 
 func (p *peer) addr() string { return p.ln.Addr().String() }

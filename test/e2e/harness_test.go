@@ -184,6 +184,30 @@ func headerMap(hs []iggy.Header) map[string]string {
 	return m
 }
 
+// faultySinkTOML is the connector file of sink "snk": the faulty plugin reading stream/topic in
+// batches of batchLength, polling every pollInterval, with retryFast and the plugin_config lines
+// given (at least output = "...").
+func faultySinkTOML(stream, topic string, batchLength int, pollInterval, pluginConfig string) string {
+	return fmt.Sprintf(`
+type = "sink"
+key = "snk"
+enabled = true
+version = 0
+name = "faulty"
+path = "libiggy_connector_faulty_sink"
+%s
+[[streams]]
+stream = %q
+topics = [%q]
+schema = "json"
+batch_length = %d
+poll_interval = %q
+
+[plugin_config]
+%s
+`, retryFast, stream, topic, batchLength, pollInterval, pluginConfig)
+}
+
 // --- the faulty sink's output file --------------------------------------------------------------
 
 // sinkCall and sinkMsg mirror test/plugins/faulty's Record.

@@ -25,25 +25,8 @@ func TestIggyRestartsDeliverEachOffsetOnce(t *testing.T) {
 	e := newEnvWith(t, srv)
 	e.createTopic("rc", "t", 2)
 	out := e.path("sink.jsonl")
-	e.writeConnector("snk", `
-type = "sink"
-key = "snk"
-enabled = true
-version = 0
-name = "faulty"
-path = "libiggy_connector_faulty_sink"
-`+retryFast+`
-[[streams]]
-stream = "rc"
-topics = ["t"]
-schema = "json"
-batch_length = 20
-poll_interval = "5ms"
-
-[plugin_config]
-output = "`+out+`"
-sleep_after_ms = 30
-`)
+	e.writeConnector("snk", faultySinkTOML("rc", "t", 20, "5ms", `output = "`+out+`"
+sleep_after_ms = 30`))
 	rt := e.startRuntime()
 
 	stop := make(chan struct{})

@@ -102,24 +102,7 @@ func TestShutdownWhileIggyDown(t *testing.T) {
 	e.createTopic("down", "in", 1)
 	out := e.path("sink.jsonl")
 	e.writeConnector("src", fmt.Sprintf(seqSourceTOML, "src", "", "seq", 10, 100000, 20))
-	e.writeConnector("snk", `
-type = "sink"
-key = "snk"
-enabled = true
-version = 0
-name = "faulty"
-path = "libiggy_connector_faulty_sink"
-`+retryFast+`
-[[streams]]
-stream = "down"
-topics = ["in"]
-schema = "json"
-batch_length = 10
-poll_interval = "5ms"
-
-[plugin_config]
-output = "`+out+`"
-`)
+	e.writeConnector("snk", faultySinkTOML("down", "in", 10, "5ms", `output = "`+out+`"`))
 	e.send("down", "in", jsonMessages(20, ok))
 	rt := e.startRuntime()
 	waitFor(t, 30*time.Second, "the sink writing", func() bool { return len(readSink(t, out).Msgs) >= 20 })
@@ -163,24 +146,7 @@ func TestCleanStopReplaysNothing(t *testing.T) {
 		e.send("stop", "in", jsonMessages(500, ok))
 	}
 	out := e.path("sink.jsonl")
-	e.writeConnector("snk", `
-type = "sink"
-key = "snk"
-enabled = true
-version = 0
-name = "faulty"
-path = "libiggy_connector_faulty_sink"
-`+retryFast+`
-[[streams]]
-stream = "stop"
-topics = ["in"]
-schema = "json"
-batch_length = 1
-poll_interval = "1ms"
-
-[plugin_config]
-output = "`+out+`"
-`)
+	e.writeConnector("snk", faultySinkTOML("stop", "in", 1, "1ms", `output = "`+out+`"`))
 	for run := 1; run <= 5; run++ {
 		before := len(readSink(t, out).Msgs)
 		rt := e.startRuntime()
