@@ -177,6 +177,13 @@ func (g *GroupConsumer) Poll(ctx context.Context, maxMessages int) (Batch, error
 		if err != nil {
 			return Batch{}, err
 		}
+		if p, ok := g.pos[pid]; ok && len(res.Messages) == 0 && res.CurrentOffset+1 < p {
+			// The partition ends before what this member already returned: the server lost messages
+			// (a restart without fsync). Start again from the group's stored offset.
+			g.log.Warn("iggy: partition ends before the position already delivered; resuming from the stored offset",
+				"partition", pid, "current_offset", res.CurrentOffset, "position", p)
+			delete(g.pos, pid)
+		}
 		if n := len(res.Messages); n > 0 {
 			g.pos[pid] = res.Messages[n-1].Offset + 1
 		}
