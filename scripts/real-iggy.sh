@@ -11,7 +11,8 @@
 # 1. Builds $IGGY_SOURCE_DIR/target/release/iggy-server unless it exists: release profile with LTO
 #    off (much faster to build), on the toolchain IGGY_RUST_TOOLCHAIN (default: the one the checkout
 #    pins when rustup has it, else stable). The hwlocality crate links Debian's libhwloc-dev (its
-#    vendored build downloads hwloc at build time), installed with apt-get when missing.
+#    vendored build downloads hwloc at build time) and the link needs libudev-dev; both are
+#    installed with apt-get when missing.
 # 2. Starts it on a free 127.0.0.1 port with a throwaway data directory (IGGY_SYSTEM_PATH), a root
 #    user with a random password, HTTP, QUIC and WebSocket off, one unpinned shard (it shares the
 #    machine), and stops it at the end. The server uses io_uring: the kernel must allow it.
@@ -36,10 +37,11 @@ BIN=$SRC/target/release/iggy-server
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 
 build_server() {
-  if ! dpkg -s libhwloc-dev >/dev/null 2>&1; then
-    log "installing libhwloc-dev and pkg-config (apt-get)"
+  # hwlocality links libhwloc (and through it libudev) dynamically.
+  if ! dpkg -s libhwloc-dev libudev-dev >/dev/null 2>&1; then
+    log "installing libhwloc-dev, libudev-dev and pkg-config (apt-get)"
     as_root apt-get update -qq
-    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libhwloc-dev pkg-config
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libhwloc-dev libudev-dev pkg-config
   fi
   local tc=${IGGY_RUST_TOOLCHAIN:-}
   if [ -z "$tc" ]; then
