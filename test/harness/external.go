@@ -116,15 +116,18 @@ var runID = func() string {
 }()
 
 // Stream returns the name test tb uses for its stream base: base itself against an
-// iggy-devserver the test owns; against an external server base plus a suffix unique to the test
-// and this run, and the stream is deleted from the server when the test ends.
+// iggy-devserver the test owns; against an external server base plus a suffix unique to the
+// (top-level) test and this run, and the stream is deleted from the server when the test that
+// first asked for the name ends (ask in the top-level test before its subtests do).
 func Stream(tb testing.TB, base string) string {
 	e := External()
 	if e == nil {
 		return base
 	}
+	// The top-level test's name: a subtest shares its test's streams.
+	top, _, _ := strings.Cut(tb.Name(), "/")
 	h := fnv.New32a()
-	h.Write([]byte(tb.Name()))
+	h.Write([]byte(top))
 	suffix := fmt.Sprintf("-%s%08x", runID, h.Sum32())
 	if strings.HasSuffix(base, suffix) {
 		return base // already this test's name
