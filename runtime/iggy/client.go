@@ -460,7 +460,28 @@ func (c *Client) release() {
 
 // call runs one request: build appends the body, handle decodes the reply payload (after the
 // result section for result-framed operations; empty for "nothing" replies).
+//
+// A transient result (57 TransientNotCommitted, 58 TransientNotAccepted: the real server's
+// consensus did not commit or accept the operation, so nothing happened) is replayed a few times,
+// as the official SDK does.
 func (c *Client) call(ctx context.Context, code uint32, build func([]byte) ([]byte, error), handle func([]byte) error) error {
+	for attempt := 1; ; attempt++ {
+		err := c.call1(ctx, code, build, handle)
+		if attempt == 5 || !isTransientResult(err) {
+			return err
+		}
+		if backoff.Wait(ctx, time.Duration(attempt)*20*time.Millisecond) != nil {
+			return err
+		}
+	}
+}
+
+func isTransientResult(err error) bool {
+	code, ok := ErrorCode(err)
+	return ok && (code == wire.ErrCodeTransientNotCommitted || code == wire.ErrCodeTransientNotAccepted)
+}
+
+func (c *Client) call1(ctx context.Context, code uint32, build func([]byte) ([]byte, error), handle func([]byte) error) error {
 	if err := c.acquire(ctx); err != nil {
 		return err
 	}

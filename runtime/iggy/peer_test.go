@@ -8,6 +8,7 @@ import (
 	"net"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -358,5 +359,27 @@ func TestLoginEvictionsAreTyped(t *testing.T) {
 		if !errors.As(err, &le) || !strings.Contains(err.Error(), tc.want) || errors.Is(err, iggy.ErrUnauthenticated) != tc.unauth || iggy.IsRetryable(err) {
 			t.Fatalf("reason %d: %v", tc.reason, err)
 		}
+	}
+}
+
+// The real server answers a metadata operation its consensus did not commit with result 57
+// (TransientNotCommitted; nothing happened): the client replays it, as the official SDK does.
+func TestTransientResultIsReplayed(t *testing.T) {
+	var creates atomic.Int32
+	p := startPeer(t, func(h wire.RequestHeader, body []byte) []byte {
+		if h.Operation == wire.OpCreateTopic && creates.Add(1) < 3 {
+			return reply(h, wire.OpCreateTopicWithAssignments, 0, wire.AppendResultError(nil, wire.ErrCodeTransientNotCommitted))
+		}
+		if h.Operation == wire.OpCreateTopic {
+			return reply(h, wire.OpCreateTopicWithAssignments, 0, topicDetails("t", 1))
+		}
+		return nil
+	})
+	c, err := peerClient(t, p.addr(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.CreateTopic(testCtx(t), iggy.NamedID("s"), "t", 1, nil); err != nil || creates.Load() != 3 {
+		t.Fatalf("CreateTopic after two transient results: %v (%d requests)", err, creates.Load())
 	}
 }

@@ -117,17 +117,15 @@ var runID = func() string {
 
 // Stream returns the name test tb uses for its stream base: base itself against an
 // iggy-devserver the test owns; against an external server base plus a suffix unique to the
-// (top-level) test and this run, and the stream is deleted from the server when the test that
-// first asked for the name ends (ask in the top-level test before its subtests do).
+// test (a subtest has its own) and this run, and the stream is deleted from the server when the
+// test ends. Subtests that use their parent's streams take the names from the parent.
 func Stream(tb testing.TB, base string) string {
 	e := External()
 	if e == nil {
 		return base
 	}
-	// The top-level test's name: a subtest shares its test's streams.
-	top, _, _ := strings.Cut(tb.Name(), "/")
 	h := fnv.New32a()
-	h.Write([]byte(top))
+	h.Write([]byte(tb.Name()))
 	suffix := fmt.Sprintf("-%s%08x", runID, h.Sum32())
 	if strings.HasSuffix(base, suffix) {
 		return base // already this test's name
