@@ -49,8 +49,11 @@ func (p Policy) Delay(attempt int) time.Duration {
 func (p Policy) Exhausted(attempt int) bool { return p.MaxAttempts > 0 && attempt >= p.MaxAttempts }
 
 // Sleep waits for the delay of attempt or until ctx is done; it returns ctx.Err() in the latter case.
-func (p Policy) Sleep(ctx context.Context, attempt int) error {
-	t := time.NewTimer(p.Delay(attempt))
+func (p Policy) Sleep(ctx context.Context, attempt int) error { return Wait(ctx, p.Delay(attempt)) }
+
+// Wait waits for d or until ctx is done; it returns ctx.Err() in the latter case.
+func Wait(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
 	defer t.Stop()
 	select {
 	case <-ctx.Done():

@@ -150,6 +150,13 @@ func (c *Connector) stop() {
 	if st := c.State.Status(); st != pipeline.StatusError && st != pipeline.StatusStopped {
 		c.State.Set(pipeline.StatusStopping, false)
 	}
+	// Work in flight on a live connection finishes (the final offset store); with Iggy down, no
+	// call waits for a reconnection any more.
+	c.mu.Lock()
+	for _, cl := range c.clients {
+		cl.Drain()
+	}
+	c.mu.Unlock()
 	cancel()
 	select {
 	case <-done:
@@ -244,7 +251,7 @@ func (c *Connector) run(ctx context.Context) error {
 // with the reason as last error).
 func (c *Connector) dial(ctx context.Context, retry backoff.Policy) (*iggy.Client, error) {
 	for attempt := 1; ; attempt++ {
-		cl, err := iggy.Dial(ctx, IggyConfig(c.e.opt.Config, c.log))
+		cl, err := c.e.dialIggy(ctx, c.log)
 		if err == nil {
 			c.mu.Lock()
 			c.clients = append(c.clients, cl)
@@ -255,8 +262,7 @@ func (c *Connector) dial(ctx context.Context, retry backoff.Policy) (*iggy.Clien
 			return nil, ctx.Err()
 		}
 		c.State.Note(fmt.Errorf("connect to Iggy at %s: %w", c.e.opt.Config.Iggy.Address, err))
-		c.log.Warn("cannot connect to Iggy; retrying", "attempt", attempt, "err", err)
-		if backoff.Default.Sleep(ctx, attempt) != nil {
+		if c.e.retryDial(ctx, attempt, err, c.log) != nil {
 			return nil, ctx.Err()
 		}
 	}

@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -56,11 +57,13 @@ type Engine struct {
 	nextID     uint32                // plugin ids for the API, as the original's counter (from 1)
 	libs       map[string]*plugin.Library
 
-	problems  config.Problems // errors of the latest read of the active configs (Start, Reload)
-	admin     *iggy.Client    // liveness of the Iggy connection for /ready and /stats
-	adminOnce sync.Once
-	ctx       context.Context
-	cancel    context.CancelFunc
+	problems    config.Problems // errors of the latest read of the active configs (Start, Reload)
+	admin       *iggy.Client    // liveness of the Iggy connection for /ready and /stats
+	adminOnce   sync.Once
+	adminCancel context.CancelFunc // ends connectAdmin's retries
+	loginErr    error              // guarded by mu: the last refused login (bad credentials), until a login succeeds
+	ctx         context.Context
+	cancel      context.CancelFunc
 }
 
 // New creates an engine; Start starts it.
@@ -87,7 +90,9 @@ func connectorID(kind config.Kind, key string) string { return string(kind) + "/
 // in the connectors' status, and config problems in Ready).
 func (e *Engine) Start(ctx context.Context) error {
 	e.ctx, e.cancel = context.WithCancel(context.WithoutCancel(ctx))
-	go e.connectAdmin()
+	actx, acancel := context.WithCancel(e.ctx)
+	e.adminCancel = acancel
+	go e.connectAdmin(actx)
 	snap, err := e.opt.Provider.ActiveConfigs(ctx)
 	if err != nil {
 		return fmt.Errorf("read connector configs from %s: %w", e.opt.Provider.Describe(), err)
@@ -111,22 +116,60 @@ func (e *Engine) noteProblems(ps config.Problems) {
 	e.mu.Unlock()
 }
 
-// connectAdmin dials the Iggy client the engine itself uses (readiness, stats), retrying until the
-// engine stops.
-func (e *Engine) connectAdmin() {
-	for attempt := 1; e.ctx.Err() == nil; attempt++ {
-		c, err := iggy.Dial(e.ctx, IggyConfig(e.opt.Config, e.log.With("client", "admin")))
+// connectAdmin dials the Iggy client the engine itself uses (readiness, stats), retrying until ctx
+// ends (the engine stops).
+func (e *Engine) connectAdmin(ctx context.Context) {
+	for attempt := 1; ctx.Err() == nil; attempt++ {
+		c, err := e.dialIggy(ctx, e.log.With("client", "admin"))
 		if err == nil {
 			e.mu.Lock()
 			e.admin = c
 			e.mu.Unlock()
 			return
 		}
-		e.log.Warn("cannot connect to Iggy; retrying", "address", e.opt.Config.Iggy.Address, "attempt", attempt, "err", err)
-		if backoff.Default.Sleep(e.ctx, attempt) != nil {
+		if e.retryDial(ctx, attempt, err, e.log) != nil {
 			return
 		}
 	}
+}
+
+// LoginRetry is the back-off between logins the server refused (bad credentials or token, an
+// inactive user, an incompatible protocol version): slow, since only an operator can fix them.
+var LoginRetry = backoff.Policy{Initial: 10 * time.Second, Max: time.Minute, Multiplier: 2, Jitter: 0.2}
+
+// dialIggy connects a client with the runtime's Iggy settings; a success clears a recorded login
+// refusal.
+func (e *Engine) dialIggy(ctx context.Context, log *slog.Logger) (*iggy.Client, error) {
+	c, err := iggy.Dial(ctx, IggyConfig(e.opt.Config, log))
+	if err == nil {
+		e.mu.Lock()
+		e.loginErr = nil
+		e.mu.Unlock()
+	}
+	return c, err
+}
+
+// retryDial reports a failed connection and waits before the next attempt: a refused login is
+// logged once at error level (until a login succeeds), recorded for Ready and retried slowly
+// (LoginRetry); other failures are logged as warnings and retried with the default back-off. It
+// returns ctx's error when ctx ends while waiting.
+func (e *Engine) retryDial(ctx context.Context, attempt int, err error, log *slog.Logger) error {
+	var le *iggy.LoginError
+	if errors.As(err, &le) {
+		e.mu.Lock()
+		first := e.loginErr == nil || e.loginErr.Error() != err.Error()
+		e.loginErr = err
+		e.mu.Unlock()
+		wait := LoginRetry.Delay(attempt)
+		if first {
+			e.log.Error("cannot log in to Iggy; retrying slowly until the credentials are fixed", "address", e.opt.Config.Iggy.Address,
+				"err", err, "retry_after", wait)
+		}
+		log.Debug("Iggy login refused", "attempt", attempt, "retry_after", wait)
+		return backoff.Wait(ctx, wait)
+	}
+	log.Warn("cannot connect to Iggy; retrying", "address", e.opt.Config.Iggy.Address, "attempt", attempt, "err", err)
+	return backoff.Default.Sleep(ctx, attempt)
 }
 
 // IggyConnected reports whether the engine's own Iggy connection is up.
@@ -200,12 +243,17 @@ func (r Reason) String() string {
 // the reasons name what is not ready, in that order.
 func (e *Engine) Ready() (bool, []Reason) {
 	var reasons []Reason
-	if !e.IggyConnected() {
+	e.mu.Lock()
+	problems, loginErr := e.problems, e.loginErr
+	e.mu.Unlock()
+	switch {
+	case loginErr != nil:
+		// Composed by the client from the login's result code and the configured user name (no
+		// server text): "login failed: invalid credentials for user ...".
+		reasons = append(reasons, Reason{What: strings.TrimPrefix(loginErr.Error(), "iggy: ")})
+	case !e.IggyConnected():
 		reasons = append(reasons, Reason{What: fmt.Sprintf("iggy: not connected to %s", e.opt.Config.Iggy.Address)})
 	}
-	e.mu.Lock()
-	problems := e.problems
-	e.mu.Unlock()
 	byFile := map[string]int{} // index in reasons: one reason per file
 	for _, p := range problems {
 		what := "connector config rejected"
@@ -363,6 +411,18 @@ func sameConfig(a, b *config.ConnectorConfig) bool {
 // Stop stops every connector (sources first, so nothing new is produced while sinks drain), closes
 // the plugins and the Iggy clients. Each connector's stop is bounded by StopTimeout.
 func (e *Engine) Stop() {
+	// The engine's own client is not needed to stop: end its reconnections at once (with Iggy down
+	// they would otherwise keep starting during the stop).
+	if e.adminCancel != nil {
+		e.adminCancel()
+	}
+	e.mu.Lock()
+	admin := e.admin
+	e.mu.Unlock()
+	if admin != nil {
+		admin.Drain()
+		_ = admin.Close()
+	}
 	all := e.Connectors()
 	var wg sync.WaitGroup
 	for _, kind := range []config.Kind{config.KindSource, config.KindSink} {
@@ -377,11 +437,6 @@ func (e *Engine) Stop() {
 	if e.cancel != nil {
 		e.cancel()
 	}
-	e.mu.Lock()
-	if e.admin != nil {
-		_ = e.admin.Close()
-	}
-	e.mu.Unlock()
 }
 
 // library opens (once per path and transport) the plugin library of a connector.

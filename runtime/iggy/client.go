@@ -127,15 +127,18 @@ type Client struct {
 	wbuf    []byte
 	rbuf    []byte
 
-	base       context.Context // cancelled by Close: bounds background work
-	cancel     context.CancelFunc
-	connected  atomic.Bool
-	epoch      atomic.Uint64 // successful connections so far
-	reconnects atomic.Uint64
-	closed     chan struct{}
-	closeOnce  sync.Once
-	lastUsed   atomic.Int64
-	wg         sync.WaitGroup
+	base        context.Context // cancelled by Close: bounds background work
+	cancel      context.CancelFunc
+	connected   atomic.Bool
+	epoch       atomic.Uint64 // successful connections so far
+	reconnects  atomic.Uint64
+	closed      chan struct{}
+	closeOnce   sync.Once
+	draining    chan struct{} // closed by Drain: no more reconnect back-off
+	drainOnce   sync.Once
+	optionsOnce sync.Once // the "server refuses optional topic options" warning
+	lastUsed    atomic.Int64
+	wg          sync.WaitGroup
 }
 
 // Dial connects and logs in. It fails fast on bad credentials; transport failures are retried
@@ -144,7 +147,7 @@ func Dial(ctx context.Context, cfg Config) (*Client, error) {
 	if err := cfg.defaults(); err != nil {
 		return nil, err
 	}
-	c := &Client{cfg: cfg, log: cfg.Logger, sem: make(chan struct{}, 1), closed: make(chan struct{})}
+	c := &Client{cfg: cfg, log: cfg.Logger, sem: make(chan struct{}, 1), closed: make(chan struct{}), draining: make(chan struct{})}
 	c.base, c.cancel = context.WithCancel(context.Background())
 	if t, ok := strings.CutPrefix(cfg.Token, "file:"); ok {
 		raw, err := os.ReadFile(t)
@@ -194,6 +197,22 @@ func (c *Client) Close() error {
 	return nil
 }
 
+// Drain tells the client that its owner is shutting down: from now on a call that finds the
+// connection down tries to connect once and fails at once instead of backing off, a reconnection
+// waiting for its next attempt gives up, and the heartbeat stops reconnecting. Calls on a live
+// connection are unaffected (a final offset store still goes through). Safe to call more than once
+// and concurrently with anything.
+func (c *Client) Drain() { c.drainOnce.Do(func() { close(c.draining) }) }
+
+func (c *Client) isDraining() bool {
+	select {
+	case <-c.draining:
+		return true
+	default:
+		return false
+	}
+}
+
 // Connected reports whether the client currently holds a logged-in connection (for readiness).
 func (c *Client) Connected() bool { return c.connected.Load() }
 
@@ -223,6 +242,9 @@ func (c *Client) heartbeat() {
 		}
 		if time.Since(time.Unix(0, c.lastUsed.Load())) < c.cfg.HeartbeatInterval && c.connected.Load() {
 			continue
+		}
+		if c.isDraining() && !c.connected.Load() {
+			continue // shutting down: no reconnection from the heartbeat
 		}
 		ctx, cancel := context.WithTimeout(c.base, max(c.cfg.RequestTimeout, c.cfg.HeartbeatInterval))
 		if err := c.Ping(ctx); err != nil && !errors.Is(err, ErrClosed) {
@@ -260,7 +282,7 @@ func (c *Client) connectLocked(ctx context.Context) error {
 			}
 			return nil
 		}
-		if !errors.Is(err, ErrTransport) || errors.Is(err, ErrUnauthenticated) || c.cfg.Reconnect.Disabled || pol.Exhausted(attempt) {
+		if !errors.Is(err, ErrTransport) || errors.Is(err, ErrUnauthenticated) || c.cfg.Reconnect.Disabled || pol.Exhausted(attempt) || c.isDraining() {
 			return err
 		}
 		if ctx.Err() != nil {
@@ -276,6 +298,9 @@ func (c *Client) connectLocked(ctx context.Context) error {
 		case <-c.closed:
 			t.Stop()
 			return ErrClosed
+		case <-c.draining:
+			t.Stop()
+			return err
 		case <-t.C:
 		}
 	}
@@ -346,11 +371,32 @@ func (c *Client) dialLocked(ctx context.Context) error {
 	})
 	if err != nil {
 		c.dropLocked(nil)
+		if isLoginRefusal(err) {
+			user := c.cfg.Username
+			if c.token != "" {
+				user = ""
+			}
+			return &LoginError{User: user, Err: err}
+		}
 		return err
 	}
 	c.session, c.userID = lr.Session, lr.UserID
 	c.log.Debug("iggy: logged in", "address", c.cfg.Address, "user_id", lr.UserID, "session", lr.Session, "server", lr.ServerVersion)
 	return nil
+}
+
+// isLoginRefusal reports whether a login failed for a reason retrying cannot fix: credentials,
+// token, inactive user, or a protocol version outside the server's window.
+func isLoginRefusal(err error) bool {
+	if errors.Is(err, ErrUnauthenticated) {
+		return true
+	}
+	var ee *EvictedError
+	if errors.As(err, &ee) {
+		return ee.Reason == wire.EvictIncompatibleProtocol || ee.Reason == wire.EvictMalformedLogin
+	}
+	code, ok := ErrorCode(err)
+	return ok && (code == wire.ErrCodeUserInactive || code == wire.ErrCodeIncompatibleProtocol)
 }
 
 func (c *Client) tlsConfig() (*tls.Config, error) {
@@ -414,12 +460,45 @@ func (c *Client) release() {
 
 // call runs one request: build appends the body, handle decodes the reply payload (after the
 // result section for result-framed operations; empty for "nothing" replies).
+//
+// A transient result (57 TransientNotCommitted, 58 TransientNotAccepted: the real server's
+// consensus did not commit or accept the operation, so nothing happened) is replayed a few times,
+// as the official SDK does.
 func (c *Client) call(ctx context.Context, code uint32, build func([]byte) ([]byte, error), handle func([]byte) error) error {
+	for attempt := 1; ; attempt++ {
+		err := c.call1(ctx, code, build, handle)
+		if attempt == 5 || !isTransientResult(err) {
+			return err
+		}
+		if backoff.Wait(ctx, time.Duration(attempt)*20*time.Millisecond) != nil {
+			return err
+		}
+	}
+}
+
+func isTransientResult(err error) bool {
+	code, ok := ErrorCode(err)
+	return ok && (code == wire.ErrCodeTransientNotCommitted || code == wire.ErrCodeTransientNotAccepted)
+}
+
+func (c *Client) call1(ctx context.Context, code uint32, build func([]byte) ([]byte, error), handle func([]byte) error) error {
 	if err := c.acquire(ctx); err != nil {
 		return err
 	}
 	defer c.release()
 	return c.roundTrip(ctx, code, build, handle)
+}
+
+// callEpoch is call that also returns the connection epoch the request ran on (for state the
+// server keeps per connection, such as consumer-group membership: reading ConnectionEpoch before
+// or after a call races with a reconnection the call itself makes).
+func (c *Client) callEpoch(ctx context.Context, code uint32, build func([]byte) ([]byte, error), handle func([]byte) error) (uint64, error) {
+	if err := c.acquire(ctx); err != nil {
+		return 0, err
+	}
+	defer c.release()
+	epoch := c.epoch.Load()
+	return epoch, c.roundTrip(ctx, code, build, handle)
 }
 
 // roundTrip writes one request and reads its reply (sem held, c.nc set). Transport failures drop
@@ -494,7 +573,8 @@ func (c *Client) roundTrip(ctx context.Context, code uint32, build func([]byte) 
 		switch wire.FrameCommand(reply) {
 		case wire.CommandEviction:
 			ev, _ := wire.DecodeEviction(reply)
-			e := &EvictedError{Reason: ev.Reason, Code: wire.EvictionErrorCode(ev.Reason)}
+			e := &EvictedError{Reason: ev.Reason, Code: wire.EvictionErrorCode(ev.Reason),
+				ServerProtocol: ev.ServerProtocol, ServerProtocolMin: ev.ServerProtocolMin}
 			c.dropLocked(e)
 			return fmt.Errorf("iggy: %s: %w", commandName(code), e)
 		case wire.CommandReply:
@@ -502,14 +582,25 @@ func (c *Client) roundTrip(ctx context.Context, code uint32, build func([]byte) 
 			continue // not for clients; ignore like the official SDKs
 		}
 		h, _ := wire.DecodeReplyHeader(reply)
-		if h.Request != reqNo || h.Operation != op {
-			return fail("read", fmt.Errorf("reply for request %d op %d, expected request %d op %d", h.Request, h.Operation, reqNo, op))
+		body := reply[wire.HeaderSize:]
+		if h.Request != reqNo || !wire.ReplyOperationMatches(op, h.Operation) {
+			// Never read a reply to something else as this one's: report what it said and start over.
+			ue := &UnexpectedReplyError{Command: commandName(code), WantRequest: reqNo, GotRequest: h.Request,
+				WantOp: op, GotOp: h.Operation, Status: h.Status}
+			if h.Status == 0 && wire.IsResultFramed(h.Operation) {
+				if rc, _, err := wire.SplitResult(body); err == nil {
+					ue.Result = rc
+				}
+			}
+			c.dropLocked(ue)
+			return ue
 		}
 		if h.Status != 0 {
 			return &ServerError{Code: h.Status, Command: commandName(code)}
 		}
-		body := reply[wire.HeaderSize:]
-		if wire.IsResultFramed(op) && (op != wire.OpRegister || len(body) > 0) {
+		// The reply's operation decides the framing: the real server answers CreateTopic with its
+		// internal CreateTopicWithAssignments operation (result-framed too).
+		if wire.IsResultFramed(h.Operation) && (h.Operation != wire.OpRegister || len(body) > 0) {
 			rc, payload, err := wire.SplitResult(body)
 			if err != nil {
 				return fail("decode", err)

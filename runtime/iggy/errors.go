@@ -83,11 +83,90 @@ func (e *ServerError) Is(target error) bool {
 type EvictedError struct {
 	Reason uint8
 	Code   uint32 // the error code the official SDKs map the reason to
+	// ServerProtocol and ServerProtocolMin are the protocol versions (packed) the server accepts,
+	// sent with reason 14 (incompatible protocol version); zero otherwise.
+	ServerProtocol, ServerProtocolMin uint32
 }
 
 func (e *EvictedError) Error() string {
-	return fmt.Sprintf("iggy: session evicted by the server (reason %d, %s)", e.Reason, wire.ErrorName(e.Code))
+	name := wire.EvictionReasonName(e.Reason)
+	if name == "" {
+		name = "unknown reason"
+	}
+	if e.Reason == wire.EvictIncompatibleProtocol {
+		return fmt.Sprintf("iggy: session evicted by the server: %s: this client speaks protocol %s, the server accepts %s",
+			name, wire.FormatVersion(wire.ProtocolVersion), protocolWindow(e.ServerProtocolMin, e.ServerProtocol))
+	}
+	return fmt.Sprintf("iggy: session evicted by the server: %s (reason %d, %s)", name, e.Reason, wire.ErrorName(e.Code))
 }
+
+// protocolWindow renders the versions a server accepts: min up to max's major.minor (any patch).
+func protocolWindow(minV, maxV uint32) string {
+	if minV == 0 && maxV == 0 {
+		return "an unknown version (the eviction carried no version window)"
+	}
+	major, minor, _ := wire.UnpackVersion(maxV)
+	return fmt.Sprintf("%s up to %d.%d.x (server protocol %s)", wire.FormatVersion(minV), major, minor, wire.FormatVersion(maxV))
+}
+
+// LoginError is a refused login: bad credentials or token, an inactive user, or a protocol version
+// the server does not accept. It is permanent for the configured credentials (retrying with the
+// same ones cannot help; an operator may fix them). errors.Is(err, ErrUnauthenticated) is true for
+// credential problems.
+type LoginError struct {
+	User string // the username, or "" for a personal access token
+	Err  error  // the eviction or server error
+}
+
+func (e *LoginError) Error() string {
+	var code uint32
+	if c, ok := ErrorCode(e.Err); ok {
+		code = c
+	}
+	who := fmt.Sprintf("user %q", e.User)
+	if e.User == "" {
+		who = "the personal access token"
+	}
+	switch code {
+	case wire.ErrCodeInvalidCredentials:
+		return fmt.Sprintf("iggy: login failed: invalid credentials for %s", who)
+	case wire.ErrCodeInvalidPAT:
+		return "iggy: login failed: invalid or expired personal access token"
+	case wire.ErrCodeUserInactive:
+		return fmt.Sprintf("iggy: login failed: %s is inactive", who)
+	}
+	return fmt.Sprintf("iggy: login failed for %s: %v", who, e.Err)
+}
+
+func (e *LoginError) Unwrap() error { return e.Err }
+
+// UnexpectedReplyError is a reply that does not answer the request that was sent (another
+// request number or operation). The connection is dropped (the stream can no longer be trusted);
+// errors.Is(err, ErrTransport) is true. Status and Result carry what the reply said, so a
+// refusal the client could not match is still reported.
+type UnexpectedReplyError struct {
+	Command                 string
+	WantRequest, GotRequest uint64
+	WantOp, GotOp           uint8
+	Status, Result          uint32 // header status; first result code of a result-framed body (0 = none)
+}
+
+func (e *UnexpectedReplyError) Error() string {
+	s := fmt.Sprintf("iggy: %s: the server answered request %d operation %d, expected request %d operation %d",
+		e.Command, e.GotRequest, e.GotOp, e.WantRequest, e.WantOp)
+	if code := max(e.Status, e.Result); code != 0 {
+		name := wire.ErrorName(code)
+		if name == "" {
+			name = "error"
+		}
+		s += fmt.Sprintf(" with %s (code %d)", name, code)
+	} else {
+		s += " with success"
+	}
+	return s
+}
+
+func (e *UnexpectedReplyError) Is(target error) bool { return target == ErrTransport }
 
 // Is maps the eviction to ErrUnauthenticated (login failures, no session) or ErrTransport (stale
 // client: reconnecting helps).

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -36,8 +37,10 @@ type Batch struct {
 //
 // Delivery is at-least-once: messages returned by Poll are delivered again — to this or another
 // member, after a crash, a reconnect or a rebalance — unless Commit stored an offset at or after
-// them. Within one membership Poll continues after the last returned message of each partition
-// (the first poll of a partition starts after the group's stored offset).
+// them. Poll continues after the last returned message of each partition, also across a
+// reconnection and re-join, as long as the partition stays assigned to this member (the first
+// poll of a partition, and the first after it was assigned elsewhere, starts after the group's
+// stored offset).
 //
 // Poll and Commit may be called from different goroutines; calls are serialized.
 type GroupConsumer struct {
@@ -79,27 +82,29 @@ func (g *GroupConsumer) ensureJoined(ctx context.Context) error {
 		g.log.Info("iggy: re-joining consumer group after reconnect")
 	}
 	g.joined = false
-	epoch := g.c.ConnectionEpoch()
-	err := g.c.JoinConsumerGroup(ctx, g.stream, g.topic, g.group)
+	// The epoch is the one the join ran on: JoinConsumerGroup may itself reconnect, so reading the
+	// epoch before it would record a stale one and make the next call join (and re-read) again.
+	epoch, err := g.c.joinConsumerGroup(ctx, g.stream, g.topic, g.group)
 	if errors.Is(err, ErrNotFound) && !g.opt.NoCreate {
 		if _, cerr := g.c.CreateConsumerGroup(ctx, g.stream, g.topic, g.groupName); cerr != nil && !errors.Is(cerr, ErrAlreadyExists) {
 			return fmt.Errorf("iggy: creating consumer group %q: %w", g.groupName, cerr)
 		}
-		err = g.c.JoinConsumerGroup(ctx, g.stream, g.topic, g.group)
+		epoch, err = g.c.joinConsumerGroup(ctx, g.stream, g.topic, g.group)
 	}
 	if err != nil {
 		return fmt.Errorf("iggy: joining consumer group %q: %w", g.groupName, err)
 	}
-	if epoch == 0 {
-		epoch = g.c.ConnectionEpoch()
-	}
 	g.joined, g.epoch = true, epoch
+	// Poll positions survive a re-join: for a partition this member still owns, polling resumes
+	// after the last message it returned (re-reading from the stored offset would hand the batches
+	// still being delivered to the sink a second time). sync drops the positions of partitions
+	// that are no longer assigned.
 	g.assigned, g.generation = nil, 0
-	clear(g.pos)
 	return g.sync(ctx)
 }
 
-// sync re-reads the assignment (mu held). A new generation resets the poll positions.
+// sync re-reads the assignment (mu held). A new generation drops the poll positions of the
+// partitions no longer assigned.
 func (g *GroupConsumer) sync(ctx context.Context) error {
 	a, err := g.c.SyncConsumerGroup(ctx, g.stream, g.topic, g.group)
 	if errors.Is(err, ErrNotFound) {
@@ -110,7 +115,13 @@ func (g *GroupConsumer) sync(ctx context.Context) error {
 		return fmt.Errorf("iggy: syncing consumer group %q: %w", g.groupName, err)
 	}
 	if a.Generation != g.generation {
-		clear(g.pos)
+		// Forget the positions of partitions this member lost: if one comes back, another member
+		// may have moved on, so it starts again from the group's stored offset.
+		for p := range g.pos {
+			if !slices.Contains(a.Partitions, p) {
+				delete(g.pos, p)
+			}
+		}
 		g.log.Debug("iggy: consumer group assignment", "generation", a.Generation, "partitions", a.Partitions)
 	}
 	g.generation, g.assigned, g.lastSync = a.Generation, a.Partitions, time.Now()
@@ -165,6 +176,13 @@ func (g *GroupConsumer) Poll(ctx context.Context, maxMessages int) (Batch, error
 		}
 		if err != nil {
 			return Batch{}, err
+		}
+		if p, ok := g.pos[pid]; ok && len(res.Messages) == 0 && res.CurrentOffset+1 < p {
+			// The partition ends before what this member already returned: the server lost messages
+			// (a restart without fsync). Start again from the group's stored offset.
+			g.log.Warn("iggy: partition ends before the position already delivered; resuming from the stored offset",
+				"partition", pid, "current_offset", res.CurrentOffset, "position", p)
+			delete(g.pos, pid)
 		}
 		if n := len(res.Messages); n > 0 {
 			g.pos[pid] = res.Messages[n-1].Offset + 1

@@ -2,7 +2,10 @@ package iggy_test
 
 import (
 	"errors"
+	"net"
 	"sort"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -144,5 +147,127 @@ func TestGroupMemberEvictedWhenSilent(t *testing.T) {
 	}
 	if silent.Reconnects() < 1 {
 		t.Fatalf("reconnects %d", silent.Reconnects())
+	}
+}
+
+// A reconnection never hands a delivered message out again within one process: the server is
+// restarted (same address and data) five times while a producer sends and a member polls and
+// commits one batch behind (as the sink does, which reads the next batch while it writes the
+// current one); every offset of every partition is returned exactly once and in order.
+func TestGroupConsumerReconnectDeliversEachOffsetOnce(t *testing.T) {
+	dir := t.TempDir()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	start := func() *iggyserver.Server {
+		for i := 0; ; i++ {
+			s, err := iggyserver.Start(iggyserver.Config{Addr: addr, DataDir: dir, Logger: quietLogger()})
+			if err == nil {
+				return s
+			}
+			if i == 50 {
+				t.Fatal(err)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	s := start()
+	t.Cleanup(func() { s.Close() })
+	ctx := testCtx(t)
+	admin := dial(t, addr)
+	if _, err := admin.EnsureTopic(ctx, "rc", "t", 2); err != nil {
+		t.Fatal(err)
+	}
+	prod := dial(t, addr)
+	var produced atomic.Int64
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() { // load: small batches to both partitions until stopped
+		defer wg.Done()
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			if _, err := prod.SendMessages(ctx, iggy.NamedID("rc"), iggy.NamedID("t"), iggy.PartitionID(uint32(i%2)), makeMessages(i*3, 3)); err == nil {
+				produced.Add(3)
+				time.Sleep(2 * time.Millisecond)
+			} else {
+				time.Sleep(10 * time.Millisecond) // the server is restarting; the outcome of this send is unknown
+			}
+		}
+	}()
+
+	c := dial(t, addr)
+	g := iggy.NewGroupConsumer(c, "rc", "t", "sink", iggy.GroupConsumerOptions{SyncInterval: 50 * time.Millisecond})
+	seen := map[uint32][]uint64{}
+	type pending struct {
+		part   uint32
+		offset uint64
+	}
+	var last *pending
+	consume := func(d time.Duration) {
+		for end := time.Now().Add(d); time.Now().Before(end); {
+			b, err := g.Poll(ctx, 7)
+			if err != nil {
+				time.Sleep(10 * time.Millisecond)
+				continue
+			}
+			if len(b.Messages) == 0 {
+				time.Sleep(5 * time.Millisecond)
+				continue
+			}
+			if last != nil && g.Commit(ctx, last.part, last.offset) == nil {
+				last = nil
+			}
+			for _, m := range b.Messages {
+				seen[b.PartitionID] = append(seen[b.PartitionID], m.Offset)
+			}
+			last = &pending{b.PartitionID, b.Messages[len(b.Messages)-1].Offset}
+		}
+	}
+	for restart := 0; restart < 5; restart++ {
+		consume(300 * time.Millisecond)
+		s.Close()
+		time.Sleep(50 * time.Millisecond)
+		s = start()
+	}
+	consume(300 * time.Millisecond)
+	close(stop)
+	wg.Wait()
+	admin.Ping(ctx) // its connection died with the last restart: reconnect
+	td, err := admin.GetTopic(ctx, iggy.NamedID("rc"), iggy.NamedID("t"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); {
+		n := 0
+		for _, offs := range seen {
+			n += len(offs)
+		}
+		if uint64(n) >= td.MessagesCount {
+			break
+		}
+		consume(100 * time.Millisecond)
+	}
+	if c.Reconnects() < 5 {
+		t.Fatalf("the consumer reconnected %d times, want at least 5", c.Reconnects())
+	}
+	for _, p := range td.Partitions {
+		offs := seen[p.ID]
+		for i, o := range offs {
+			if o != uint64(i) {
+				t.Fatalf("partition %d: delivery %d is offset %d, want %d (a replay or a gap; %d delivered, %d stored): %v",
+					p.ID, i, o, i, len(offs), p.MessagesCount, offs[max(0, i-5):min(len(offs), i+5)])
+			}
+		}
+		if uint64(len(offs)) != p.MessagesCount {
+			t.Fatalf("partition %d: %d delivered, %d stored", p.ID, len(offs), p.MessagesCount)
+		}
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/iggy-go/connectors/runtime/iggy/wire"
@@ -237,8 +238,12 @@ func ExpiryOption(d time.Duration) Header {
 }
 
 // CreateTopic creates a topic with partitions partitions and options (string-keyed TLV, see
-// spec: compression_algorithm, message_expiry, max_topic_size, ...). ErrAlreadyExists when the
-// name is taken, ErrNotFound when the stream is missing.
+// spec: compression_algorithm, message_expiry, max_topic_size, ...); only the options given are
+// sent (nil: the server's defaults). When the server refuses an option key (4041
+// UnsupportedOptionKey) and options holds keys outside the real server's catalog
+// (wire.OptionalTopicOptionKeys: durability, consumer_offset_durability), it retries once without
+// those and logs that once per client. ErrAlreadyExists when the name is taken, ErrNotFound when
+// the stream is missing.
 func (c *Client) CreateTopic(ctx context.Context, stream Identifier, name string, partitions uint32, options []Header) (*TopicDetails, error) {
 	if err := validID("stream", stream); err != nil {
 		return nil, err
@@ -246,17 +251,52 @@ func (c *Client) CreateTopic(ctx context.Context, stream Identifier, name string
 	if err := wire.ValidName("topic name", name); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrInvalidArgument, err)
 	}
-	var d TopicDetails
-	err := c.call(ctx, wire.CodeCreateTopic, func(b []byte) ([]byte, error) {
-		return (&wire.CreateTopicRequest{Stream: stream, Partitions: partitions, Name: name, Options: options}).Append(b), nil
-	}, func(p []byte) (err error) {
-		d, err = wire.DecodeTopicDetails(p)
-		return err
-	})
-	if err != nil {
-		return nil, err
+	create := func(options []Header) (*TopicDetails, error) {
+		var d TopicDetails
+		err := c.call(ctx, wire.CodeCreateTopic, func(b []byte) ([]byte, error) {
+			return (&wire.CreateTopicRequest{Stream: stream, Partitions: partitions, Name: name, Options: options}).Append(b), nil
+		}, func(p []byte) (err error) {
+			d, err = wire.DecodeTopicDetails(p)
+			return err
+		})
+		if err != nil {
+			return nil, err
+		}
+		return &d, nil
 	}
-	return &d, nil
+	d, err := create(options)
+	if code, _ := ErrorCode(err); code != wire.ErrCodeUnsupportedOptionKey {
+		return d, err
+	}
+	var kept []Header
+	var dropped []string
+	for _, h := range options {
+		if wire.OptionalTopicOptionKeys[string(h.Key)] {
+			dropped = append(dropped, string(h.Key))
+		} else {
+			kept = append(kept, h)
+		}
+	}
+	if len(dropped) == 0 {
+		return nil, fmt.Errorf("%w (topic options sent: %s)", err, optionKeys(options))
+	}
+	c.optionsOnce.Do(func() {
+		c.log.Warn("iggy: the server refuses optional topic options (UnsupportedOptionKey); creating topics without them",
+			"address", c.cfg.Address, "dropped", dropped)
+	})
+	d, err = create(kept)
+	if code, _ := ErrorCode(err); code == wire.ErrCodeUnsupportedOptionKey {
+		return nil, fmt.Errorf("%w (topic options sent: %s)", err, optionKeys(kept))
+	}
+	return d, err
+}
+
+func optionKeys(hs []Header) string {
+	keys := make([]string, len(hs))
+	for i, h := range hs {
+		keys[i] = string(h.Key)
+	}
+	return strings.Join(keys, ", ")
 }
 
 // DeleteTopic deletes a topic with its messages.
@@ -467,7 +507,15 @@ func (c *Client) DeleteConsumerGroup(ctx context.Context, stream, topic, group I
 // JoinConsumerGroup makes this connection a member of group. Membership ends when the
 // connection does (see ConnectionEpoch).
 func (c *Client) JoinConsumerGroup(ctx context.Context, stream, topic, group Identifier) error {
-	return c.groupCall(ctx, wire.CodeJoinConsumerGroup, stream, topic, group)
+	_, err := c.joinConsumerGroup(ctx, stream, topic, group)
+	return err
+}
+
+// joinConsumerGroup joins and returns the connection epoch the membership belongs to.
+func (c *Client) joinConsumerGroup(ctx context.Context, stream, topic, group Identifier) (uint64, error) {
+	return c.callEpoch(ctx, wire.CodeJoinConsumerGroup, func(b []byte) ([]byte, error) {
+		return (&wire.GroupRef{Stream: stream, Topic: topic, Group: group}).Append(b), nil
+	}, nil)
 }
 
 // LeaveConsumerGroup ends this connection's membership.

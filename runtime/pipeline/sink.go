@@ -35,7 +35,8 @@ type SinkOptions struct {
 	OnError    OnError     // default stop
 	DeadLetter *DeadLetter // required for OnErrorDeadLetter
 	Retry      backoff.Policy
-	// CommitTimeout bounds the final commit after shutdown was requested (default 5s).
+	// CommitTimeout bounds each offset store (default 5s); it runs detached from the stop, so the
+	// store of a batch written when the stop begins completes.
 	CommitTimeout time.Duration
 	State         *State
 	Counters      *Counters
@@ -517,28 +518,34 @@ func (s *Sink) messageError(st *SinkStream, partition uint32, offset uint64, sta
 	return fmt.Errorf("message %s/%s partition %d offset %d failed at %s: %w", st.Stream, st.Topic, partition, offset, stage, err)
 }
 
-// commit stores the offset of the resolved prefix if it grew. It retries retryable errors; on
-// shutdown it still tries once, bounded by CommitTimeout.
+// commit stores the offset of the resolved prefix if it grew. Each attempt runs on its own
+// context bounded by CommitTimeout, detached from ctx: a store in flight when the stop begins
+// finishes (cut off halfway, it would leave messages already written to be delivered again), and
+// after the stop began the store is still tried once. Retryable errors are retried with backoff
+// while ctx lasts.
 func (s *Sink) commit(ctx context.Context, st *SinkStream, prog *batchProgress, log *slog.Logger) {
 	upto := prog.prefix()
 	if upto <= prog.committed {
 		return
 	}
 	offset := prog.batch.Messages[upto-1].Offset
-	cctx := ctx
-	if ctx.Err() != nil {
-		var cancel context.CancelFunc
-		cctx, cancel = context.WithTimeout(context.WithoutCancel(ctx), s.opt.CommitTimeout)
-		defer cancel()
-	}
 	start := time.Now()
-	err := s.opt.Retry.Retry(cctx, func(c context.Context) error {
-		return st.Consumer.Commit(c, prog.batch.PartitionID, offset)
-	}, IsRetryable, func(attempt int, err error, wait time.Duration) {
+	var err error
+	for attempt := 1; ; attempt++ {
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.opt.CommitTimeout)
+		err = st.Consumer.Commit(cctx, prog.batch.PartitionID, offset)
+		cancel()
+		if err == nil || !IsRetryable(err) || ctx.Err() != nil || s.opt.Retry.Exhausted(attempt) {
+			break
+		}
 		s.opt.Counters.Retries.Add(1)
 		s.opt.Counters.AddError(StageCommit)
-		log.Warn("storing the consumer offset failed; retrying", "partition", prog.batch.PartitionID, "offset", offset, "attempt", attempt, "err", err)
-	})
+		log.Warn("storing the consumer offset failed; retrying", "partition", prog.batch.PartitionID, "offset", offset,
+			"attempt", attempt, "wait", s.opt.Retry.Delay(attempt), "err", err)
+		if s.opt.Retry.Sleep(ctx, attempt) != nil {
+			break
+		}
+	}
 	if s.opt.Observer != nil {
 		s.opt.Observer.ObserveStage("commit", time.Since(start))
 	}
@@ -561,12 +568,12 @@ func (s *Sink) commit(ctx context.Context, st *SinkStream, prog *batchProgress, 
 }
 
 // sendWithRetry produces msgs, retrying retryable errors with backoff until success, a permanent
-// error, or ctx cancellation.
+// error, or ctx cancellation (or, for a finishing context, the start of the stop).
 func sendWithRetry(ctx context.Context, policy backoff.Policy, p Producer, stream, topic string, msgs []OutMessage,
 	counters *Counters, state *State, log *slog.Logger) error {
 	return policy.Retry(ctx, func(c context.Context) error {
 		return p.Send(c, stream, topic, msgs)
-	}, IsRetryable, func(attempt int, err error, wait time.Duration) {
+	}, func(err error) bool { return IsRetryable(err) && !stopping(ctx) }, func(attempt int, err error, wait time.Duration) {
 		counters.Retries.Add(1)
 		counters.AddError(StageSend)
 		state.Note(fmt.Errorf("send to %s/%s: %w", stream, topic, err))

@@ -248,12 +248,22 @@ func (s *Source) pollLoop(ctx context.Context, tokens chan struct{}, out chan<- 
 // finishing returns a context for work that, once started, should be finished rather than cut
 // off: it is not cancelled with ctx, but grace after ctx is.
 func finishing(ctx context.Context, grace time.Duration) (context.Context, context.CancelFunc) {
-	fctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	fctx, cancel := context.WithCancel(context.WithValue(context.WithoutCancel(ctx), stoppingKey{}, ctx))
 	stop := context.AfterFunc(ctx, func() {
 		t := time.AfterFunc(grace, cancel)
 		context.AfterFunc(fctx, func() { t.Stop() })
 	})
 	return fctx, func() { stop(); cancel() }
+}
+
+type stoppingKey struct{}
+
+// stopping reports whether ctx is a finishing context whose parent was cancelled: the work in
+// flight may finish, but a failed attempt is not retried (with Iggy down, retrying until the grace
+// ends would only delay the stop).
+func stopping(ctx context.Context) bool {
+	parent, ok := ctx.Value(stoppingKey{}).(context.Context)
+	return ok && parent.Err() != nil
 }
 
 // deliver sends one polled batch to every stream, saves its state and commits it.
@@ -333,7 +343,7 @@ func (s *Source) send(ctx context.Context, res *abi.PollResult, start time.Time)
 				prod = s.opt.Producer
 			}
 			if err := sendWithRetry(ctx, s.opt.Retry, prod, st.Stream, st.Topic, chunk, s.opt.Counters, s.opt.State, s.log); err != nil {
-				if ctx.Err() != nil {
+				if ctx.Err() != nil || stopping(ctx) {
 					return false, nil // abandoned: not committed, re-read after restart
 				}
 				return false, fmt.Errorf("send batch %d to %s/%s: %w", res.BatchID, st.Stream, st.Topic, err)
@@ -346,7 +356,7 @@ func (s *Source) send(ctx context.Context, res *abi.PollResult, start time.Time)
 	if len(dead) > 0 {
 		if err := sendWithRetry(ctx, s.opt.Retry, s.opt.DeadLetter.Producer, s.opt.DeadLetter.Stream, s.opt.DeadLetter.Topic,
 			dead, s.opt.Counters, s.opt.State, s.log); err != nil {
-			if ctx.Err() != nil {
+			if ctx.Err() != nil || stopping(ctx) {
 				return false, nil
 			}
 			return false, fmt.Errorf("dead-letter batch %d to %s/%s: %w", res.BatchID, s.opt.DeadLetter.Stream, s.opt.DeadLetter.Topic, err)

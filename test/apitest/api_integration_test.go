@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/iggy-go/connectors/test/harness"
 )
 
 // TestEndpoints runs one runtime with a random source, two stdout sinks reading the same topic
@@ -17,11 +19,10 @@ func TestEndpoints(t *testing.T) {
 	srv := startDevserver(t, freeAddr(t))
 	c := srv.Client(t)
 	for _, topic := range []string{"in", "dead"} {
-		if _, err := c.EnsureTopic(ctxT(t), "api", topic, 1); err != nil {
-			t.Fatal(err)
-		}
+		ensureTopic(t, c, "api", topic)
 	}
 	const maxCount, pushed, bad = 37, 60, 6
+	apiStream := harness.Stream(t, "api") // the subtests below use this test's stream
 	rt := startRuntime(t, runtimeOpts{iggyAddr: srv.Addr, files: map[string]string{
 		"random.toml": sourceTOML("random", "Random", "api", "generated",
 			fmt.Sprintf("interval = \"5ms\"\nmax_count = %d\nmessages_range = [3, 5]\npayload_size = 10", maxCount)),
@@ -101,10 +102,10 @@ topic = "dead"`),
 				t.Errorf("no %s latency samples for random", stage)
 			}
 		}
-		if got := count(t, c, "api", "dead"); got != bad {
+		if got := harness.TopicCount(t, c, apiStream, "dead"); got != bad {
 			t.Errorf("dead-letter topic holds %d messages, want %d", got, bad)
 		}
-		if got := count(t, c, "api", "generated"); got != maxCount {
+		if got := harness.TopicCount(t, c, apiStream, "generated"); got != maxCount {
 			t.Errorf("the source's topic holds %d messages, want %d", got, maxCount)
 		}
 	})
@@ -189,7 +190,7 @@ topic = "dead"`),
 		}
 		d := rt.Get("/sinks/stdout")
 		st := d["streams"].([]any)[0].(map[string]any)
-		if d["key"] != "stdout" || st["stream"] != "api" || st["topics"].([]any)[0] != "in" || st["consumer_group"] != "stdout-group" {
+		if d["key"] != "stdout" || st["stream"] != apiStream || st["topics"].([]any)[0] != "in" || st["consumer_group"] != "stdout-group" {
 			t.Errorf("/sinks/stdout = %v", d)
 		}
 		d = rt.Get("/sources/random")

@@ -30,9 +30,7 @@ import (
 func TestConfigVersioning(t *testing.T) {
 	srv := startDevserver(t, freeAddr(t))
 	c := srv.Client(t)
-	if _, err := c.EnsureTopic(ctxT(t), "ver", "in", 1); err != nil {
-		t.Fatal(err)
-	}
+	ensureTopic(t, c, "ver", "in")
 	rt := startRuntime(t, runtimeOpts{iggyAddr: srv.Addr, files: map[string]string{
 		"random.toml": sourceTOML("random", "Random", "ver", "gen", `interval = "20ms"`),
 		"stdout.toml": sinkTOML("stdout", "Stdout v0", "ver", "in", ""),
@@ -41,8 +39,8 @@ func TestConfigVersioning(t *testing.T) {
 	sinkID, sourceID := rt.connector("sink", "stdout")["id"], rt.connector("source", "random")["id"]
 
 	body := fmt.Sprintf(`{"enabled":true,"name":"Stdout v1","path":%q,
-		"streams":[{"stream":"ver","topics":["in"],"schema":"json","batch_length":7,"consumer_group":"stdout-group"}],
-		"plugin_config":{"print_payload":false},"plugin_config_format":"yaml"}`, plugin("iggy_connector_stdout_sink"))
+		"streams":[{"stream":%q,"topics":["in"],"schema":"json","batch_length":7,"consumer_group":"stdout-group"}],
+		"plugin_config":{"print_payload":false},"plugin_config_format":"yaml"}`, plugin("iggy_connector_stdout_sink"), harness.Stream(t, "ver"))
 	rep := rt.Call("POST", "/sinks/stdout/configs", body)
 	var created map[string]any
 	rep.JSON(t, &created)
@@ -133,6 +131,7 @@ func TestConfigVersioning(t *testing.T) {
 // every enabled connector are up, 503 again when the Iggy server is killed, and 200 after it comes
 // back.
 func TestReadyFollowsIggy(t *testing.T) {
+	harness.NeedsOwnServer(t)
 	addr := freeAddr(t)
 	rt := startRuntime(t, runtimeOpts{iggyAddr: addr, files: map[string]string{
 		"random.toml": sourceTOML("random", "Random", "rdy", "gen", `interval = "50ms"`),
@@ -192,9 +191,7 @@ func TestReadyFollowsIggy(t *testing.T) {
 func TestSIGHUP(t *testing.T) {
 	srv := startDevserver(t, freeAddr(t))
 	c := srv.Client(t)
-	if _, err := c.EnsureTopic(ctxT(t), "hup", "in", 1); err != nil {
-		t.Fatal(err)
-	}
+	ensureTopic(t, c, "hup", "in")
 	rt := startRuntime(t, runtimeOpts{iggyAddr: srv.Addr, files: map[string]string{
 		"random.toml": sourceTOML("random", "Random", "hup", "gen", `interval = "20ms"`),
 		"a.toml":      sinkTOML("a", "Sink A", "hup", "in", ""),
@@ -334,9 +331,7 @@ func TestTLSBadCertificate(t *testing.T) {
 func TestSIGHUPInvalidFile(t *testing.T) {
 	srv := startDevserver(t, freeAddr(t))
 	c := srv.Client(t)
-	if _, err := c.EnsureTopic(ctxT(t), "inv", "in", 1); err != nil {
-		t.Fatal(err)
-	}
+	ensureTopic(t, c, "inv", "in")
 	rt := startRuntime(t, runtimeOpts{iggyAddr: srv.Addr, files: map[string]string{
 		"a.toml": sinkTOML("a", "Sink A", "inv", "in", ""),
 	}})
@@ -396,9 +391,7 @@ func pluginHosts(t *testing.T, pid int) []int {
 func TestPluginRestartsMetric(t *testing.T) {
 	srv := startDevserver(t, freeAddr(t))
 	c := srv.Client(t)
-	if _, err := c.EnsureTopic(ctxT(t), "proc", "in", 1); err != nil {
-		t.Fatal(err)
-	}
+	ensureTopic(t, c, "proc", "in")
 	rt := startRuntime(t, runtimeOpts{iggyAddr: srv.Addr, files: map[string]string{
 		"p.toml": sinkTOML("p", "Process sink", "proc", "in", `transport = "process"`),
 	}})
@@ -434,5 +427,60 @@ func TestPluginRestartsMetric(t *testing.T) {
 	rt.waitRunning("sink/p")
 	if m := rt.Metrics(); m[restarts] != 1 {
 		t.Errorf("restarts after a connector restart: %v, want 1", m[restarts])
+	}
+}
+
+// TestWrongIggyPassword: a wrong Iggy password is a permanent error, not a transient one: the
+// runtime says `login failed: invalid credentials for user "..."` once, /ready names it, and logins
+// are retried slowly (an operator may fix the password) instead of several times a second.
+func TestWrongIggyPassword(t *testing.T) {
+	srv := startDevserver(t, freeAddr(t))
+	user := harness.ClientConfig(srv.Addr).Username
+	rt := startRuntime(t, runtimeOpts{iggyAddr: srv.Addr, files: map[string]string{
+		"stdout.toml": sinkTOML("stdout", "Stdout", "pw", "in", ""),
+	}, env: []string{"IGGY_CONNECTORS_IGGY_PASSWORD=wrong-password", "IGGY_CONNECTORS_LOGGING_LEVEL=debug"}})
+	want := fmt.Sprintf("login failed: invalid credentials for user %q", user)
+	var reasons []string
+	waitFor(t, 20*time.Second, "/ready to name the refused login", func() bool {
+		rep := rt.Call("GET", "/ready", "")
+		var body struct {
+			NotReady []string `json:"not_ready"`
+		}
+		rep.JSON(t, &body)
+		reasons = body.NotReady
+		return rep.Status == 503 && len(reasons) > 0 && reasons[0] == want
+	})
+	time.Sleep(3 * time.Second) // long enough for a fast retry loop to show itself
+	var refusals []map[string]any
+	for _, r := range rt.Log.Records("cannot log in to Iggy; retrying slowly until the credentials are fixed") {
+		if r["level"] == "ERROR" && strings.Contains(fmt.Sprint(r["err"]), want) {
+			refusals = append(refusals, r)
+		}
+	}
+	if len(refusals) != 1 {
+		t.Fatalf("the refused login was logged %d times at error level, want once:\n%s", len(refusals), rt.Log.Contents())
+	}
+	// Two clients log in (the engine's own and the sink's); each waits at least 8 s (10 s with
+	// jitter) between attempts.
+	last := map[string]time.Time{}
+	for _, r := range rt.Log.Records("Iggy login refused") {
+		who := fmt.Sprint(r["client"], r["connector"])
+		at, err := time.Parse(time.RFC3339Nano, fmt.Sprint(r["time"]))
+		if err != nil {
+			t.Fatalf("record %v: %v", r, err)
+		}
+		if prev, ok := last[who]; ok && at.Sub(prev) < 8*time.Second {
+			t.Fatalf("%s retried a refused login after %v, want a slow retry (≥ 8 s)", who, at.Sub(prev))
+		}
+		last[who] = at
+	}
+	if len(last) != 2 {
+		t.Fatalf("login attempts by %d clients, want 2 (the engine's and the sink's)", len(last))
+	}
+	if n := len(rt.Log.Records("cannot connect to Iggy; retrying")); n > 0 {
+		t.Fatalf("the refused login was retried as a transient failure %d times", n)
+	}
+	if st := rt.connector("sink", "stdout"); st["status"] == "running" {
+		t.Fatalf("the sink runs without a login: %v", st)
 	}
 }

@@ -96,10 +96,8 @@ func startRuntime(t *testing.T, o runtimeOpts) *runtimeProc {
 	for name, body := range o.files {
 		writeFile(t, filepath.Join(o.cfgDir, name), body)
 	}
-	cmd := runtimeCmd(t, dir, append([]string{
-		"IGGY_CONNECTORS_IGGY_ADDRESS=" + o.iggyAddr,
-		"IGGY_CONNECTORS_CONNECTORS_CONFIG_DIR=" + o.cfgDir,
-	}, o.env...)...)
+	cmd := runtimeCmd(t, dir, append(append(harness.IggyEnv(o.iggyAddr),
+		"IGGY_CONNECTORS_CONNECTORS_CONFIG_DIR="+o.cfgDir), o.env...)...)
 	r := &runtimeProc{Proc: harness.Start(t, cmd, harness.NewLog(t, "runtime")), t: t, CfgDir: o.cfgDir,
 		client: &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{TLSClientConfig: o.tls}}}
 	t.Cleanup(r.Stop)
@@ -267,8 +265,13 @@ func (r *runtimeProc) waitRunning(ids ...string) {
 	}
 }
 
+// writeFile writes a file; in a connector file (*.toml) every `stream = "NAME"` becomes the test's
+// stream name (harness.Stream: NAME itself unless an external server is shared).
 func writeFile(t *testing.T, path, body string) {
 	t.Helper()
+	if strings.HasSuffix(path, ".toml") {
+		body = harness.RenameStreams(t, body)
+	}
 	if err := os.WriteFile(path, []byte(body), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -281,11 +284,20 @@ func push(t *testing.T, c *iggy.Client, stream, topic string, payloads [][]byte)
 	for i, p := range payloads {
 		msgs[i] = iggy.Message{Payload: p}
 	}
-	harness.Send(t, c, stream, topic, msgs)
+	harness.Send(t, c, harness.Stream(t, stream), topic, msgs)
 }
 
-// count returns how many messages stream/topic holds (0 when it does not exist).
-var count = harness.TopicCount
+// count returns how many messages the test's stream/topic holds (0 when it does not exist).
+func count(t *testing.T, c *iggy.Client, stream, topic string) uint64 {
+	t.Helper()
+	return harness.TopicCount(t, c, harness.Stream(t, stream), topic)
+}
+
+// ensureTopic creates the test's stream/topic (one partition) unless it exists.
+func ensureTopic(t *testing.T, c *iggy.Client, stream, topic string) {
+	t.Helper()
+	harness.EnsureTopic(t, c, harness.Stream(t, stream), topic, 1)
+}
 
 // Connector files.
 

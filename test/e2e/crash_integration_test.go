@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/iggy-go/connectors/runtime/iggy"
+	"github.com/iggy-go/connectors/test/harness"
 	"github.com/vmihailenco/msgpack/v5"
 )
 
@@ -226,7 +227,7 @@ sleep_after_ms = 8
 	go func() {
 		for i := total / 2; i < total; i += 50 {
 			msgs := jsonMessages(50, func(j int) string { return fmt.Sprintf(`{"n":%d}`, i+j) })
-			if _, err := client.SendMessages(ctxT(t), iggy.NamedID("c"), iggy.NamedID("sinkcrash"), iggy.Balanced(), msgs); err != nil {
+			if _, err := client.SendMessages(ctxT(t), iggy.NamedID(e.stream("c")), iggy.NamedID("sinkcrash"), iggy.Balanced(), msgs); err != nil {
 				produced <- err
 				return
 			}
@@ -333,6 +334,7 @@ func TestSourceCommitError(t *testing.T) {
 // connectors reconnect by themselves; nothing is lost. A send or an offset commit in flight at the
 // kill has an unknown outcome, so a few duplicates are allowed (counted).
 func TestIggyRestart(t *testing.T) {
+	harness.NeedsOwnServer(t)
 	addr, data := freeAddr(t), t.TempDir()
 	srv := startDevserverAt(t, addr, data)
 	e := newEnvWith(t, srv)
@@ -415,7 +417,7 @@ sleep_after_ms = 5
 	go func() {
 		for i := 0; i < total; i += 40 {
 			msgs := jsonMessages(40, func(j int) string { return fmt.Sprintf(`{"n":%d}`, i+j) })
-			if _, err := client.SendMessages(ctxT(t), iggy.NamedID("c"), iggy.NamedID("rebalance"), iggy.Balanced(), msgs); err != nil {
+			if _, err := client.SendMessages(ctxT(t), iggy.NamedID(e.stream("c")), iggy.NamedID("rebalance"), iggy.Balanced(), msgs); err != nil {
 				produced <- err
 				return
 			}

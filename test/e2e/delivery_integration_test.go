@@ -203,7 +203,7 @@ output = "`+chainOut+`"
 	}
 	for i, m := range got.Msgs {
 		want := fmt.Sprintf(`{"i":%d,"s":"é\"x","stage":"added"}`, i)
-		if m.Offset != uint64(i) || string(m.Payload) != want || m.Schema != "json" || m.Stream != "e2e" || m.Topic != "input" {
+		if m.Offset != uint64(i) || string(m.Payload) != want || m.Schema != "json" || m.Stream != e.stream("e2e") || m.Topic != "input" {
 			t.Fatalf("json sink message %d: offset %d schema %s %s/%s payload %s, want payload %s", i, m.Offset, m.Schema, m.Stream, m.Topic, m.Payload, want)
 		}
 		if m.ID != fmt.Sprintf("%x", input[i].ID[:]) {

@@ -3,6 +3,7 @@
 package e2e
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -16,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/iggy-go/connectors/runtime/iggy"
 	"github.com/iggy-go/connectors/test/harness"
 	"github.com/iggy-go/connectors/test/pluginbuild"
 )
@@ -32,10 +34,21 @@ func TestDemo(t *testing.T) {
 	cmd := exec.Command(filepath.Join(root, "scripts", "demo.sh"))
 	cmd.Dir = root
 	httpAddr := freeAddr(t)
-	cmd.Env = harness.RuntimeEnv(
-		"IGGY_CONNECTORS_IGGY_ADDRESS="+freeAddr(t),
+	iggyAddr := freeAddr(t)
+	ext := harness.External()
+	if ext != nil {
+		// The demo's connector files name demo_stream: use the external server only when that stream is
+		// not there yet (never touch someone's data), and remove it afterwards.
+		iggyAddr = ext.Addr
+		c := harness.Dial(t, iggyAddr)
+		if _, err := c.GetStream(ctxT(t), iggy.NamedID("demo_stream")); err == nil {
+			t.Skipf("the external Iggy server %s already has a demo_stream; delete it to run the demo test against it", iggyAddr)
+		}
+		t.Cleanup(func() { c.DeleteStream(context.Background(), iggy.NamedID("demo_stream")) })
+	}
+	cmd.Env = harness.RuntimeEnv(append(harness.IggyEnv(iggyAddr),
 		"IGGY_CONNECTORS_HTTP_ADDRESS="+httpAddr,
-		"IGGY_DEMO_DIR="+t.TempDir())
+		"IGGY_DEMO_DIR="+t.TempDir())...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	stdout, stderr := harness.NewLog(t, "demo-stdout"), harness.NewLog(t, "demo-stderr")
 	cmd.Stdout, cmd.Stderr = stdout, stderr
@@ -105,12 +118,18 @@ func TestDemo(t *testing.T) {
 	case <-time.After(stopBound + 5*time.Second):
 		t.Fatal("demo.sh did not stop after Ctrl-C")
 	}
-	m := regexp.MustCompile(`stopping iggy-devserver \(pid (\d+)\)`).FindStringSubmatch(stderr.Contents())
-	if m == nil {
-		t.Fatal("the demo did not say it stopped the devserver it started")
-	}
-	if pid, _ := strconv.Atoi(m[1]); syscall.Kill(pid, 0) == nil {
-		t.Fatalf("iggy-devserver (pid %d) still runs after the demo ended", pid)
+	if ext != nil {
+		if !strings.Contains(stderr.Contents(), "using the Iggy server already listening on "+ext.Addr) {
+			t.Fatal("the demo did not use the external Iggy server")
+		}
+	} else {
+		m := regexp.MustCompile(`stopping iggy-devserver \(pid (\d+)\)`).FindStringSubmatch(stderr.Contents())
+		if m == nil {
+			t.Fatal("the demo did not say it stopped the devserver it started")
+		}
+		if pid, _ := strconv.Atoi(m[1]); syscall.Kill(pid, 0) == nil {
+			t.Fatalf("iggy-devserver (pid %d) still runs after the demo ended", pid)
+		}
 	}
 	if !strings.Contains(stderr.Contents(), "msg=stopped") {
 		t.Fatal("the runtime did not stop gracefully")

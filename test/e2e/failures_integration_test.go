@@ -253,7 +253,7 @@ fail_permanent_offsets = [3, 7]`)+transform)
 			}
 			h := headerMap(m.Headers)
 			for k, v := range map[string]string{"orig": strconv.Itoa(want.offset), pipeline.HeaderErrorConnector: "deadletter",
-				pipeline.HeaderErrorStage: want.stage, pipeline.HeaderErrorStream: "f", pipeline.HeaderErrorTopic: "deadletter",
+				pipeline.HeaderErrorStage: want.stage, pipeline.HeaderErrorStream: e.stream("f"), pipeline.HeaderErrorTopic: "deadletter",
 				pipeline.HeaderErrorPartition: "0", pipeline.HeaderErrorOffset: strconv.Itoa(want.offset)} {
 				if h[k] != v {
 					t.Errorf("dead letter %d: header %s = %q, want %q (all: %v)", i, k, h[k], v, h)

@@ -83,13 +83,19 @@ func newEnvWith(t *testing.T, srv *harness.Devserver) *env {
 	return e
 }
 
+// stream returns the name of the test's stream base: base itself against the test's own
+// iggy-devserver, a name unique to the test (deleted when it ends) against an external server (see
+// harness.Stream). The env's helpers take base names and map them.
+func (e *env) stream(base string) string { return harness.Stream(e.t, base) }
+
 // path returns a file name inside the test's scratch directory.
 func (e *env) path(name string) string { return filepath.Join(e.dir, name) }
 
-// writeConnector writes a connector TOML file into the config directory.
+// writeConnector writes a connector TOML file into the config directory, with the test's stream
+// names (e.stream) in every `stream = "..."`.
 func (e *env) writeConnector(name, toml string) {
 	e.t.Helper()
-	if err := os.WriteFile(filepath.Join(e.cfgDir, name+".toml"), []byte(toml), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(e.cfgDir, name+".toml"), []byte(harness.RenameStreams(e.t, toml)), 0o644); err != nil {
 		e.t.Fatal(err)
 	}
 }
@@ -105,13 +111,12 @@ type proc struct {
 func (e *env) startRuntime(extraEnv ...string) *proc {
 	e.t.Helper()
 	e.runs++
-	cmd := harness.RuntimeCmd(runtimeBin(e.t), e.dir, append([]string{
-		"IGGY_CONNECTORS_IGGY_ADDRESS=" + e.srv.Addr,
-		"IGGY_CONNECTORS_CONNECTORS_CONFIG_DIR=" + e.cfgDir,
-		"IGGY_CONNECTORS_STATE_PATH=" + e.stateDir,
+	settings := append(harness.IggyEnv(e.srv.Addr),
+		"IGGY_CONNECTORS_CONNECTORS_CONFIG_DIR="+e.cfgDir,
+		"IGGY_CONNECTORS_STATE_PATH="+e.stateDir,
 		"IGGY_CONNECTORS_HTTP_ENABLED=false",
-		"IGGY_CONNECTORS_LOGGING_LEVEL=debug",
-	}, extraEnv...)...)
+		"IGGY_CONNECTORS_LOGGING_LEVEL=debug")
+	cmd := harness.RuntimeCmd(runtimeBin(e.t), e.dir, append(settings, extraEnv...)...)
 	return &proc{Proc: harness.Start(e.t, cmd, harness.NewLog(e.t, fmt.Sprintf("runtime-%d", e.runs))), t: e.t}
 }
 
@@ -139,32 +144,32 @@ func (p *proc) noErrors() {
 // createTopic creates stream/topic with partitions partitions.
 func (e *env) createTopic(stream, topic string, partitions uint32) {
 	e.t.Helper()
-	harness.EnsureTopic(e.t, e.iggy, stream, topic, partitions)
+	harness.EnsureTopic(e.t, e.iggy, e.stream(stream), topic, partitions)
 }
 
 // send produces msgs to stream/topic (balanced) in one request.
 func (e *env) send(stream, topic string, msgs []iggy.Message) {
 	e.t.Helper()
-	harness.Send(e.t, e.iggy, stream, topic, msgs)
+	harness.Send(e.t, e.iggy, e.stream(stream), topic, msgs)
 }
 
 // readAll returns every message of stream/topic, partition by partition in offset order (an
 // unknown topic reads as empty).
 func (e *env) readAll(stream, topic string) []harness.Stored {
 	e.t.Helper()
-	return harness.ReadTopic(e.t, e.iggy, stream, topic)
+	return harness.ReadTopic(e.t, e.iggy, e.stream(stream), topic)
 }
 
 // countAll is the number of messages in stream/topic (0 when it does not exist).
 func (e *env) countAll(stream, topic string) uint64 {
 	e.t.Helper()
-	return harness.TopicCount(e.t, e.iggy, stream, topic)
+	return harness.TopicCount(e.t, e.iggy, e.stream(stream), topic)
 }
 
 // storedOffset returns the consumer group's stored offset in a partition, or -1 when none is stored.
 func (e *env) storedOffset(stream, topic, group string, partition uint32) int64 {
 	e.t.Helper()
-	return harness.GroupOffset(e.t, e.iggy, stream, topic, group, partition)
+	return harness.GroupOffset(e.t, e.iggy, e.stream(stream), topic, group, partition)
 }
 
 func headerMap(hs []iggy.Header) map[string]string {
@@ -177,6 +182,30 @@ func headerMap(hs []iggy.Header) map[string]string {
 		m[string(h.Key)] = v
 	}
 	return m
+}
+
+// faultySinkTOML is the connector file of sink "snk": the faulty plugin reading stream/topic in
+// batches of batchLength, polling every pollInterval, with retryFast and the plugin_config lines
+// given (at least output = "...").
+func faultySinkTOML(stream, topic string, batchLength int, pollInterval, pluginConfig string) string {
+	return fmt.Sprintf(`
+type = "sink"
+key = "snk"
+enabled = true
+version = 0
+name = "faulty"
+path = "libiggy_connector_faulty_sink"
+%s
+[[streams]]
+stream = %q
+topics = [%q]
+schema = "json"
+batch_length = %d
+poll_interval = %q
+
+[plugin_config]
+%s
+`, retryFast, stream, topic, batchLength, pollInterval, pluginConfig)
 }
 
 // --- the faulty sink's output file --------------------------------------------------------------

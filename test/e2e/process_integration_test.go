@@ -47,8 +47,11 @@ exit_after_calls = 2
 exit_code = 7
 `)
 	rt := e.startRuntime()
-	waitFor(t, 90*time.Second, "every message through source and sink", func() bool {
-		return e.seqState("psrc") == limit && len(readSink(t, out).offsetCounts()) >= limit
+	// The sink's output file shows a write as soon as the child made it, before the runtime has the
+	// reply (and a stop abandons a call in flight): wait for the commit too.
+	waitFor(t, 90*time.Second, "every message through source and sink, and committed", func() bool {
+		return e.seqState("psrc") == limit && len(readSink(t, out).offsetCounts()) >= limit &&
+			e.storedOffset("c", "proc", "iggy-connect-sink-psnk", 0) == limit-1
 	})
 	if code, _ := rt.SignalWait(syscall.SIGTERM, stopBound); code != 0 {
 		t.Fatalf("exit code %d", code)

@@ -20,23 +20,32 @@ type DevserverOptions struct {
 	// HeartbeatInterval is --heartbeat-interval (consumer-group members silent for 1.2x this are
 	// evicted); 0 keeps the server's default (30s).
 	HeartbeatInterval time.Duration
+	Fsync             bool // --fsync: every write is synced before the reply (slower replies, as on a real server)
 }
 
 // Devserver is an iggy-devserver child process (root user iggy/iggy), restartable on the same
-// address and data directory. Its output goes to one Log across restarts.
+// address and data directory. Its output goes to one Log across restarts. In external-server mode
+// (External) it stands for the external server instead: nothing is started, and Start, Kill and
+// Stop skip the test.
 type Devserver struct {
-	Addr string
-	Log  *Log
-	tb   testing.TB
-	opts DevserverOptions
-	proc *Proc
-	runs int
+	Addr     string
+	Log      *Log
+	External bool // the external server of IGGY_TEST_SERVER_ADDRESS, not a child process
+	tb       testing.TB
+	opts     DevserverOptions
+	proc     *Proc
+	runs     int
 }
 
 // StartDevserver starts iggy-devserver and waits until it listens (failing the test if it exits
-// or does not listen within 15 s).
+// or does not listen within 15 s). In external-server mode it starts nothing and returns the
+// external server (whatever o asks for): a test that restarts the server calls NeedsOwnServer
+// first, or is skipped when it calls Start, Kill or Stop.
 func StartDevserver(tb testing.TB, o DevserverOptions) *Devserver {
 	tb.Helper()
+	if e := External(); e != nil {
+		return &Devserver{Addr: e.Addr, Log: NewLog(tb, "external-iggy"), External: true, tb: tb, opts: o}
+	}
 	if o.Bin == "" {
 		o.Bin = pluginbuild.Devserver(tb)
 	}
@@ -52,6 +61,7 @@ func StartDevserver(tb testing.TB, o DevserverOptions) *Devserver {
 // waits until it listens.
 func (d *Devserver) Start() {
 	d.tb.Helper()
+	d.ownServer()
 	pick := d.Addr == "" // the first start without an address: a taken port is retried
 	for attempt := 1; ; attempt++ {
 		addr := d.Addr
@@ -66,6 +76,9 @@ func (d *Devserver) Start() {
 		if d.opts.HeartbeatInterval > 0 {
 			args = append(args, "--heartbeat-interval", d.opts.HeartbeatInterval.String())
 		}
+		if d.opts.Fsync {
+			args = append(args, "--fsync")
+		}
 		fmt.Fprintf(d.Log, "=== iggy-devserver run %d on %s, %s\n", d.runs, addr, time.Now().Format(time.RFC3339Nano))
 		p := Start(d.tb, exec.Command(d.opts.Bin, args...), d.Log)
 		if listening(p, addr, 15*time.Second) {
@@ -76,6 +89,14 @@ func (d *Devserver) Start() {
 		if !pick || attempt == 3 {
 			d.tb.Fatalf("iggy-devserver did not listen on %s (exit: %v)", addr, p.Err())
 		}
+	}
+}
+
+// ownServer skips the test when d is the external server (it cannot be restarted or killed).
+func (d *Devserver) ownServer() {
+	d.tb.Helper()
+	if d.External {
+		NeedsOwnServer(d.tb)
 	}
 }
 
@@ -94,6 +115,8 @@ func listening(p *Proc, addr string, timeout time.Duration) bool {
 
 // Kill ends the server with SIGKILL (what it acknowledged survives when it has a data directory).
 func (d *Devserver) Kill() {
+	d.tb.Helper()
+	d.ownServer()
 	if d.proc != nil {
 		d.proc.Kill()
 	}
@@ -102,13 +125,14 @@ func (d *Devserver) Kill() {
 // Stop ends the server with SIGTERM (a clean stop), failing the test if it takes over 30 s.
 func (d *Devserver) Stop() {
 	d.tb.Helper()
+	d.ownServer()
 	if d.proc != nil && !d.proc.Stop(30*time.Second) {
 		d.tb.Errorf("iggy-devserver did not stop within 30s of SIGTERM")
 	}
 }
 
-// Client connects the project's Go client to the server as iggy/iggy; it is closed when the test
-// ends.
+// Client connects the project's Go client to the server (as iggy/iggy, or with the external
+// server's credentials); it is closed when the test ends.
 func (d *Devserver) Client(tb testing.TB) *iggy.Client {
 	tb.Helper()
 	return Dial(tb, d.Addr)

@@ -4,21 +4,20 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"log/slog"
 	"testing"
 	"time"
 
 	"github.com/iggy-go/connectors/runtime/iggy"
 )
 
-// Dial connects the project's Go client to the Iggy server at addr as iggy/iggy (its logs
-// discarded); the client is closed when the test ends.
+// Dial connects the project's Go client to the Iggy server at addr as iggy/iggy (the external
+// server's credentials and TLS in external-server mode; its logs discarded); the client is closed
+// when the test ends.
 func Dial(tb testing.TB, addr string) *iggy.Client {
 	tb.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
-	c, err := iggy.Dial(ctx, iggy.Config{Address: addr, Username: "iggy", Password: "iggy",
-		Logger: slog.New(slog.DiscardHandler)})
+	c, err := iggy.Dial(ctx, ClientConfig(addr))
 	if err != nil {
 		tb.Fatalf("dial Iggy at %s: %v", addr, err)
 	}

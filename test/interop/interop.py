@@ -64,8 +64,9 @@ def check_message(m, i, origin, offset=None):
         fail(f"message {i}: timestamp {m.timestamp()} origin {m.origin_timestamp()} checksum {m.checksum()}")
 
 
-async def connect(addr, user="iggy", password="iggy"):
-    """Logs in with user/password (iggy/iggy), or with the personal access token in IGGY_TOKEN (auto-login);
+async def connect(addr, user=None, password=None):
+    """Logs in as user/password, by default iggy/iggy (IGGY_USERNAME/IGGY_PASSWORD override), or with
+    the personal access token in IGGY_TOKEN (auto-login);
     IGGY_TLS_CA (a CA file) switches to TLS with server name localhost."""
     token, ca = os.environ.get("IGGY_TOKEN"), os.environ.get("IGGY_TLS_CA")
     # A bounded reconnection policy: the default retries forever, which would hang a test run whose
@@ -79,7 +80,8 @@ async def connect(addr, user="iggy", password="iggy"):
     c = IggyClient(TcpConfig(**kw))
     await c.connect()
     if not token:
-        await c.login_user(user, password)
+        await c.login_user(user or os.environ.get("IGGY_USERNAME", "iggy"),
+                           password or os.environ.get("IGGY_PASSWORD", "iggy"))
     return c
 
 

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/iggy-go/connectors/test/harness"
 	"github.com/jackc/pgx/v5"
 )
 
@@ -122,7 +123,7 @@ func TestCDCRestartAndKill9(t *testing.T) {
 	t.Cleanup(func() { dropSlot(t, db.url, slot, pub) })
 
 	addr := startDevserver(t)
-	stream := "pge2e_cdc_" + db.suffix
+	stream := harness.Stream(t, "pge2e_cdc_"+db.suffix) // deleted at the end on a shared server
 	rt := newRuntime(t, "runtime", addr, map[string]string{"items_cdc.toml": fmt.Sprintf(`
 type = "source"
 key = "items_cdc"

@@ -127,14 +127,13 @@ func (r *runtimeProc) start() {
 	if r.p != nil && !r.p.Exited() {
 		r.t.Fatalf("%s is already running", r.name)
 	}
-	cmd := harness.RuntimeCmd(getBinaries(r.t).runtime, r.workDir,
-		"IGGY_CONNECTORS_IGGY_ADDRESS="+r.iggyAddr,
+	cmd := harness.RuntimeCmd(getBinaries(r.t).runtime, r.workDir, append(harness.IggyEnv(r.iggyAddr),
 		"IGGY_CONNECTORS_CONNECTORS_CONFIG_DIR="+r.configDir,
 		"IGGY_CONNECTORS_STATE_PATH="+r.stateDir,
 		"IGGY_CONNECTORS_HTTP_ENABLED=false",
 		"IGGY_CONNECTORS_ENV_PATH="+filepath.Join(r.workDir, "none.env"),
 		"IGGY_DISPLAY_CONFIG=false",
-		"IGGY_CONNECTORS_LOGGING_LEVEL="+logLevel("info"),
+		"IGGY_CONNECTORS_LOGGING_LEVEL="+logLevel("info"))...,
 	)
 	r.starts++
 	fmt.Fprintf(r.log, "=== %s #%d started %s\n", r.name, r.starts, time.Now().Format(time.RFC3339Nano))

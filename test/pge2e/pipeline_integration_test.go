@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/iggy-go/connectors/test/harness"
 	"github.com/jackc/pgx/v5"
 )
 
@@ -33,7 +34,7 @@ func TestPostgresToPostgresWithSinkKill9(t *testing.T) {
 		FROM generate_series(1, %d) g`, db.q("orders"), rows))
 
 	addr := startDevserver(t)
-	stream := "pge2e_e2e_" + db.suffix
+	stream := harness.Stream(t, "pge2e_e2e_"+db.suffix) // deleted at the end on a shared server
 	client := dialIggy(t, addr)
 	ensureTopic(t, client, stream, "orders")
 	ensureTopic(t, client, stream, "docs")

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/iggy-go/connectors/runtime/iggy"
+	"github.com/iggy-go/connectors/test/harness"
 )
 
 // dbRecord is the PostgreSQL source's DatabaseRecord (include_metadata = true).
@@ -62,7 +63,7 @@ func TestPollingDeleteAfterReadSurvivesKill9(t *testing.T) {
 		'note ' || g FROM generate_series(1, %d) g`, db.q("outbox"), rows))
 
 	addr := startDevserver(t)
-	stream := "pge2e_poll_" + db.suffix
+	stream := harness.Stream(t, "pge2e_poll_"+db.suffix) // deleted at the end on a shared server
 	rt := newRuntime(t, "runtime", addr, map[string]string{"outbox.toml": fmt.Sprintf(`
 type = "source"
 key = "outbox"

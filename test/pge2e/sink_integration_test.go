@@ -53,7 +53,7 @@ func TestSinkBadRowsSkipAndDeadLetter(t *testing.T) {
 	db := newTestDB(t)
 	addr := startDevserver(t)
 	client := dialIggy(t, addr)
-	stream := "pge2e_bad_" + db.suffix
+	stream := harness.Stream(t, "pge2e_bad_"+db.suffix) // deleted at the end on a shared server
 	const total = 300
 
 	type variant struct {
@@ -215,7 +215,7 @@ func TestSinkRecoversFromConnectionLoss(t *testing.T) {
 	db := newTestDB(t)
 	addr := startDevserver(t)
 	client := dialIggy(t, addr)
-	stream := "pge2e_loss_" + db.suffix
+	stream := harness.Stream(t, "pge2e_loss_"+db.suffix) // deleted at the end on a shared server
 	ensureTopic(t, client, stream, "events")
 	const total, per = 30000, 500
 	app := "pge2e_sink_" + db.suffix

@@ -1,5 +1,7 @@
 package wire
 
+import "fmt"
+
 // Frame commands (header byte 60).
 const (
 	CommandRequest  uint8 = 5
@@ -137,6 +139,37 @@ func CodeForOperation(op uint8) (uint32, bool) {
 // the request consumes a request number.
 func IsMetadataOp(op uint8) bool { return op >= 128 && op <= 149 }
 
+// Internal operations (64..127): the real server (apache/iggy 0.9.0-edge.5) rewrites some client
+// operations into these before replicating them, and its reply header then carries the internal
+// operation instead of the one the client sent (CreateTopic answers with 64, CreatePartitions with
+// 65, DeleteSegments with 68). Clients never send them.
+const (
+	OpCreateTopicWithAssignments      uint8 = 64
+	OpCreatePartitionsWithAssignments uint8 = 65
+	OpTruncatePartition               uint8 = 68
+)
+
+// IsInternalOp reports whether op is a server-internal operation (64..127); its replies are
+// result-framed like metadata replies.
+func IsInternalOp(op uint8) bool { return op >= 64 && op < 128 }
+
+// ReplyOperationMatches reports whether a reply carrying operation got answers a request sent with
+// operation sent: the same operation, or the internal operation the real server substitutes for it.
+func ReplyOperationMatches(sent, got uint8) bool {
+	if sent == got {
+		return true
+	}
+	switch sent {
+	case OpCreateTopic:
+		return got == OpCreateTopicWithAssignments
+	case OpCreatePartitions:
+		return got == OpCreatePartitionsWithAssignments
+	case OpDeleteSegments:
+		return got == OpTruncatePartition
+	}
+	return false
+}
+
 // IsPartitionOp reports whether op is a partition-plane operation (160..162).
 func IsPartitionOp(op uint8) bool { return op >= 160 && op <= 162 }
 
@@ -148,7 +181,7 @@ func IsKnownOp(op uint8) bool {
 // IsResultFramed reports whether a successful reply to op starts with a result section (spec 1.7).
 // Register replies are result-framed when their body is non-empty.
 func IsResultFramed(op uint8) bool {
-	return op == OpRegister || IsMetadataOp(op) || op == OpStoreConsumerOffset || op == OpDeleteConsumerOffset
+	return op == OpRegister || IsMetadataOp(op) || IsInternalOp(op) || op == OpStoreConsumerOffset || op == OpDeleteConsumerOffset
 }
 
 // ConsumesRequestNumber reports whether a request with op takes the next request number (metadata
@@ -323,6 +356,49 @@ func EvictionErrorCode(reason uint8) uint32 {
 		return ErrCodeUnauthenticated
 	}
 	return ErrCodeInvalidCommand
+}
+
+// EvictionReasonName names an eviction reason ("" for an unknown one).
+func EvictionReasonName(reason uint8) string {
+	switch reason {
+	case EvictNoSession:
+		return "no session"
+	case EvictClientReleaseTooLow:
+		return "client release too low"
+	case EvictClientReleaseTooHigh:
+		return "client release too high"
+	case EvictInvalidRequestOp:
+		return "invalid request operation"
+	case EvictInvalidRequestBody:
+		return "invalid request body"
+	case EvictInvalidRequestBodySize:
+		return "invalid request body size"
+	case EvictSessionTooLow:
+		return "session too low"
+	case EvictSessionReleaseMismatch:
+		return "session release mismatch"
+	case EvictInvalidCredentials:
+		return "invalid credentials"
+	case EvictInvalidToken:
+		return "invalid token"
+	case EvictUserInactive:
+		return "user inactive"
+	case EvictSessionError:
+		return "session error"
+	case EvictStaleClient:
+		return "stale client"
+	case EvictIncompatibleProtocol:
+		return "incompatible protocol version"
+	case EvictMalformedLogin:
+		return "malformed login"
+	}
+	return ""
+}
+
+// FormatVersion renders a packed protocol version as major.minor.patch.
+func FormatVersion(v uint32) string {
+	major, minor, patch := UnpackVersion(v)
+	return fmt.Sprintf("%d.%d.%d", major, minor, patch)
 }
 
 // Protocol versions. The packed form is major<<20 | minor<<10 | patch.

@@ -417,3 +417,9 @@ var TopicOptionKeys = map[string]bool{
 	// Sent by the official 0.9.0 client (apache-iggy wheel) on every create_topic; not in the spec.
 	"durability": true, "consumer_offset_durability": true,
 }
+
+// OptionalTopicOptionKeys are topic option keys outside the real server's option catalog
+// (apache/iggy 0.9.0-edge.5 knows only the other TopicOptionKeys and answers 4041
+// UnsupportedOptionKey to these): a client may drop them and retry when a server refuses an
+// option key.
+var OptionalTopicOptionKeys = map[string]bool{"durability": true, "consumer_offset_durability": true}

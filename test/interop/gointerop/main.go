@@ -78,10 +78,17 @@ func check(m iggy.Message, i int, origin string, offset uint64) {
 	}
 }
 
-// dial logs in with iggy/iggy, or with the token in IGGY_TOKEN (literal or file:PATH); with
+func envOr(k, def string) string {
+	if v := os.Getenv(k); v != "" {
+		return v
+	}
+	return def
+}
+
+// dial logs in with iggy/iggy (IGGY_USERNAME/IGGY_PASSWORD override), or with the token in IGGY_TOKEN (literal or file:PATH); with
 // IGGY_TLS_CA set it uses TLS, verifying the server as "localhost" with that CA file.
 func dial(ctx context.Context, addr string) *iggy.Client {
-	cfg := iggy.Config{Address: addr, Username: "iggy", Password: "iggy",
+	cfg := iggy.Config{Address: addr, Username: envOr("IGGY_USERNAME", "iggy"), Password: envOr("IGGY_PASSWORD", "iggy"),
 		Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))}
 	if tok := os.Getenv("IGGY_TOKEN"); tok != "" {
 		cfg.Username, cfg.Password, cfg.Token = "", "", tok
@@ -233,6 +240,21 @@ func main() {
 		fmt.Println(tok)
 	case "scenario":
 		scenario(ctx, addr, os.Args[3])
+	case "ensure": // gointerop ADDR ensure STREAM TOPIC PARTITIONS: create the stream and topic unless they exist
+		c := dial(ctx, addr)
+		defer c.Close()
+		n, _ := strconv.Atoi(os.Args[5])
+		if _, err := c.EnsureTopic(ctx, os.Args[3], os.Args[4], uint32(n)); err != nil {
+			fail("ensure topic: %v", err)
+		}
+	case "delete-streams": // gointerop ADDR delete-streams STREAM...: delete those that exist
+		c := dial(ctx, addr)
+		defer c.Close()
+		for _, s := range os.Args[3:] {
+			if err := c.DeleteStream(ctx, iggy.NamedID(s)); err != nil && !errors.Is(err, iggy.ErrNotFound) {
+				fail("delete stream %s: %v", s, err)
+			}
+		}
 	case "group-setup": // gointerop ADDR group-setup STREAM TOPIC: 2 partitions x 100 messages
 		c := dial(ctx, addr)
 		defer c.Close()
