@@ -465,12 +465,18 @@ func (c *Client) release() {
 // consensus did not commit or accept the operation, so nothing happened) is replayed a few times,
 // as the official SDK does.
 func (c *Client) call(ctx context.Context, code uint32, build func([]byte) ([]byte, error), handle func([]byte) error) error {
-	for attempt := 1; ; attempt++ {
-		err := c.call1(ctx, code, build, handle)
-		if attempt == 5 || !isTransientResult(err) {
+	return replayTransient(ctx, func() error { return c.call1(ctx, code, build, handle) })
+}
+
+// replayTransient runs one request (attempt) and runs it again, up to five times in all with a short
+// growing pause, while the server answers with a transient result.
+func replayTransient(ctx context.Context, attempt func() error) error {
+	for n := 1; ; n++ {
+		err := attempt()
+		if n == 5 || !isTransientResult(err) {
 			return err
 		}
-		if backoff.Wait(ctx, time.Duration(attempt)*20*time.Millisecond) != nil {
+		if backoff.Wait(ctx, time.Duration(n)*20*time.Millisecond) != nil {
 			return err
 		}
 	}
@@ -491,14 +497,19 @@ func (c *Client) call1(ctx context.Context, code uint32, build func([]byte) ([]b
 
 // callEpoch is call that also returns the connection epoch the request ran on (for state the
 // server keeps per connection, such as consumer-group membership: reading ConnectionEpoch before
-// or after a call races with a reconnection the call itself makes).
+// or after a call races with a reconnection the call itself makes). Transient results are replayed
+// as in call; the epoch is the one of the last attempt.
 func (c *Client) callEpoch(ctx context.Context, code uint32, build func([]byte) ([]byte, error), handle func([]byte) error) (uint64, error) {
-	if err := c.acquire(ctx); err != nil {
-		return 0, err
-	}
-	defer c.release()
-	epoch := c.epoch.Load()
-	return epoch, c.roundTrip(ctx, code, build, handle)
+	var epoch uint64
+	err := replayTransient(ctx, func() error {
+		if err := c.acquire(ctx); err != nil {
+			return err
+		}
+		defer c.release()
+		epoch = c.epoch.Load()
+		return c.roundTrip(ctx, code, build, handle)
+	})
+	return epoch, err
 }
 
 // roundTrip writes one request and reads its reply (sem held, c.nc set). Transport failures drop

@@ -383,3 +383,26 @@ func TestTransientResultIsReplayed(t *testing.T) {
 		t.Fatalf("CreateTopic after two transient results: %v (%d requests)", err, creates.Load())
 	}
 }
+
+// JoinConsumerGroup (which also reports the connection its membership belongs to) replays a
+// transient result like every other call: found against the real server, where a join right
+// after the group's creation was answered 57 and a sink counted it as a poll error.
+func TestTransientJoinIsReplayed(t *testing.T) {
+	var joins atomic.Int32
+	p := startPeer(t, func(h wire.RequestHeader, body []byte) []byte {
+		if h.Operation != wire.OpJoinConsumerGroup {
+			return nil
+		}
+		if joins.Add(1) < 3 {
+			return reply(h, wire.OpJoinConsumerGroup, 0, wire.AppendResultError(nil, wire.ErrCodeTransientNotCommitted))
+		}
+		return reply(h, wire.OpJoinConsumerGroup, 0, wire.AppendResultOK(nil))
+	})
+	c, err := peerClient(t, p.addr(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.JoinConsumerGroup(testCtx(t), iggy.NamedID("s"), iggy.NamedID("t"), iggy.NamedID("g")); err != nil || joins.Load() != 3 {
+		t.Fatalf("JoinConsumerGroup after two transient results: %v (%d requests)", err, joins.Load())
+	}
+}

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/iggy-go/connectors/test/harness"
 	"github.com/iggy-go/connectors/test/pluginbuild"
 )
 
@@ -22,20 +23,21 @@ import (
 func TestCreatedVersionIsNotRun(t *testing.T) {
 	srv := startDevserver(t, freeAddr(t))
 	c := srv.Client(t)
-	if _, err := c.EnsureTopic(ctxT(t), "cv", "in", 1); err != nil {
+	cv := harness.Stream(t, "cv") // unique per test on an external server
+	if _, err := c.EnsureTopic(ctxT(t), cv, "in", 1); err != nil {
 		t.Fatal(err)
 	}
 	rt := startRuntime(t, runtimeOpts{iggyAddr: srv.Addr, files: map[string]string{
-		"random.toml": sourceTOML("random", "Random", "cv", "gen", `interval = "20ms"`),
-		"stdout.toml": sinkTOML("stdout", "Stdout v0", "cv", "in", ""),
+		"random.toml": sourceTOML("random", "Random", cv, "gen", `interval = "20ms"`),
+		"stdout.toml": sinkTOML("stdout", "Stdout v0", cv, "in", ""),
 	}})
 	rt.waitRunning("source/random", "sink/stdout")
 
-	source := `{"enabled":true,"name":"Random v1","path":%q,"streams":[{"stream":"cv","topic":"gen","schema":"json","auto_create":true}],"plugin_config":{"interval":"1s"}}`
-	sink := `{"enabled":true,"name":"Stdout v1","path":%q,"streams":[{"stream":"cv","topics":["in"],"schema":"json","consumer_group":"stdout-group"}]}`
+	source := `{"enabled":true,"name":"Random v1","path":%q,"streams":[{"stream":%q,"topic":"gen","schema":"json","auto_create":true}],"plugin_config":{"interval":"1s"}}`
+	sink := `{"enabled":true,"name":"Stdout v1","path":%q,"streams":[{"stream":%q,"topics":["in"],"schema":"json","consumer_group":"stdout-group"}]}`
 	for _, cr := range []struct{ kind, key, body string }{
-		{"source", "random", fmt.Sprintf(source, plugin("iggy_connector_random_source"))},
-		{"sink", "stdout", fmt.Sprintf(sink, plugin("iggy_connector_stdout_sink"))},
+		{"source", "random", fmt.Sprintf(source, plugin("iggy_connector_random_source"), cv)},
+		{"sink", "stdout", fmt.Sprintf(sink, plugin("iggy_connector_stdout_sink"), cv)},
 	} {
 		rep := rt.Call("POST", "/"+cr.kind+"s/"+cr.key+"/configs", cr.body)
 		var created map[string]any
@@ -107,7 +109,7 @@ func TestCreatedVersionIsNotRun(t *testing.T) {
 	for i := range payloads {
 		payloads[i] = []byte(fmt.Sprintf(`{"n":%d}`, i))
 	}
-	push(t, c, "cv", "in", payloads)
+	push(t, c, cv, "in", payloads)
 	waitFor(t, 20*time.Second, "the sink to consume 30 messages", func() bool { return rt.Metrics()[key] >= before+30 })
 	time.Sleep(300 * time.Millisecond)
 	if got := rt.Metrics()[key]; got != before+30 {
@@ -149,7 +151,8 @@ func TestCreatedVersionIsNotRun(t *testing.T) {
 // the file is fixed and reloaded, /ready is 200.
 func TestReadyWhenConfigsRejected(t *testing.T) {
 	srv := startDevserver(t, freeAddr(t))
-	broken := strings.Replace(sinkTOML("stdout", "Stdout", "rj", "in", ""), `schema = "json"`, `schema = "jsn"`, 1)
+	rj := harness.Stream(t, "rj") // unique per test on an external server
+	broken := strings.Replace(sinkTOML("stdout", "Stdout", rj, "in", ""), `schema = "json"`, `schema = "jsn"`, 1)
 	rt := startRuntime(t, runtimeOpts{iggyAddr: srv.Addr, files: map[string]string{"stdout.toml": broken}})
 	file := filepath.Join(rt.CfgDir, "stdout.toml")
 	// Wait for the Iggy connection: from then on only the rejected file keeps the runtime unready.
@@ -161,10 +164,10 @@ func TestReadyWhenConfigsRejected(t *testing.T) {
 	if anon := rt.Call("GET", "/ready", "", "api-key", ""); anon.Status != 503 || string(anon.Body) != `{"status":"not_ready"}` {
 		t.Errorf("anonymous /ready: %d %s, want 503 with the status only", anon.Status, anon.Body)
 	}
-	if _, err := srv.Client(t).EnsureTopic(ctxT(t), "rj", "in", 1); err != nil {
+	if _, err := srv.Client(t).EnsureTopic(ctxT(t), rj, "in", 1); err != nil {
 		t.Fatal(err)
 	}
-	writeFile(t, file, sinkTOML("stdout", "Stdout", "rj", "in", ""))
+	writeFile(t, file, sinkTOML("stdout", "Stdout", rj, "in", ""))
 	rt.Signal(syscall.SIGHUP)
 	waitFor(t, 20*time.Second, "the reload", func() bool { return len(rt.Log.Records("connector configs reloaded")) == 1 })
 	rt.waitRunning("sink/stdout")

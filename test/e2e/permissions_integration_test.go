@@ -20,11 +20,15 @@ import (
 // delivers every message exactly once, and stops cleanly.
 func TestSendPermission(t *testing.T) {
 	e := newEnv(t)
-	const stream, topic, user, password = "perm-e2e", "orders", "perm-e2e-source", "s3cret-pw"
+	// stream is the base name the env's helpers map (harness.Stream: unique per test on an external
+	// server); the user name carries the same suffix, so runs on a shared server do not collide.
+	const stream, topic, password = "perm-e2e", "orders", "s3cret-pw"
 	const total = 200
+	iggyStream := e.stream(stream)
+	user := "perm-e2e-source" + strings.TrimPrefix(iggyStream, stream)
 	e.createTopic(stream, topic, 1)
-	t.Cleanup(func() { _ = e.iggy.DeleteStream(ctxT(t), iggy.NamedID(stream)) })
-	sd, err := e.iggy.GetStream(ctxT(t), iggy.NamedID(stream))
+	t.Cleanup(func() { _ = e.iggy.DeleteStream(ctxT(t), iggy.NamedID(iggyStream)) })
+	sd, err := e.iggy.GetStream(ctxT(t), iggy.NamedID(iggyStream))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -35,7 +39,7 @@ func TestSendPermission(t *testing.T) {
 	e.writeConnector("src", src)
 	rt := e.startRuntime("IGGY_CONNECTORS_IGGY_USERNAME="+user, "IGGY_CONNECTORS_IGGY_PASSWORD="+password)
 
-	want := fmt.Sprintf(`Iggy user \"%s\" lacks the send_messages permission on stream \"%s\" topic \"%s\"`, user, stream, topic)
+	want := fmt.Sprintf(`Iggy user \"%s\" lacks the send_messages permission on stream \"%s\" topic \"%s\"`, user, iggyStream, topic)
 	waitFor(t, 30*time.Second, "the runtime to report the missing send permission", func() bool {
 		return len(rt.Log.Lines(want)) >= 2 // refused, and refused again after a backoff
 	})
