@@ -76,51 +76,21 @@ func (l *lake) ids(table string) []int64 {
 	return out
 }
 
-// runtimeProc is one iggy-connectors installation that the test starts, kills and restarts.
+// runtimeProc is one iggy-connectors installation (harness.Installation) that the test starts,
+// kills and restarts.
 type runtimeProc struct {
-	t                           *testing.T
-	bin, iggyAddr, dir, confDir string
-	log                         *harness.Log
-	p                           *harness.Proc
-	starts                      int
+	*harness.Installation
+	t *testing.T
 }
 
 func newRuntime(t *testing.T, bin, iggyAddr string, connectors map[string]string) *runtimeProc {
-	dir := t.TempDir()
-	r := &runtimeProc{t: t, bin: bin, iggyAddr: iggyAddr, dir: dir, confDir: filepath.Join(dir, "connectors"), log: harness.NewLog(t, "runtime")}
-	if err := os.MkdirAll(r.confDir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	for name, body := range connectors {
-		if err := os.WriteFile(filepath.Join(r.confDir, name), []byte(body), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return r
+	return &runtimeProc{Installation: harness.NewInstallation(t, "runtime", bin, iggyAddr, connectors), t: t}
 }
-
-func (r *runtimeProc) start() {
-	r.t.Helper()
-	cmd := harness.RuntimeCmd(r.bin, r.dir,
-		"IGGY_CONNECTORS_IGGY_ADDRESS="+r.iggyAddr,
-		"IGGY_CONNECTORS_CONNECTORS_CONFIG_DIR="+r.confDir,
-		"IGGY_CONNECTORS_STATE_PATH="+filepath.Join(r.dir, "state"),
-		"IGGY_CONNECTORS_HTTP_ENABLED=false",
-		"IGGY_CONNECTORS_ENV_PATH="+filepath.Join(r.dir, "none.env"),
-		"IGGY_DISPLAY_CONFIG=false",
-		"IGGY_CONNECTORS_LOGGING_LEVEL=info",
-	)
-	r.starts++
-	fmt.Fprintf(r.log, "=== runtime #%d started %s\n", r.starts, time.Now().Format(time.RFC3339Nano))
-	r.p = harness.Start(r.t, cmd, r.log)
-}
-
-func (r *runtimeProc) count(parts ...string) int { return len(r.log.Lines(parts...)) }
 
 // lastCommitOffset returns the offset of the newest "iceberg sink: committed" line and how many
 // such lines there are.
 func (r *runtimeProc) lastCommitOffset() (int64, int) {
-	lines := r.log.Lines("iceberg sink: committed")
+	lines := r.Log().Lines("iceberg sink: committed")
 	if len(lines) == 0 {
 		return -1, 0
 	}
@@ -206,19 +176,19 @@ func TestKill9ExactlyOnce(t *testing.T) {
 	// Window kills: table A committed, table B failing, offset not stored.
 	windowKills := 0
 	for windowKills < 2 {
-		fails, skips := rt.count(failing), rt.count("skipped messages already in the table")
-		rt.start()
+		fails, skips := rt.Count(failing), rt.Count("skipped messages already in the table")
+		rt.Start()
 		harness.WaitFor(t, 60*time.Second, "a batch committed to table A while table B fails", func() bool {
-			if rt.p.Exited() {
-				t.Fatalf("runtime exited: %v", rt.p.Err())
+			if rt.Proc().Exited() {
+				t.Fatalf("runtime exited: %v", rt.Proc().Err())
 			}
 			off, n := rt.lastCommitOffset()
-			replayed := windowKills == 0 || rt.count("skipped messages already in the table") > skips
-			return n > 0 && replayed && rt.count(failing) > fails && stored() < off
+			replayed := windowKills == 0 || rt.Count("skipped messages already in the table") > skips
+			return n > 0 && replayed && rt.Count(failing) > fails && stored() < off
 		})
 		off, _ := rt.lastCommitOffset()
 		t.Logf("kill %d in the window: table A holds offsets up to %d, group offset stored %d", windowKills+1, off, stored())
-		rt.p.Kill()
+		rt.Proc().Kill()
 		windowKills++
 	}
 	if err := os.Remove(blocker); err != nil {
@@ -226,23 +196,23 @@ func TestKill9ExactlyOnce(t *testing.T) {
 	}
 	randomKills := 0
 	for ; randomKills < 2; randomKills++ {
-		rt.start()
+		rt.Start()
 		d := time.Duration(150+rand.IntN(550)) * time.Millisecond // the sink drains 20,000 messages in about a second
 		time.Sleep(d)
 		t.Logf("random kill %v after start (group offset %d)", d, stored())
-		rt.p.Kill()
+		rt.Proc().Kill()
 	}
-	rt.start()
+	rt.Start()
 	harness.WaitFor(t, 5*time.Minute, "the sink to consume every message", func() bool {
-		if rt.p.Exited() {
-			t.Fatalf("runtime exited: %v", rt.p.Err())
+		if rt.Proc().Exited() {
+			t.Fatalf("runtime exited: %v", rt.Proc().Err())
 		}
 		return stored() >= total-1
 	})
-	if !rt.p.Stop(30 * time.Second) {
+	if !rt.Proc().Stop(30 * time.Second) {
 		t.Fatal("runtime did not stop on SIGTERM")
 	}
-	skips := rt.count("skipped messages already in the table")
+	skips := rt.Count("skipped messages already in the table")
 	for _, table := range []string{tableA, tableB} {
 		ids := l.ids(table)
 		dups, seen := 0, make(map[int64]bool, total)
@@ -257,7 +227,7 @@ func TestKill9ExactlyOnce(t *testing.T) {
 			t.Errorf("%s: pyiceberg counts %d rows (%d distinct), want exactly %d", table, len(ids), len(seen), total)
 		}
 	}
-	t.Logf("%d kills (%d in the commit/offset window, %d random), %d starts, %d replays skipped", windowKills+randomKills, windowKills, randomKills, rt.starts, skips)
+	t.Logf("%d kills (%d in the commit/offset window, %d random), %d starts, %d replays skipped", windowKills+randomKills, windowKills, randomKills, rt.Starts(), skips)
 	if skips < windowKills {
 		t.Errorf("the restarted sink must skip the batch committed before each window kill: %d skips for %d kills", skips, windowKills)
 	}
@@ -299,14 +269,14 @@ func TestDynamicRoutingDeadLetter(t *testing.T) {
 	conf := sinkConfig("router", stream, "in", tables[0], l, "on_error = \"dead_letter\"\n[dead_letter]\nstream = \"ice_route\"\ntopic = \"dlq\"\n")
 	conf = strings.Replace(conf, fmt.Sprintf("tables = [%q]", tables[0]), "dynamic_routing = true\ndynamic_route_field = \"table\"", 1)
 	rt := newRuntime(t, bins.runtime, dev.Addr, map[string]string{"router.toml": conf})
-	rt.start()
+	rt.Start()
 	harness.WaitFor(t, 2*time.Minute, "every message resolved", func() bool {
-		if rt.p.Exited() {
-			t.Fatalf("runtime exited: %v", rt.p.Err())
+		if rt.Proc().Exited() {
+			t.Fatalf("runtime exited: %v", rt.Proc().Err())
 		}
 		return harness.GroupOffset(t, client, stream, "in", "router", 0) >= total-1
 	})
-	rt.p.Stop(30 * time.Second)
+	rt.Proc().Stop(30 * time.Second)
 	if n := harness.TopicCount(t, client, stream, "dlq"); n != uint64(wantDLQ) {
 		t.Errorf("dead-letter topic holds %d messages, want %d", n, wantDLQ)
 	}

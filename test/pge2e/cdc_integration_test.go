@@ -216,8 +216,8 @@ poll_interval = "100ms"
 		t.Helper()
 		want := len(w.expected())
 		waitFor(t, 60*time.Second, what, func() bool {
-			if rt.p.Exited() {
-				t.Fatalf("runtime exited: %v", rt.p.Err())
+			if rt.Proc().Exited() {
+				t.Fatalf("runtime exited: %v", rt.Proc().Err())
 			}
 			if topicCount(t, client, stream, "items") < uint64(want) {
 				return false
@@ -229,7 +229,7 @@ poll_interval = "100ms"
 	}
 
 	// Phase A: running.
-	rt.start()
+	rt.Start()
 	rt.waitLog(1, 30*time.Second, `msg="source running"`)
 	for i := 0; i < 5; i++ {
 		w.tx(rng, 100, 0, 0)
@@ -237,12 +237,12 @@ poll_interval = "100ms"
 	waitAll("phase A: 500 inserts while running")
 
 	// Phase B: stopped (graceful), then restarted.
-	rt.stop()
+	rt.Stop()
 	w.tx(rng, 2*batch+100, 0, 0) // one transaction larger than two batches
 	w.tx(rng, 0, 200, 0)
 	w.tx(rng, 0, 0, 100)
 	w.tx(rng, 20, 20, 5)
-	rt.start()
+	rt.Start()
 	waitAll("phase B: changes made while the runtime was stopped")
 	total, dups := check("phase B", true)
 	t.Logf("stopped/restarted: %d changes committed, %d messages in Iggy, %d duplicates", len(w.expected()), total, dups)
@@ -290,14 +290,14 @@ poll_interval = "100ms"
 	}
 	for round := 1; round <= 4; round++ {
 		if round > 1 {
-			rt.start()
+			rt.Start()
 		}
-		rt.waitLog(rt.starts, 30*time.Second, `msg="source running"`)
+		rt.waitLog(rt.Starts(), 30*time.Second, `msg="source running"`)
 		var label string
 		if round%2 == 1 {
 			d := time.Duration(200+rng.IntN(600)) * time.Millisecond
 			time.Sleep(d)
-			rt.kill9()
+			rt.Kill()
 			label = fmt.Sprintf("kill %d (random, %s after start):", round, d)
 		} else {
 			hit, attempts, desc := rt.killInWindow(20*time.Second, growth(t, client, stream, "items"), inWindow)
@@ -317,9 +317,9 @@ poll_interval = "100ms"
 	}
 	close(stopWriter)
 	<-writerDone
-	rt.start()
+	rt.Start()
 	waitAll("phase C: every change after the kills")
-	rt.stop()
+	rt.Stop()
 	total, dups = check("final", true)
 	t.Logf("cdc source: %d changes committed, %d kills, %d messages in Iggy, %d duplicates (crash windows held %d, bound %d)",
 		len(w.expected()), kills, total, dups, windows, kills*batch)

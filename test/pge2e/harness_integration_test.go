@@ -89,66 +89,20 @@ func logLevel(normal string) string {
 	return normal
 }
 
-// runtimeProc is one iggy-connectors installation (config dir, state dir, log) that a test starts,
-// kills and restarts.
+// runtimeProc is one iggy-connectors installation (harness.Installation) that a test starts,
+// kills and restarts, with this suite's helpers.
 type runtimeProc struct {
-	t         *testing.T
-	name      string
-	iggyAddr  string
-	configDir string
-	stateDir  string
-	workDir   string
-	log       *harness.Log // of every start
-	p         *harness.Proc
-	starts    int
+	*harness.Installation
+	t *testing.T
 }
 
-// newRuntime writes the connector files (file name → TOML) into a fresh config directory.
+// newRuntime writes the connector files (file name → TOML) into a fresh config directory. The
+// runtime gets the external server's credentials (harness.IggyEnv) and logs at info level (debug
+// with IGGY_PGE2E_DEBUG).
 func newRuntime(t *testing.T, name, iggyAddr string, connectors map[string]string) *runtimeProc {
 	t.Helper()
-	base := t.TempDir()
-	r := &runtimeProc{t: t, name: name, iggyAddr: iggyAddr, configDir: filepath.Join(base, "connectors"),
-		stateDir: filepath.Join(base, "state"), workDir: base, log: harness.NewLog(t, name)}
-	if err := os.MkdirAll(r.configDir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	for file, body := range connectors {
-		if err := os.WriteFile(filepath.Join(r.configDir, file), []byte(body), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return r
-}
-
-// start runs `iggy-connectors run` with the environment the brief prescribes and no config file
-// (the work directory is empty, so the embedded defaults apply).
-func (r *runtimeProc) start() {
-	r.t.Helper()
-	if r.p != nil && !r.p.Exited() {
-		r.t.Fatalf("%s is already running", r.name)
-	}
-	cmd := harness.RuntimeCmd(getBinaries(r.t).runtime, r.workDir, append(harness.IggyEnv(r.iggyAddr),
-		"IGGY_CONNECTORS_CONNECTORS_CONFIG_DIR="+r.configDir,
-		"IGGY_CONNECTORS_STATE_PATH="+r.stateDir,
-		"IGGY_CONNECTORS_HTTP_ENABLED=false",
-		"IGGY_CONNECTORS_ENV_PATH="+filepath.Join(r.workDir, "none.env"),
-		"IGGY_DISPLAY_CONFIG=false",
-		"IGGY_CONNECTORS_LOGGING_LEVEL="+logLevel("info"))...,
-	)
-	r.starts++
-	fmt.Fprintf(r.log, "=== %s #%d started %s\n", r.name, r.starts, time.Now().Format(time.RFC3339Nano))
-	r.p = harness.Start(r.t, cmd, r.log)
-}
-
-// kill9 kills the runtime with SIGKILL.
-func (r *runtimeProc) kill9() { r.p.Kill() }
-
-// stop stops the runtime gracefully (SIGTERM) and fails the test if it does not stop in 30 s.
-func (r *runtimeProc) stop() {
-	r.t.Helper()
-	if !r.p.Stop(30 * time.Second) {
-		r.t.Fatalf("%s did not stop within 30s of SIGTERM", r.name)
-	}
+	env := append(harness.IggyEnv(iggyAddr), "IGGY_CONNECTORS_LOGGING_LEVEL="+logLevel("info"))
+	return &runtimeProc{Installation: harness.NewInstallation(t, name, getBinaries(t).runtime, iggyAddr, connectors, env...), t: t}
 }
 
 // killInWindow catches the runtime inside a crash window: each time trigger reports progress (e.g.
@@ -161,24 +115,24 @@ func (r *runtimeProc) killInWindow(timeout time.Duration, trigger func() bool, i
 	r.t.Helper()
 	deadline := time.Now().Add(timeout)
 	for time.Now().Before(deadline) {
-		if r.p.Exited() {
-			r.t.Fatalf("%s exited (%v) while waiting for a crash window", r.name, r.p.Err())
+		if r.Proc().Exited() {
+			r.t.Fatalf("%s exited (%v) while waiting for a crash window", r.Name(), r.Proc().Err())
 		}
 		if !trigger() {
 			time.Sleep(time.Millisecond)
 			continue
 		}
 		attempts++
-		r.p.Signal(syscall.SIGSTOP)
+		r.Proc().Signal(syscall.SIGSTOP)
 		time.Sleep(30 * time.Millisecond) // let requests already on the wire land (Iggy sends, PostgreSQL statements)
 		hit, desc = inWindow()
 		if hit {
-			r.kill9()
+			r.Kill()
 			return true, attempts, desc
 		}
-		r.p.Signal(syscall.SIGCONT)
+		r.Proc().Signal(syscall.SIGCONT)
 	}
-	r.kill9()
+	r.Kill()
 	return false, attempts, desc
 }
 
@@ -194,24 +148,21 @@ func growth(t *testing.T, c *iggy.Client, stream, topic string) func() bool {
 	}
 }
 
-// countLog counts log lines containing every one of parts.
-func (r *runtimeProc) countLog(parts ...string) int { return len(r.log.Lines(parts...)) }
-
 // waitLog waits until at least n log lines contain every one of parts. The runtime must keep
 // running meanwhile.
 func (r *runtimeProc) waitLog(n int, timeout time.Duration, parts ...string) {
 	r.t.Helper()
-	waitFor(r.t, timeout, fmt.Sprintf("%d log line(s) of %s with %q", n, r.name, parts), func() bool {
-		if r.p.Exited() {
-			r.t.Fatalf("%s exited (%v) while waiting for %q", r.name, r.p.Err(), parts)
+	waitFor(r.t, timeout, fmt.Sprintf("%d log line(s) of %s with %q", n, r.Name(), parts), func() bool {
+		if r.Proc().Exited() {
+			r.t.Fatalf("%s exited (%v) while waiting for %q", r.Name(), r.Proc().Err(), parts)
 		}
-		return r.countLog(parts...) >= n
+		return r.Count(parts...) >= n
 	})
 }
 
 // statePath is the runtime's state file of a source.
 func (r *runtimeProc) statePath(key string) string {
-	return filepath.Join(r.stateDir, "source_"+key+".state")
+	return filepath.Join(r.StateDir(), "source_"+key+".state")
 }
 
 // sourceState mirrors the PostgreSQL source's state (MessagePack array, see pgsource.State).

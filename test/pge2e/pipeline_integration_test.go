@@ -99,14 +99,14 @@ batch_size = 200
 
 	// The sources fill Iggy first, so the sink reads full batches (2000 messages, written in rounds
 	// of 200) and a held write is inside a batch.
-	srcRT.start()
+	srcRT.Start()
 	waitFor(t, 60*time.Second, "the sources to send every row", func() bool {
-		if srcRT.p.Exited() {
+		if srcRT.Proc().Exited() {
 			t.Fatal("the source runtime exited")
 		}
 		return topicCount(t, client, stream, "orders") >= rows && topicCount(t, client, stream, "docs") >= rows
 	})
-	sinkRT.start()
+	sinkRT.Start()
 
 	// Three kills with a write held inside a batch: LOCK ... IN SHARE MODE lets the round in
 	// progress commit, then blocks the next one; the rows written so far in this batch are in
@@ -115,14 +115,14 @@ batch_size = 200
 	lockConn := db.connect()
 	for kills < 3 {
 		if kills > 0 {
-			sinkRT.start()
+			sinkRT.Start()
 		}
-		sinkRT.waitLog(2*sinkRT.starts, 30*time.Second, `msg="sink running"`)
+		sinkRT.waitLog(2*sinkRT.Starts(), 30*time.Second, `msg="sink running"`)
 		// Let the sink get further each time (the previous kill's replay first), to a point inside
 		// a batch.
 		target := (kills+1)*rows/5 + 700
 		waitFor(t, 60*time.Second, fmt.Sprintf("the sink to write %d rows", target), func() bool {
-			if sinkRT.p.Exited() {
+			if sinkRT.Proc().Exited() {
 				t.Fatal("the sink runtime exited")
 			}
 			var n int
@@ -163,7 +163,7 @@ batch_size = 200
 		if window == 0 {
 			t.Fatalf("kill %d: the held writes never left rows beyond the stored offset in %d attempts", kills+1, attempts)
 		}
-		sinkRT.kill9()
+		sinkRT.Kill()
 		kills++
 		replayed += window
 		_ = tx.Rollback(context.Background())
@@ -174,16 +174,16 @@ batch_size = 200
 			kills, attempts, written, committed, window)
 	}
 
-	sinkRT.start()
+	sinkRT.Start()
 	waitFor(t, 90*time.Second, "both sink tables to hold every row", func() bool {
-		if sinkRT.p.Exited() || srcRT.p.Exited() {
+		if sinkRT.Proc().Exited() || srcRT.Proc().Exited() {
 			t.Fatal("a runtime exited")
 		}
 		return db.count(db.q("orders_copy")) >= rows && db.count(db.q("docs_copy")) >= rows
 	})
 	time.Sleep(300 * time.Millisecond) // anything still in flight would show as an extra row
-	srcRT.stop()
-	sinkRT.stop()
+	srcRT.Stop()
+	sinkRT.Stop()
 
 	// psql, as an independent reader.
 	src, ordersCopy, docsCopy := db.q("orders"), db.q("orders_copy"), db.q("docs_copy")

@@ -159,16 +159,16 @@ poll_interval = "100ms"
 	if _, err := tx.Exec(context.Background(), "LOCK TABLE "+db.q("outbox")+" IN SHARE MODE"); err != nil {
 		t.Fatal(err)
 	}
-	rt.start()
+	rt.Start()
 	waitFor(t, 60*time.Second, "the first batch in Iggy, its state saved and its DELETE waiting on the lock", func() bool {
-		if rt.p.Exited() {
-			t.Fatalf("runtime exited: %v", rt.p.Err())
+		if rt.Proc().Exited() {
+			t.Fatalf("runtime exited: %v", rt.Proc().Err())
 		}
 		_, saved := rt.readState("outbox")
 		return saved && topicCount(t, client, stream, "outbox") >= batch &&
 			db.count(fmt.Sprintf(`pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE 'DELETE FROM %s%%'`, db.q("outbox"))) > 0
 	})
-	rt.kill9()
+	rt.Kill()
 	kills++
 	if err := tx.Rollback(context.Background()); err != nil {
 		t.Fatal(err)
@@ -193,13 +193,13 @@ poll_interval = "100ms"
 		return unsaved > 0 || behind > 0, fmt.Sprintf("%d sent after the saved state, %d behind the saved cursor", unsaved, behind)
 	}
 	for round := 2; round <= 5; round++ {
-		rt.start()
-		rt.waitLog(rt.starts, 30*time.Second, `msg="source running"`)
+		rt.Start()
+		rt.waitLog(rt.Starts(), 30*time.Second, `msg="source running"`)
 		var label string
 		if round%2 == 0 {
 			d := time.Duration(rng.IntN(300)) * time.Millisecond
 			time.Sleep(d)
-			rt.kill9()
+			rt.Kill()
 			label = fmt.Sprintf("kill %d (random, %s after start):", round, d)
 		} else {
 			hit, attempts, _ := rt.killInWindow(20*time.Second, growth(t, client, stream, "outbox"), inWindow)
@@ -213,14 +213,14 @@ poll_interval = "100ms"
 	}
 
 	// Final run to the end: the table drains completely.
-	rt.start()
+	rt.Start()
 	waitFor(t, 90*time.Second, "the outbox table to be empty", func() bool {
-		if rt.p.Exited() {
-			t.Fatalf("runtime exited: %v", rt.p.Err())
+		if rt.Proc().Exited() {
+			t.Fatalf("runtime exited: %v", rt.Proc().Err())
 		}
 		return db.count(db.q("outbox")) == 0
 	})
-	rt.stop()
+	rt.Stop()
 	total, distinct, left, _ := lost("final")
 	if distinct != rows || left != 0 {
 		t.Fatalf("final: %d distinct rows in Iggy (want %d), %d left in the table (want 0)", distinct, rows, left)

@@ -127,11 +127,11 @@ batch_size = 50
 		}
 	}
 
-	rt.start()
+	rt.Start()
 	for _, v := range variants {
 		waitFor(t, 60*time.Second, v.key+": every good row written", func() bool {
-			if rt.p.Exited() {
-				t.Fatalf("runtime exited: %v", rt.p.Err())
+			if rt.Proc().Exited() {
+				t.Fatalf("runtime exited: %v", rt.Proc().Err())
 			}
 			var n int
 			err := db.conn.QueryRow(context.Background(), "SELECT count(*) FROM "+db.q(v.key)).Scan(&n)
@@ -142,7 +142,7 @@ batch_size = 50
 		n := 0
 		for _, v := range variants {
 			if v.onError == "skip" {
-				n += rt.countLog(`msg="message skipped (on_error = skip)"`, "connector="+v.key)
+				n += rt.Count(`msg="message skipped (on_error = skip)"`, "connector="+v.key)
 			} else {
 				n += int(topicCount(t, client, stream, "dlq_"+v.key))
 			}
@@ -150,7 +150,7 @@ batch_size = 50
 		return n >= 4*bad
 	})
 	time.Sleep(200 * time.Millisecond)
-	rt.stop()
+	rt.Stop()
 
 	for _, v := range variants {
 		got := db.psql(fmt.Sprintf(`SELECT count(*) || ' ' || count(DISTINCT payload->>'n') || ' ' || string_agg(payload->>'n', ',' ORDER BY payload->>'n')
@@ -164,7 +164,7 @@ batch_size = 50
 			}
 		}
 		if v.onError == "skip" {
-			if n := rt.countLog(`msg="message skipped (on_error = skip)"`, "connector="+v.key); n != bad {
+			if n := rt.Count(`msg="message skipped (on_error = skip)"`, "connector="+v.key); n != bad {
 				t.Errorf("%s: %d skips logged, want %d", v.key, n, bad)
 			}
 			t.Logf("%s (schema %s): %d rows written, %d skipped", v.key, v.schema, len(want), bad)
@@ -252,7 +252,7 @@ batch_size = 100
 max_retries = 5
 retry_delay = "50ms"
 `, stream, per, u.String(), db.table("events"))})
-	rt.start()
+	rt.Start()
 	rt.waitLog(1, 30*time.Second, `msg="sink running"`)
 
 	// Producer: a batch every 10 ms.
@@ -298,13 +298,13 @@ retry_delay = "50ms"
 	}
 	wg.Wait()
 	waitFor(t, 90*time.Second, "every message in the table", func() bool {
-		if rt.p.Exited() {
-			t.Fatalf("runtime exited: %v", rt.p.Err())
+		if rt.Proc().Exited() {
+			t.Fatalf("runtime exited: %v", rt.Proc().Err())
 		}
 		return db.count(db.q("events")) >= total
 	})
 	time.Sleep(200 * time.Millisecond)
-	rt.stop()
+	rt.Stop()
 	if hits < 2 {
 		t.Fatalf("only %d termination round(s) hit the sink mid-stream: the test did not exercise connection loss", hits)
 	}
@@ -312,7 +312,7 @@ retry_delay = "50ms"
 	if want := fmt.Sprintf("%d %d 0 %d", total, total, total-1); got != want {
 		t.Fatalf("rows (count, distinct, min, max) = %s, want %s", got, want)
 	}
-	retries := rt.countLog("transient error, retrying") + rt.countLog("sink plugin failed; retrying the batch")
+	retries := rt.Count("transient error, retrying") + rt.Count("sink plugin failed; retrying the batch")
 	t.Logf("connection loss: %d messages, %d connections terminated in %d rounds, %d retries logged, all rows present once",
 		total, terminated, hits, retries)
 	if retries == 0 {

@@ -25,28 +25,21 @@ import (
 
 func TestMain(m *testing.M) { harness.Main(m) }
 
-// env is one test's Iggy devserver, Quickwit stand-in and runtime installation.
+// env is one test's Iggy devserver, Quickwit stand-in and runtime installation
+// (harness.Installation, named "runtime", connector files written with WriteConnector).
 type env struct {
-	t         *testing.T
-	runtime   string
-	iggyAddr  string
-	client    *iggy.Client
-	qw        *quickwitstandin.Server
-	qwURL     string
-	configDir string
-	stateDir  string
-	workDir   string
-	log       *harness.Log
-	p         *harness.Proc
-	starts    int
+	*harness.Installation
+	t      *testing.T
+	client *iggy.Client
+	qw     *quickwitstandin.Server
+	qwURL  string
 }
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
 	pluginbuild.GoPlugin(t, "connectors/sinks/quickwit", "iggy_connector_quickwit_sink")
-	e := &env{t: t, runtime: pluginbuild.Runtime(t), log: harness.NewLog(t, "runtime")}
+	e := &env{t: t}
 	ds := harness.StartDevserver(t, harness.DevserverOptions{Bin: pluginbuild.Devserver(t), LogLevel: "warn"})
-	e.iggyAddr = ds.Addr
 	e.client = harness.Dial(t, ds.Addr)
 	e.qw = quickwitstandin.New(nil)
 	u, stop, err := e.qw.Listen("127.0.0.1:0")
@@ -55,42 +48,8 @@ func newEnv(t *testing.T) *env {
 	}
 	t.Cleanup(stop)
 	e.qwURL = u
-	base := t.TempDir()
-	e.configDir, e.stateDir, e.workDir = filepath.Join(base, "connectors"), filepath.Join(base, "state"), base
-	if err := os.MkdirAll(e.configDir, 0o755); err != nil {
-		t.Fatal(err)
-	}
+	e.Installation = harness.NewInstallation(t, "runtime", pluginbuild.Runtime(t), ds.Addr, nil)
 	return e
-}
-
-func (e *env) writeConnector(file, body string) {
-	e.t.Helper()
-	if err := os.WriteFile(filepath.Join(e.configDir, file), []byte(body), 0o644); err != nil {
-		e.t.Fatal(err)
-	}
-}
-
-func (e *env) start() {
-	e.t.Helper()
-	cmd := harness.RuntimeCmd(e.runtime, e.workDir,
-		"IGGY_CONNECTORS_IGGY_ADDRESS="+e.iggyAddr,
-		"IGGY_CONNECTORS_CONNECTORS_CONFIG_DIR="+e.configDir,
-		"IGGY_CONNECTORS_STATE_PATH="+e.stateDir,
-		"IGGY_CONNECTORS_HTTP_ENABLED=false",
-		"IGGY_CONNECTORS_ENV_PATH="+filepath.Join(e.workDir, "none.env"),
-		"IGGY_DISPLAY_CONFIG=false",
-		"IGGY_CONNECTORS_LOGGING_LEVEL=info",
-	)
-	e.starts++
-	fmt.Fprintf(e.log, "=== runtime #%d started %s\n", e.starts, time.Now().Format(time.RFC3339Nano))
-	e.p = harness.Start(e.t, cmd, e.log)
-}
-
-func (e *env) stop() {
-	e.t.Helper()
-	if !e.p.Stop(30 * time.Second) {
-		e.t.Fatal("runtime did not stop within 30s of SIGTERM")
-	}
 }
 
 // docsN returns the "n" of every document of an index (committed or not), in ingest order.
@@ -173,23 +132,23 @@ func TestQuickwitStandInPipelineWithTransformsAndDeadLetters(t *testing.T) {
 	bad := func(i int) bool { return i%40 == 13 }
 	extra := "on_error = \"dead_letter\"\n[dead_letter]\nstream = \"qwe2e_pipe\"\ntopic = \"dlq\"\n" +
 		"[[transforms]]\ntype = \"add_fields\"\nfields = [{ key = \"pipeline\", value.static = \"qwe2e\" }]\n"
-	e.writeConnector("qw.toml", sinkTOML("qw_pipe", stream, "events", e.qwURL, "qwe2e-pipe", extra, 100, 50))
+	e.WriteConnector("qw.toml", sinkTOML("qw_pipe", stream, "events", e.qwURL, "qwe2e-pipe", extra, 100, 50))
 	e.send(stream, "events", 0, total, func(i int) string {
 		if bad(i) {
 			return fmt.Sprintf(`{"n":%d,"undeclared":"strict mapping rejects this"}`, i)
 		}
 		return fmt.Sprintf(`{"n":%d,"body":"event %d"}`, i, i)
 	})
-	e.start()
+	e.Start()
 	nBad := total / 40
 	harness.WaitFor(t, 60*time.Second, "every valid document indexed and every bad one dead-lettered", func() bool {
-		if e.p.Exited() {
-			t.Fatalf("runtime exited: %v", e.p.Err())
+		if e.Proc().Exited() {
+			t.Fatalf("runtime exited: %v", e.Proc().Err())
 		}
 		return len(e.qw.Docs("qwe2e-pipe")) >= total-nBad && harness.TopicCount(t, e.client, stream, "dlq") >= uint64(nBad)
 	})
 	time.Sleep(300 * time.Millisecond)
-	e.stop()
+	e.Stop()
 
 	docs := e.qw.Docs("qwe2e-pipe")
 	seen := map[int]bool{}
@@ -247,7 +206,7 @@ func kill9(t *testing.T, batchSize int) {
 	e := newEnv(t)
 	const stream, total, index, batchLength = "qwe2e_kill", 6000, "qwe2e-kill", 200
 	harness.EnsureTopic(t, e.client, stream, "events", 1)
-	e.writeConnector("qw.toml", sinkTOML("qw_kill", stream, "events", e.qwURL, index, "", batchLength, batchSize))
+	e.WriteConnector("qw.toml", sinkTOML("qw_kill", stream, "events", e.qwURL, index, "", batchLength, batchSize))
 	perBatch := batchLength / batchSize
 
 	var mu sync.Mutex
@@ -261,7 +220,7 @@ func kill9(t *testing.T, batchSize int) {
 		if len(killAt) > 0 && requests == killAt[0] {
 			killAt = killAt[1:]
 			inWindow = append(inWindow, accepted)
-			e.p.Kill() // SIGKILL while Quickwit holds the documents and the answer is not sent
+			e.Proc().Kill() // SIGKILL while Quickwit holds the documents and the answer is not sent
 		}
 	})
 
@@ -277,9 +236,9 @@ func kill9(t *testing.T, batchSize int) {
 		requests = 0
 		killAt = []int{perBatch + 1 + round*(perBatch+1)} // a later request each round
 		mu.Unlock()
-		e.start()
+		e.Start()
 		select {
-		case <-e.p.Done():
+		case <-e.Proc().Done():
 		case <-time.After(60 * time.Second):
 			t.Fatalf("round %d: the ingest hook never killed the runtime", round)
 		}
@@ -287,16 +246,16 @@ func kill9(t *testing.T, batchSize int) {
 		sendMore(1000)
 	}
 	// A kill at a random moment, then a clean run to the end.
-	e.start()
+	e.Start()
 	time.Sleep(time.Duration(200+time.Now().UnixNano()%400) * time.Millisecond)
-	e.p.Kill()
-	<-e.p.Done()
+	e.Proc().Kill()
+	<-e.Proc().Done()
 	kills++
 	sendMore(total - sent)
-	e.start()
+	e.Start()
 	harness.WaitFor(t, 90*time.Second, "every message indexed", func() bool {
-		if e.p.Exited() {
-			t.Fatalf("runtime exited: %v", e.p.Err())
+		if e.Proc().Exited() {
+			t.Fatalf("runtime exited: %v", e.Proc().Err())
 		}
 		seen := map[int]bool{}
 		for _, n := range e.docsN(index) {
@@ -305,7 +264,7 @@ func kill9(t *testing.T, batchSize int) {
 		return len(seen) == total
 	})
 	time.Sleep(500 * time.Millisecond) // a late replay would show up as extra duplicates
-	e.stop()
+	e.Stop()
 
 	ns := e.docsN(index)
 	count := map[int]int{}

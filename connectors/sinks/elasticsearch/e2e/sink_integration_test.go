@@ -77,31 +77,31 @@ func TestSinkKill9Replay100k(t *testing.T) {
 		files[srv.Flavor+".toml"] = sinkTOML("sink_"+srv.Flavor, stream, srv.Flavor, srv.URL, idx, "", `index_mapping = '{"settings":{"number_of_replicas":0,"refresh_interval":"1s"}}'`)
 	}
 	rt := newRuntime(t, "runtime", addr, files)
-	rt.start()
+	rt.Start()
 	for k, target := range []int{20000, 55000} {
 		harness.WaitFor(t, 120*time.Second, fmt.Sprintf("%d documents on %s", target, servers[0].Flavor), func() bool {
-			rt.alive()
+			rt.Alive()
 			return servers[0].Count(t, indexes[servers[0].Flavor]) >= target
 		})
 		counts := map[string]int{}
 		for _, srv := range servers {
 			counts[srv.Flavor] = srv.Count(t, indexes[srv.Flavor])
 		}
-		rt.kill9()
+		rt.Kill()
 		t.Logf("kill -9 #%d at %v documents", k+1, counts)
 		if counts[servers[0].Flavor] >= total {
 			t.Fatalf("the sink finished before kill %d: too fast to be caught", k+1)
 		}
-		rt.start()
+		rt.Start()
 	}
 	for _, srv := range servers {
 		harness.WaitFor(t, 180*time.Second, srv.Flavor+": every message indexed", func() bool {
-			rt.alive()
+			rt.Alive()
 			return srv.Count(t, indexes[srv.Flavor]) >= total
 		})
 	}
 	time.Sleep(time.Second)
-	rt.stop()
+	rt.Stop()
 	for _, srv := range servers {
 		idx := indexes[srv.Flavor]
 		n, distinct := srv.Count(t, idx), srv.DistinctIDs(t, idx, "n")
@@ -151,8 +151,8 @@ func TestSinkOutageAndStrictMappingDeadLetter(t *testing.T) {
 				"on_error = \"dead_letter\"\n[dead_letter]\nstream = \""+stream+"\"\ntopic = \"dlq\"\n[retry]\nmax_backoff = \"2s\"\n",
 				fmt.Sprintf("timeout_seconds = 2\nindex_mapping = %q\n", mapping))})
 			sendN(t, client, stream, "in", 0, total/2, payload)
-			rt.start()
-			harness.WaitFor(t, 60*time.Second, "the first documents", func() bool { rt.alive(); return srv.Count(t, idx) >= 1000 })
+			rt.Start()
+			harness.WaitFor(t, 60*time.Second, "the first documents", func() bool { rt.Alive(); return srv.Count(t, idx) >= 1000 })
 			if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
 				t.Fatal(err)
 			}
@@ -169,10 +169,10 @@ func TestSinkOutageAndStrictMappingDeadLetter(t *testing.T) {
 					nBad++
 				}
 			}
-			harness.WaitFor(t, 120*time.Second, "every valid message indexed", func() bool { rt.alive(); return srv.Count(t, idx) >= total-nBad })
+			harness.WaitFor(t, 120*time.Second, "every valid message indexed", func() bool { rt.Alive(); return srv.Count(t, idx) >= total-nBad })
 			harness.WaitFor(t, 30*time.Second, "the dead letters", func() bool { return harness.TopicCount(t, client, stream, "dlq") >= uint64(nBad) })
 			time.Sleep(500 * time.Millisecond)
-			rt.stop()
+			rt.Stop()
 			if n, d := srv.Count(t, idx), srv.DistinctIDs(t, idx, "n"); n != total-nBad || d != total-nBad {
 				t.Fatalf("count %d, distinct %d, want %d", n, d, total-nBad)
 			}
@@ -186,7 +186,7 @@ func TestSinkOutageAndStrictMappingDeadLetter(t *testing.T) {
 				}
 			}
 			// the outage was felt: messages were retried, not lost (and not dead-lettered: only the bad ones are there)
-			retries := len(rt.log.Lines("sink plugin asked to retry messages")) + len(rt.log.Lines("sink plugin failed; retrying"))
+			retries := len(rt.Log().Lines("sink plugin asked to retry messages")) + len(rt.Log().Lines("sink plugin failed; retrying"))
 			if retries == 0 {
 				t.Fatalf("no retry logged while the node was stopped: the outage did not hit a write")
 			}

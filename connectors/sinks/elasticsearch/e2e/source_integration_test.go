@@ -97,41 +97,41 @@ polling_interval = "100ms"
 `, key, stream, topic, srv.URL, index)
 			}
 			rt := newRuntime(t, "runtime", addr, map[string]string{"docs.toml": source("docs", "docs", idx), "empty.toml": source("empty", "empty", empty)})
-			statePath := filepath.Join(rt.stateDir, "source_docs.state")
+			statePath := filepath.Join(rt.StateDir(), "source_docs.state")
 			count := func() uint64 { return harness.TopicCount(t, client, stream, "docs") }
 			kills := 0
 			for kills < 2 {
-				rt.start()
+				rt.Start()
 				last := count()
 				deadline := time.Now().Add(60 * time.Second)
 				for {
 					if time.Now().After(deadline) {
 						t.Fatalf("no send/commit window caught in 60 s (kill %d)", kills+1)
 					}
-					rt.alive()
+					rt.Alive()
 					n := count()
 					if n == last {
 						time.Sleep(time.Millisecond)
 						continue
 					}
 					last = n
-					rt.p.Signal(syscall.SIGSTOP)
+					rt.Proc().Signal(syscall.SIGSTOP)
 					time.Sleep(30 * time.Millisecond)
 					n = count()
 					st, _ := readState(t, statePath)
 					// each kill further on: the first after 500 messages, the second after 1,500
 					if st.TotalDocumentsFetched < n && n >= uint64(500+1000*kills) && n < total {
-						rt.kill9()
+						rt.Kill()
 						kills++
 						t.Logf("kill -9 #%d: Iggy holds %d messages, persisted state says %d delivered", kills, n, st.TotalDocumentsFetched)
 						break
 					}
-					rt.p.Signal(syscall.SIGCONT)
+					rt.Proc().Signal(syscall.SIGCONT)
 				}
 			}
-			rt.start()
+			rt.Start()
 			harness.WaitFor(t, 60*time.Second, "every document in Iggy", func() bool {
-				rt.alive()
+				rt.Alive()
 				ids := map[string]bool{}
 				for _, m := range harness.ReadTopic(t, client, stream, "docs") {
 					for _, h := range m.Headers {
@@ -143,7 +143,7 @@ polling_interval = "100ms"
 				return len(ids) == total
 			})
 			time.Sleep(500 * time.Millisecond)
-			rt.stop()
+			rt.Stop()
 			msgs := harness.ReadTopic(t, client, stream, "docs")
 			byID := map[string]int{}
 			msgIDs := map[string][16]byte{}
@@ -173,17 +173,17 @@ polling_interval = "100ms"
 			t.Logf("%s: %d documents, %d messages in Iggy (%d replayed after %d kills), state says %d delivered", srv.Flavor, total, len(msgs), dups, kills, st.TotalDocumentsFetched)
 
 			// graceful restart: nothing re-sent
-			rt.start()
+			rt.Start()
 			time.Sleep(2 * time.Second)
-			rt.alive()
-			rt.stop()
+			rt.Alive()
+			rt.Stop()
 			if n := count(); n != uint64(len(msgs)) {
 				t.Fatalf("a restart re-sent %d messages", n-uint64(len(msgs)))
 			}
 			if n := harness.TopicCount(t, client, stream, "empty"); n != 0 {
 				t.Fatalf("the empty index produced %d messages", n)
 			}
-			if errs := rt.log.Lines("level=ERROR"); len(errs) > 0 {
+			if errs := rt.Log().Lines("level=ERROR"); len(errs) > 0 {
 				t.Fatalf("errors logged: %v", errs)
 			}
 		})

@@ -31,56 +31,18 @@ func runtimeBin(t *testing.T) string {
 	return pluginbuild.Runtime(t)
 }
 
-// runtimeProc is one iggy-connectors installation (config dir, work dir, log) a test starts, kills
+// runtimeProc is one iggy-connectors installation (harness.Installation) a test starts, kills
 // and restarts.
 type runtimeProc struct {
-	t       *testing.T
-	bin     string
-	addr    string
-	dir     string
-	confDir string
-	log     *harness.Log
-	p       *harness.Proc
-	starts  int
+	*harness.Installation
+	t *testing.T
 }
 
+// newRuntime creates an installation with the one connector file file.
 func newRuntime(t *testing.T, iggyAddr, file, body string) *runtimeProc {
 	t.Helper()
-	dir := t.TempDir()
-	r := &runtimeProc{t: t, bin: runtimeBin(t), addr: iggyAddr, dir: dir, confDir: filepath.Join(dir, "connectors"), log: harness.NewLog(t, "runtime")}
-	if err := os.MkdirAll(r.confDir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(r.confDir, file), []byte(body), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return r
+	return &runtimeProc{Installation: harness.NewInstallation(t, "runtime", runtimeBin(t), iggyAddr, map[string]string{file: body}), t: t}
 }
-
-func (r *runtimeProc) start() {
-	r.t.Helper()
-	cmd := harness.RuntimeCmd(r.bin, r.dir,
-		"IGGY_CONNECTORS_IGGY_ADDRESS="+r.addr,
-		"IGGY_CONNECTORS_CONNECTORS_CONFIG_DIR="+r.confDir,
-		"IGGY_CONNECTORS_STATE_PATH="+filepath.Join(r.dir, "state"),
-		"IGGY_CONNECTORS_HTTP_ENABLED=false",
-		"IGGY_CONNECTORS_ENV_PATH="+filepath.Join(r.dir, "none.env"),
-		"IGGY_DISPLAY_CONFIG=false",
-		"IGGY_CONNECTORS_LOGGING_LEVEL=info",
-	)
-	r.starts++
-	fmt.Fprintf(r.log, "=== runtime #%d started %s\n", r.starts, time.Now().Format(time.RFC3339Nano))
-	r.p = harness.Start(r.t, cmd, r.log)
-}
-
-func (r *runtimeProc) alive() {
-	r.t.Helper()
-	if r.p.Exited() {
-		r.t.Fatalf("runtime exited: %v", r.p.Err())
-	}
-}
-
-func (r *runtimeProc) count(parts ...string) int { return len(r.log.Lines(parts...)) }
 
 // committed is the offset the sink's consumer group stored on partition 0 of stream/events.
 func committed(t *testing.T, c *iggy.Client, stream string) int64 {
@@ -92,7 +54,7 @@ func committed(t *testing.T, c *iggy.Client, stream string) int64 {
 func (r *runtimeProc) waitCommitted(c *iggy.Client, stream string, at int64, timeout time.Duration, more func() bool) {
 	r.t.Helper()
 	harness.WaitFor(r.t, timeout, fmt.Sprintf("the sink's committed offset at %d", at), func() bool {
-		r.alive()
+		r.Alive()
 		return committed(r.t, c, stream) >= at && (more == nil || more())
 	})
 }
@@ -188,23 +150,23 @@ func TestKill9ExactlyOnce(t *testing.T) {
 	produce(t, client, stream, "events", 0, total, 1000)
 
 	rt := newRuntime(t, f.addr, "mongo.toml", sinkFile("mongo", stream, "events", uri, db.Name, "", ""))
-	rt.start()
+	rt.Start()
 	kills := 0
 	for _, at := range []int64{3000, 8000, 13000} {
 		rt.waitCommitted(client, stream, at, 120*time.Second, nil)
-		rt.p.Kill()
+		rt.Proc().Kill()
 		kills++
 		t.Logf("kill -9 #%d at committed offset %d", kills, committed(t, client, stream))
-		rt.start()
+		rt.Start()
 	}
 	rt.waitCommitted(client, stream, total-1, 180*time.Second, nil)
 	time.Sleep(300 * time.Millisecond)
-	if !rt.p.Stop(30 * time.Second) {
+	if !rt.Proc().Stop(30 * time.Second) {
 		t.Fatal("the runtime did not stop on SIGTERM")
 	}
 	checkExactlyOnce(t, uri, db.Name, total)
 	replays := 0
-	for _, l := range rt.log.Lines(`msg="mongodb sink wrote batch"`) {
+	for _, l := range rt.Log().Lines(`msg="mongodb sink wrote batch"`) {
 		if !strings.Contains(l, "already_present=0") {
 			replays++
 		}
@@ -223,7 +185,7 @@ func TestServerStoppedTenSeconds(t *testing.T) {
 	uri := mdb.URI + "?serverSelectionTimeoutMS=1000&connectTimeoutMS=1000"
 	rt := newRuntime(t, f.addr, "mongo.toml", sinkFile("mongo", stream, "events", uri, db.Name,
 		"transport = \"process\"\n[retry]\ninitial_backoff = \"200ms\"\nmax_backoff = \"2s\"\n", "max_retries = 3\nretry_delay = \"200ms\""))
-	rt.start()
+	rt.Start()
 
 	const total, per = 12_000, 100
 	var wg sync.WaitGroup
@@ -256,9 +218,9 @@ func TestServerStoppedTenSeconds(t *testing.T) {
 	wg.Wait()
 	rt.waitCommitted(client, stream, total-1, 180*time.Second, nil)
 	time.Sleep(300 * time.Millisecond)
-	rt.p.Stop(30 * time.Second)
+	rt.Proc().Stop(30 * time.Second)
 	checkExactlyOnce(t, mdb.URI, db.Name, total)
-	pluginRetries, runtimeRetries := rt.count("mongodb sink: transient error, retrying"), rt.count("retrying")
+	pluginRetries, runtimeRetries := rt.Count("mongodb sink: transient error, retrying"), rt.Count("retrying")
 	if pluginRetries == 0 {
 		t.Fatal("the sink logged no retry although the server was down for 10 s")
 	}
@@ -300,12 +262,12 @@ func TestDeadLetter(t *testing.T) {
 		fmt.Sprintf("on_error = \"dead_letter\"\n[dead_letter]\nstream = %q\ntopic = \"dlq\"\n", stream), ""),
 		`schema = "json"`, `schema = "raw"`, 1)
 	rt := newRuntime(t, f.addr, "mongo.toml", file)
-	rt.start()
+	rt.Start()
 	rt.waitCommitted(client, stream, total-1, 120*time.Second, func() bool {
 		return harness.TopicCount(t, client, stream, "dlq") >= uint64(len(bad))
 	})
 	time.Sleep(300 * time.Millisecond)
-	rt.p.Stop(30 * time.Second)
+	rt.Proc().Stop(30 * time.Second)
 
 	st := mongotest.ReadStats(t, uri, db.Name, "events")
 	if want := int64(total - len(bad)); st.Count != want || st.DistinctIDs != want {
