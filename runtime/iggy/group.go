@@ -38,9 +38,9 @@ type Batch struct {
 // Delivery is at-least-once: messages returned by Poll are delivered again — to this or another
 // member, after a crash, a reconnect or a rebalance — unless Commit stored an offset at or after
 // them. Poll continues after the last returned message of each partition, also across a
-// reconnection and re-join, as long as the partition stays assigned to this member (the first
-// poll of a partition, and the first after it was assigned elsewhere, starts after the group's
-// stored offset).
+// reconnection and re-join, as long as the partition stays assigned to this member and no other
+// member committed at or past that position meanwhile (the first poll of a partition, and the
+// first after it was assigned elsewhere, starts after the group's stored offset).
 //
 // Poll and Commit may be called from different goroutines; calls are serialized.
 type GroupConsumer struct {
@@ -120,6 +120,18 @@ func (g *GroupConsumer) sync(ctx context.Context) error {
 		for p := range g.pos {
 			if !slices.Contains(a.Partitions, p) {
 				delete(g.pos, p)
+			}
+		}
+		// A partition still (or again) assigned may have been another member's in between, unseen
+		// by this one (it was frozen, or evicted and back before its next sync): keep its position
+		// only while nobody committed at or past it, else resume after the group's stored offset.
+		for p, pos := range g.pos {
+			info, err := g.c.GetConsumerOffset(ctx, GroupConsumerOf(g.group), g.stream, g.topic, Part(p))
+			switch {
+			case err == nil && info.StoredOffset+1 >= pos:
+				delete(g.pos, p)
+			case err != nil && !errors.Is(err, ErrNotFound):
+				return fmt.Errorf("iggy: reading the stored offset of consumer group %q partition %d: %w", g.groupName, p, err)
 			}
 		}
 		g.log.Debug("iggy: consumer group assignment", "generation", a.Generation, "partitions", a.Partitions)

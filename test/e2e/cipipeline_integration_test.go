@@ -21,13 +21,15 @@ func TestCIPipelineScript(t *testing.T) {
 	pluginbuild.RequireBuilt(t, "build/bin/iggy-connectors", "build/plugins/libiggy_connector_random_source.so",
 		"build/plugins/libiggy_connector_stdout_sink.so")
 	iggy := harness.StartDevserver(t, harness.DevserverOptions{})
+	if harness.External() != nil {
+		claimDemoStream(t, iggy.Addr)
+	}
 	cmd := exec.Command(filepath.Join(root, "scripts", "ci-pipeline.sh"))
 	cmd.Dir = root
-	cmd.Env = harness.RuntimeEnv(
-		"IGGY_CONNECTORS_IGGY_ADDRESS="+iggy.Addr,
+	cmd.Env = harness.RuntimeEnv(append(harness.IggyEnv(iggy.Addr),
 		"IGGY_CONNECTORS_HTTP_ADDRESS="+harness.FreeAddr(t),
 		"PIPELINE_DIR="+t.TempDir(),
-		"MIN_RECORDS=5")
+		"MIN_RECORDS=5")...)
 	done := make(chan struct{})
 	var out []byte
 	var err error

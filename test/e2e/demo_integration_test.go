@@ -37,14 +37,8 @@ func TestDemo(t *testing.T) {
 	iggyAddr := freeAddr(t)
 	ext := harness.External()
 	if ext != nil {
-		// The demo's connector files name demo_stream: use the external server only when that stream is
-		// not there yet (never touch someone's data), and remove it afterwards.
 		iggyAddr = ext.Addr
-		c := harness.Dial(t, iggyAddr)
-		if _, err := c.GetStream(ctxT(t), iggy.NamedID("demo_stream")); err == nil {
-			t.Skipf("the external Iggy server %s already has a demo_stream; delete it to run the demo test against it", iggyAddr)
-		}
-		t.Cleanup(func() { c.DeleteStream(context.Background(), iggy.NamedID("demo_stream")) })
+		claimDemoStream(t, iggyAddr)
 	}
 	cmd.Env = harness.RuntimeEnv(append(harness.IggyEnv(iggyAddr),
 		"IGGY_CONNECTORS_HTTP_ADDRESS="+httpAddr,
@@ -135,4 +129,16 @@ func TestDemo(t *testing.T) {
 		t.Fatal("the runtime did not stop gracefully")
 	}
 	t.Logf("demo: built and started in %v, first records %v after the runtime started", built.Round(time.Millisecond), firstRecords.Round(time.Millisecond))
+}
+
+// claimDemoStream is for a test that runs the demo's connector files (which name demo_stream)
+// against the external Iggy server at addr: it skips the test when that stream exists (never touch
+// someone's data) and removes the stream the test creates when it ends.
+func claimDemoStream(t *testing.T, addr string) {
+	t.Helper()
+	c := harness.Dial(t, addr)
+	if _, err := c.GetStream(ctxT(t), iggy.NamedID("demo_stream")); err == nil {
+		t.Skipf("the external Iggy server %s already has a demo_stream; delete it to run this test against it", addr)
+	}
+	t.Cleanup(func() { c.DeleteStream(context.Background(), iggy.NamedID("demo_stream")) })
 }
