@@ -286,3 +286,23 @@ func TestDynamicRoutingDeadLetter(t *testing.T) {
 		}
 	}
 }
+
+// TestValidateNamesFileAndKey: `iggy-connectors validate` loads the sink plugin and reports an
+// unsupported catalog_type and a missing tables list, each on a line naming its file and key
+// (config checks only: no catalog is opened).
+func TestValidateNamesFileAndKey(t *testing.T) {
+	l := &lake{db: filepath.Join(t.TempDir(), "catalog.db"), warehouse: "file:///nowhere"}
+	base := sinkConfig("v1", "s", "t", "ns.events", l, "")
+	out, err := harness.Validate(t, getBinaries(t).runtime, map[string]string{
+		"bad_catalog.toml": strings.Replace(base, `catalog_type = "sql"`, `catalog_type = "hive"`, 1),
+		"no_tables.toml":   strings.Replace(strings.Replace(base, `tables = ["ns.events"]`, "", 1), `key = "v1"`, `key = "v2"`, 1),
+	})
+	if err == nil {
+		t.Fatalf("validate exited 0:\n%s", out)
+	}
+	for file, key := range map[string]string{"bad_catalog.toml": "plugin_config.catalog_type", "no_tables.toml": "plugin_config.tables"} {
+		if !harness.ProblemLine(out, file, key) {
+			t.Errorf("no problem line names %s and %s:\n%s", file, key, out)
+		}
+	}
+}

@@ -9,9 +9,6 @@ package qwe2e
 import (
 	"encoding/json"
 	"fmt"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -315,21 +312,10 @@ func TestQuickwitValidateNamesTheKey(t *testing.T) {
 		{"version: 0.8\nindex_id: [unclosed\n", "plugin_config.index: not valid YAML"},
 		{"version: 0.8\ndoc_mapping: {}\n", "plugin_config.index: the index config has no index_id"},
 	} {
-		dir := t.TempDir()
-		if err := os.MkdirAll(filepath.Join(dir, "c"), 0o755); err != nil {
-			t.Fatal(err)
-		}
 		conn := strings.Replace(sinkTOML("qw_bad", "s", "t", "http://127.0.0.1:1", "x", "", 10, 10), fmt.Sprintf(indexYAML, "x"), c.index, 1)
 		conn = strings.Replace(conn, `path = "libiggy_connector_quickwit_sink"`, fmt.Sprintf("path = %q", lib), 1)
-		if err := os.WriteFile(filepath.Join(dir, "c", "qw.toml"), []byte(conn), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		cfg := filepath.Join(dir, "config.toml")
-		if err := os.WriteFile(cfg, []byte(fmt.Sprintf("[connectors]\nconfig_type = \"local\"\nconfig_dir = %q\n", filepath.Join(dir, "c"))), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		out, err := exec.Command(bin, "validate", "--config", cfg).CombinedOutput()
-		if err == nil || !strings.Contains(string(out), c.want) {
+		out, err := harness.Validate(t, bin, map[string]string{"qw.toml": conn})
+		if err == nil || !strings.Contains(out, c.want) {
 			t.Fatalf("validate: %v\n%s\nwant an error containing %q", err, out, c.want)
 		}
 	}

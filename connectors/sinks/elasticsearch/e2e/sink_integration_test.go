@@ -194,3 +194,22 @@ func TestSinkOutageAndStrictMappingDeadLetter(t *testing.T) {
 		})
 	}
 }
+
+// TestValidateNamesFileAndKey: `iggy-connectors validate` loads the sink plugin and reports a
+// missing url and an unknown flavor, each on a line naming its file and key (no server needed).
+func TestValidateNamesFileAndKey(t *testing.T) {
+	bin := getBinaries(t).runtime
+	base := sinkTOML("v1", "s", "t", "http://127.0.0.1:1", "idx", "", "")
+	out, err := harness.Validate(t, bin, map[string]string{
+		"no_url.toml":     strings.Replace(base, `url = "http://127.0.0.1:1"`, "", 1),
+		"bad_flavor.toml": sinkTOML("v2", "s", "t", "http://127.0.0.1:1", "idx", "", `flavor = "solr"`),
+	})
+	if err == nil {
+		t.Fatalf("validate exited 0:\n%s", out)
+	}
+	for file, key := range map[string]string{"no_url.toml": "plugin_config.url", "bad_flavor.toml": "plugin_config.flavor"} {
+		if !harness.ProblemLine(out, file, key) {
+			t.Errorf("no problem line names %s and %s:\n%s", file, key, out)
+		}
+	}
+}

@@ -5,9 +5,6 @@ package e2e
 import (
 	"context"
 	"fmt"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -304,47 +301,20 @@ func TestDeadLetter(t *testing.T) {
 // TestValidateNamesFileAndKey runs `iggy-connectors validate` on connector files with a missing
 // collection and a bad payload_format: each problem names its file and key.
 func TestValidateNamesFileAndKey(t *testing.T) {
-	bin := runtimeBin(t)
-	// an absolute plugin path: `validate` does not search <binary dir>/../plugins as `run` does
 	so := pluginbuild.GoPlugin(t, "connectors/sinks/mongodb", "iggy_connector_mongodb_sink")
-	dir := t.TempDir()
-	conf := filepath.Join(dir, "conn")
-	if err := os.MkdirAll(conf, 0o755); err != nil {
-		t.Fatal(err)
-	}
 	base := strings.Replace(sinkFile("m1", "s", "t", "mongodb://user:pw@127.0.0.1:27017/", "iggy", "", ""),
 		`path = "libiggy_connector_mongodb_sink"`, fmt.Sprintf("path = %q", so), 1)
-	files := map[string]string{
+	text, err := harness.Validate(t, runtimeBin(t), map[string]string{
 		"no_collection.toml":  strings.Replace(base, `collection = "events"`, "", 1),
 		"bad_format.toml":     strings.Replace(strings.Replace(base, `payload_format = "json"`, `payload_format = "xml"`, 1), `key = "m1"`, `key = "m2"`, 1),
 		"unacknowledged.toml": strings.Replace(strings.Replace(base, "27017/", "27017/?w=0", 1), `key = "m1"`, `key = "m3"`, 1),
-	}
-	for name, body := range files {
-		if err := os.WriteFile(filepath.Join(conf, name), []byte(body), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	cfg := filepath.Join(dir, "config.toml")
-	if err := os.WriteFile(cfg, []byte("[connectors]\nconfig_dir = \"conn\"\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(bin, "validate", "--config", cfg)
-	cmd.Dir = dir
-	cmd.Env = harness.RuntimeEnv()
-	out, err := cmd.CombinedOutput()
+	})
 	if err == nil {
-		t.Fatalf("validate exited 0:\n%s", out)
+		t.Fatalf("validate exited 0:\n%s", text)
 	}
-	text := string(out)
 	for file, key := range map[string]string{"no_collection.toml": "plugin_config.collection", "bad_format.toml": "plugin_config.payload_format",
 		"unacknowledged.toml": "plugin_config.connection_uri"} {
-		found := false
-		for _, line := range strings.Split(text, "\n") {
-			if strings.Contains(line, file) && strings.Contains(line, key) {
-				found = true
-			}
-		}
-		if !found {
+		if !harness.ProblemLine(text, file, key) {
 			t.Errorf("no problem line names %s and %s:\n%s", file, key, text)
 		}
 	}
