@@ -317,7 +317,7 @@ func (c *Connector) runSink(ctx context.Context, cfg *config.ConnectorConfig, li
 				// member that died are taken over quickly.
 				SyncInterval: time.Second})
 			groups = append(groups, g)
-			streams = append(streams, pipeline.SinkStream{Stream: s.Stream, Topic: topic, Consumer: &groupConsumer{g: g, client: client, user: iggyUser(c.e.opt.Config.Iggy), stream: s.Stream, topic: topic, group: group},
+			streams = append(streams, pipeline.SinkStream{Stream: s.Stream, Topic: topic, Consumer: &groupConsumer{g: g, user: iggyUser(c.e.opt.Config.Iggy), stream: s.Stream, topic: topic},
 				Processor: proc, BatchLength: int(s.BatchLength), PollInterval: time.Duration(s.PollInterval),
 				LingerTime: time.Duration(s.LingerTime)})
 		}

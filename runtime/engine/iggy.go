@@ -90,11 +90,8 @@ func iggyUser(cfg config.IggyConfig) string {
 
 // groupConsumer adapts an iggy.GroupConsumer to pipeline.Consumer.
 type groupConsumer struct {
-	g *iggy.GroupConsumer
-	// For the stored-offset check of Commit: the client and the group's address.
-	client               *iggy.Client
-	stream, topic, group string
-	user                 string // for permission errors
+	g                   *iggy.GroupConsumer
+	user, stream, topic string // for permission errors
 	// Message slices used by turns: the pipeline delivers a batch before it asks for the batch after
 	// the next one (pipeline.Consumer), so the slice of the poll before last is free again.
 	msgs [2][]abi.Message
@@ -120,25 +117,10 @@ func (c *groupConsumer) Poll(ctx context.Context, max int) (pipeline.ConsumedBat
 	return pipeline.ConsumedBatch{PartitionID: b.PartitionID, CurrentOffset: b.CurrentOffset, Messages: msgs}, nil
 }
 
-// Commit stores the offset; a partition the member lost wraps pipeline.ErrPartitionRevoked.
-//
-// It first reads the group's stored offset and stores nothing when that is already at or past
-// offset: then another member owned the partition while this one's batch was in flight (this member
-// was evicted or the partition moved away and back) and went further; storing the older offset would
-// move the group back and re-deliver what that member wrote. Only the partition's owner can store
-// an offset (the server refuses the others), so no other commit can slip in between the read and
-// the write.
+// Commit stores the offset; a partition the member lost (or that another member advanced while this
+// one's batch was in flight: see iggy.GroupConsumer.Commit) wraps pipeline.ErrPartitionRevoked.
 func (c *groupConsumer) Commit(ctx context.Context, partitionID uint32, offset uint64) error {
-	info, err := c.client.GetConsumerOffset(ctx, iggy.GroupConsumerOf(iggy.NamedID(c.group)), iggy.NamedID(c.stream),
-		iggy.NamedID(c.topic), iggy.Part(partitionID))
-	switch {
-	case err == nil && info.StoredOffset >= offset:
-		return fmt.Errorf("%w: the group's offset of partition %d is already %d, past this batch (%d): another member wrote it meanwhile",
-			pipeline.ErrPartitionRevoked, partitionID, info.StoredOffset, offset)
-	case err != nil && !errors.Is(err, iggy.ErrNotFound):
-		return wrapDenied(err, c.user, c.stream, c.topic)
-	}
-	err = c.g.Commit(ctx, partitionID, offset)
+	err := c.g.Commit(ctx, partitionID, offset)
 	if errors.Is(err, iggy.ErrPartitionNotOwned) {
 		return fmt.Errorf("%w: %w", pipeline.ErrPartitionRevoked, err)
 	}

@@ -57,6 +57,10 @@ type GroupConsumer struct {
 	assigned   []uint32
 	next       int
 	pos        map[uint32]uint64 // partition -> next offset to poll (within this membership)
+	// unverified holds the assigned partitions that another member may have owned since this one
+	// last stored an offset there (every partition after a new generation or a re-join): their next
+	// Commit first reads the group's stored offset (see Commit). Cleared by a successful store.
+	unverified map[uint32]bool
 	lastSync   time.Time
 }
 
@@ -70,7 +74,8 @@ func NewGroupConsumer(c *Client, stream, topic, group string, opts GroupConsumer
 		opts.Logger = c.log
 	}
 	return &GroupConsumer{c: c, stream: NamedID(stream), topic: NamedID(topic), group: NamedID(group), groupName: group,
-		opt: opts, log: opts.Logger.With("stream", stream, "topic", topic, "group", group), pos: map[uint32]uint64{}}
+		opt: opts, log: opts.Logger.With("stream", stream, "topic", topic, "group", group), pos: map[uint32]uint64{},
+		unverified: map[uint32]bool{}}
 }
 
 // ensureJoined joins (again) when not a member on the current connection (mu held).
@@ -133,6 +138,10 @@ func (g *GroupConsumer) sync(ctx context.Context) error {
 			case err != nil && !errors.Is(err, ErrNotFound):
 				return fmt.Errorf("iggy: reading the stored offset of consumer group %q partition %d: %w", g.groupName, p, err)
 			}
+		}
+		clear(g.unverified)
+		for _, p := range a.Partitions {
+			g.unverified[p] = true
 		}
 		g.log.Debug("iggy: consumer group assignment", "generation", a.Generation, "partitions", a.Partitions)
 	}
@@ -206,12 +215,29 @@ func (g *GroupConsumer) Poll(ctx context.Context, maxMessages int) (Batch, error
 
 // Commit stores offset (the last processed message) as the group's position in partitionID.
 // It fails with ErrPartitionNotOwned when the partition is no longer assigned to this member
-// (after a rebalance the new owner re-reads from the previous commit).
+// (after a rebalance the new owner re-reads from the previous commit), and also when the group's
+// stored offset is already at or past offset: then another member owned the partition while this
+// one's batch was in flight (this member was evicted or the partition moved away and back) and went
+// further, and storing the older offset would move the group back and re-deliver what that member
+// wrote. That read is made only for a partition in unverified (once per partition after a new
+// generation), not on every commit; the assignment is re-read first when the last sync is older
+// than SyncInterval, so a partition that moved away and back is noticed unless both moves fell
+// within SyncInterval of the last sync (then the group's offset may move back: duplicates, never a
+// loss). Only the partition's owner can store an offset (the server refuses the others), so no
+// other commit can slip in between the read and the write.
 func (g *GroupConsumer) Commit(ctx context.Context, partitionID uint32, offset uint64) error {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if err := g.ensureJoined(ctx); err != nil {
 		return err
+	}
+	if time.Since(g.lastSync) > g.opt.SyncInterval {
+		if err := g.sync(ctx); err != nil {
+			return err
+		}
+		if !g.joined {
+			return fmt.Errorf("iggy: commit offset %d of partition %d: %w (no longer a member of the group)", offset, partitionID, ErrPartitionNotOwned)
+		}
 	}
 	owned := func() bool {
 		for _, p := range g.assigned {
@@ -229,10 +255,23 @@ func (g *GroupConsumer) Commit(ctx context.Context, partitionID uint32, offset u
 			return fmt.Errorf("iggy: commit offset %d of partition %d: %w", offset, partitionID, ErrPartitionNotOwned)
 		}
 	}
+	if g.unverified[partitionID] {
+		info, err := g.c.GetConsumerOffset(ctx, GroupConsumerOf(g.group), g.stream, g.topic, Part(partitionID))
+		switch {
+		case err == nil && info.StoredOffset >= offset:
+			return fmt.Errorf("iggy: commit offset %d of partition %d: %w: the group's offset is already %d (another member owned it meanwhile)",
+				offset, partitionID, ErrPartitionNotOwned, info.StoredOffset)
+		case err != nil && !errors.Is(err, ErrNotFound):
+			return err
+		}
+	}
 	err := g.c.StoreConsumerOffset(ctx, GroupConsumerOf(g.group), g.stream, g.topic, Part(partitionID), offset)
 	if code, ok := ErrorCode(err); ok && (code == wire.ErrCodeResourceNotFound || code == wire.ErrCodeConsumerGroupPartitionUnowned) {
 		g.sync(ctx)
 		return fmt.Errorf("iggy: commit offset %d of partition %d: %w (%v)", offset, partitionID, ErrPartitionNotOwned, err)
+	}
+	if err == nil {
+		delete(g.unverified, partitionID)
 	}
 	return err
 }
