@@ -135,12 +135,20 @@ func (s *Store) SetAside(key string) (string, error) {
 // before it is renamed over the state file.
 var testHookBeforeRename func(tmp string)
 
-// Save replaces the state of the source with this key by data, atomically: it writes
-// {file}.tmp (mode 0600, truncated first), syncs it to disk, renames it over the state file and syncs
-// the directory, so a crash at any point leaves either the old or the new state, never a mix. Saves
-// of the same key are serialised. On failure the temporary file is removed and the old state is
-// untouched; the error names the path. Saving empty data removes the file: the next Load returns no
-// state.
+// Save replaces the state of the source with this key by data, atomically, so a crash at any point
+// leaves either the old or the new state, never a mix, in a file of mode 0600. Saves of the same key are serialised; the
+// error names the path. Saving empty data removes the file: the next Load returns no state.
+//
+// Two ways, both durable when Save returns:
+//   - In place, when the file exists as a regular file of mode 0600 and exactly len(data) bytes and data is at
+//     most InPlaceMax bytes (a source's position is usually a few bytes of the same length batch
+//     after batch): one write at offset 0 and fdatasync. A write of at most one 512-byte sector at
+//     offset 0 is all-or-nothing on disk (the assumption PostgreSQL makes for pg_control), and the
+//     file's size and blocks do not change, so no metadata has to reach the disk. A failed write
+//     leaves the old or the new bytes; the caller saves again.
+//   - Otherwise by replacement: it writes {file}.tmp (mode 0600, truncated first), syncs it, renames
+//     it over the state file and syncs the directory. On failure the temporary file is removed and
+//     the old state is untouched.
 func (s *Store) Save(key string, data []byte) error {
 	path := s.Path(key)
 	lock := s.lock(path)
@@ -158,6 +166,44 @@ func (s *Store) Save(key string, data []byte) error {
 		return nil
 	}
 
+	if done, err := overwrite(path, data); done {
+		if err != nil {
+			return fmt.Errorf("save source state %s: %w", path, err)
+		}
+		return nil
+	}
+	return replace(path, data)
+}
+
+// InPlaceMax is the largest state Save overwrites in place: one disk sector.
+const InPlaceMax = 512
+
+// overwrite writes data over the file at path when it may (see Save). done is false when it did
+// not touch the file (no file, another size, too large): the caller replaces it instead.
+func overwrite(path string, data []byte) (done bool, err error) {
+	if len(data) > InPlaceMax {
+		return false, nil
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY, 0)
+	if err != nil {
+		return false, nil // no file, or not writable: replace reports what is wrong
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil || !st.Mode().IsRegular() || st.Size() != int64(len(data)) || st.Mode().Perm() != 0o600 {
+		return false, nil
+	}
+	if _, err := f.WriteAt(data, 0); err != nil {
+		return true, err
+	}
+	if err := datasync(f); err != nil {
+		return true, err
+	}
+	return true, f.Close()
+}
+
+// replace writes data to {path}.tmp, syncs it, renames it over path and syncs the directory.
+func replace(path string, data []byte) error {
 	tmp := path + ".tmp"
 	if err := writeSynced(tmp, data); err != nil {
 		_ = os.Remove(tmp)

@@ -215,7 +215,7 @@ func TestCrashBetweenWriteAndRename(t *testing.T) {
 	}
 
 	// The crash left the complete new state in the temporary file, not in the state file.
-	if b, err := os.ReadFile(tmp); err != nil || string(b) != "new state v2" {
+	if b, err := os.ReadFile(tmp); err != nil || string(b) != "new state v2 (longer)" {
 		t.Fatalf("temporary file: %q, %v", b, err)
 	}
 	if got, err := New(dir).Load("crashy"); err != nil || string(got) != "old state v1" {
@@ -241,7 +241,7 @@ func TestCrashHelperProcess(t *testing.T) {
 		os.Stdout.Sync()
 		time.Sleep(time.Hour) // wait to be killed (a bare select{} would end in a deadlock panic)
 	}
-	_ = New(dir).Save("crashy", []byte("new state v2"))
+	_ = New(dir).Save("crashy", []byte("new state v2 (longer)")) // another size: replaced, not overwritten
 	t.Fatal("unreachable: the hook blocks until the process is killed")
 }
 
@@ -314,4 +314,85 @@ func TestSetAside(t *testing.T) {
 	if asides[0] == asides[1] {
 		t.Errorf("two set-aside files share the name %s", asides[0])
 	}
+}
+
+// TestSaveInPlace: a state of the same size as the file (and at most InPlaceMax bytes) is written
+// over the file itself; another size, a larger state or another mode replaces the file.
+func TestSaveInPlace(t *testing.T) {
+	s := New(t.TempDir())
+	p := s.Path("k")
+	inode := func() os.FileInfo {
+		t.Helper()
+		st, err := os.Stat(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st
+	}
+	big := bytes.Repeat([]byte{'x'}, InPlaceMax+1)
+	steps := []struct {
+		data    []byte
+		inPlace bool
+		chmod   os.FileMode
+	}{
+		{data: []byte{0x91, 0x05}},
+		{data: []byte{0x91, 0x06}, inPlace: true},
+		{data: []byte{0x91, 0xcc, 0x80}},
+		{data: []byte{0x91, 0xcc, 0x81}, inPlace: true},
+		{data: []byte{0x91, 0xcc, 0x82}, chmod: 0o644}, // a file of another mode is replaced (mode 0600 again)
+		{data: big},
+		{data: big}, // too large to be overwritten in place
+		{data: bytes.Repeat([]byte{'y'}, InPlaceMax)},
+		{data: bytes.Repeat([]byte{'z'}, InPlaceMax), inPlace: true},
+	}
+	var prev os.FileInfo
+	for i, st := range steps {
+		if st.chmod != 0 {
+			os.Chmod(p, st.chmod)
+		}
+		if err := s.Save("k", st.data); err != nil {
+			t.Fatal(err)
+		}
+		got, err := s.Load("k")
+		if err != nil || !bytes.Equal(got, st.data) {
+			t.Fatalf("step %d: loaded %q, %v", i, got, err)
+		}
+		now := inode()
+		if prev != nil && os.SameFile(prev, now) != st.inPlace {
+			t.Errorf("step %d: same file = %v, want %v", i, os.SameFile(prev, now), st.inPlace)
+		}
+		if now.Mode().Perm() != 0o600 {
+			t.Errorf("step %d: mode %v", i, now.Mode().Perm())
+		}
+		prev = now
+	}
+}
+
+// BenchmarkSave: one save of a 9-byte state (the random source's at 10^6 messages) by each way. The
+// directory is under the package (the disk the runtime's state goes to), not the temporary
+// directory, which may be in memory.
+func BenchmarkSave(b *testing.B) {
+	dir, err := os.MkdirTemp(".", "bench-state-")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	data := []byte{0x91, 0xce, 0x00, 0x0f, 0x42, 0x40, 0, 0, 0}
+	path := filepath.Join(dir, "source_b.state")
+	b.Run("replace", func(b *testing.B) {
+		for i := 0; b.Loop(); i++ {
+			data[8] = byte(i)
+			if err := replace(path, data); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("in_place", func(b *testing.B) {
+		for i := 0; b.Loop(); i++ {
+			data[8] = byte(i)
+			if done, err := overwrite(path, data); !done || err != nil {
+				b.Fatal(done, err)
+			}
+		}
+	})
 }
