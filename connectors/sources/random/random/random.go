@@ -66,7 +66,7 @@ var Plugin = sdk.NewSource(sdk.Info{Name: "random", Version: "0.1.0",
 type Source struct {
 	cfg       Config
 	env       sdk.Env
-	rng       *rand.Rand
+	rng       *rand.PCG
 	produced  uint64 // including batches not yet committed
 	committed uint64 // as of the last commit
 	last      time.Time
@@ -82,7 +82,7 @@ func New(cfg *Config, state []byte, env sdk.Env) (sdk.Source, error) {
 		// err is sdk's corrupt_state error: the runtime names the file and applies on_corrupt_state.
 		return nil, sdk.Permanent(fmt.Errorf("random source state: %w", err))
 	}
-	s := &Source{cfg: *cfg, env: env, rng: rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64())),
+	s := &Source{cfg: *cfg, env: env, rng: rand.NewPCG(rand.Uint64(), rand.Uint64()),
 		produced: st.MessagesProduced, committed: st.MessagesProduced, now: time.Now}
 	if cfg.Generator == "zero_cost" {
 		s.fixed = Record(abi.ID{}, fixedText(cfg.PayloadSize))
@@ -109,7 +109,7 @@ func (s *Source) Poll(context.Context) (sdk.Batch, error) {
 	}
 	s.last = now
 	lo, hi := s.cfg.MessagesRange[0], s.cfg.MessagesRange[1]
-	n := lo + s.rng.IntN(hi-lo+1)
+	n := lo + int(s.rng.Uint64()%uint64(hi-lo+1)) // bias below 2^-43 for ranges up to 10^6
 	if s.cfg.MaxCount != nil {
 		if s.produced >= *s.cfg.MaxCount {
 			return sdk.Batch{Schema: abi.SchemaJSON, WaitHint: max(s.cfg.Interval.D(), time.Second)}, nil
@@ -128,10 +128,7 @@ func (s *Source) Poll(context.Context) (sdk.Batch, error) {
 		}
 		msgs = s.reuse[:n]
 	} else {
-		msgs = make([]sdk.SourceMessage, n)
-		for i := range msgs {
-			msgs[i].Payload = Record(s.uuid(), s.text(s.cfg.PayloadSize))
-		}
+		msgs = s.records(n)
 	}
 	s.produced += uint64(n)
 	total := s.produced
@@ -158,12 +155,76 @@ func (s *Source) Committed() uint64 { return s.committed }
 
 const alnum = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
 
-func (s *Source) text(n int) string {
-	b := make([]byte, n)
-	for i := range b {
-		b[i] = alnum[s.rng.IntN(len(alnum))]
+// records returns n random records. Their payloads share one allocation (a new one per batch: the
+// batch is the caller's once Poll returns).
+func (s *Source) records(n int) []sdk.SourceMessage {
+	size := recordSize(s.cfg.PayloadSize)
+	// textSlack bytes past the last record: randomText writes up to that far past the text's end.
+	buf := make([]byte, n*size+textSlack)
+	msgs := make([]sdk.SourceMessage, n)
+	for i := range msgs {
+		rec := buf[i*size : (i+1)*size : len(buf)]
+		id := abi.IDFromUint64s(s.rng.Uint64(), s.rng.Uint64())
+		id[6] = id[6]&0x0f | 0x40 // version 4
+		id[8] = id[8]&0x3f | 0x80 // RFC 4122 variant
+		text := rec[len(recordPrefix)+36+len(recordMiddle):]
+		s.randomText(text[:s.cfg.PayloadSize:cap(text)])
+		putRecordFrame(rec, id, s.cfg.PayloadSize) // after the text: overwrites what it wrote past its end
+		msgs[i].Payload = rec
 	}
-	return string(b)
+	return msgs
+}
+
+// textSlack is how far past len(dst) randomText may write (within cap(dst)).
+const textSlack = 10
+
+// alnum64 maps 6 random bits to a character; values 62 and 63 are rejected by randomText.
+const alnum64 = alnum + "??"
+
+// randomText fills dst with uniformly random alphanumerics: 6 bits of randomness per candidate, 10
+// candidates per 64-bit draw, rejecting the 2 of 64 values that are not one of the 62 characters
+// (the original rejects the same way, with one 32-bit draw per candidate). When none of the 10 is
+// rejected (73% of draws) they are written at once; otherwise each is written and the position moves
+// only when it is accepted. Either way it may write up to textSlack bytes past len(dst), which
+// cap(dst) must allow.
+func (s *Source) randomText(dst []byte) {
+	n := len(dst)
+	dst = dst[:cap(dst)]
+	_ = dst[n-1+textSlack]
+	pos := 0
+	for pos < n {
+		r := s.rng.Uint64()
+		if rejected(r) == 0 {
+			d := dst[pos : pos+10 : pos+10]
+			d[0] = alnum64[r&63]
+			d[1] = alnum64[r>>6&63]
+			d[2] = alnum64[r>>12&63]
+			d[3] = alnum64[r>>18&63]
+			d[4] = alnum64[r>>24&63]
+			d[5] = alnum64[r>>30&63]
+			d[6] = alnum64[r>>36&63]
+			d[7] = alnum64[r>>42&63]
+			d[8] = alnum64[r>>48&63]
+			d[9] = alnum64[r>>54&63]
+			pos += 10
+			continue
+		}
+		for range 10 {
+			v := r & 63
+			r >>= 6
+			dst[pos] = alnum64[v]
+			if v < 62 {
+				pos++
+			}
+		}
+	}
+}
+
+// rejected has a bit set for each of the ten 6-bit fields of r (bits 0-59) whose value is 62 or 63,
+// that is whose upper five bits are all set.
+func rejected(r uint64) uint64 {
+	m := r >> 1
+	return m & (m >> 1) & (m >> 2) & (m >> 3) & (m >> 4) & 0x041041041041041
 }
 
 func fixedText(n int) string {
@@ -174,29 +235,39 @@ func fixedText(n int) string {
 	return string(b)
 }
 
-func (s *Source) uuid() abi.ID {
-	id := abi.IDFromUint64s(s.rng.Uint64(), s.rng.Uint64())
-	id[6] = id[6]&0x0f | 0x40 // version 4
-	id[8] = id[8]&0x3f | 0x80 // RFC 4122 variant
-	return id
+const (
+	recordPrefix = `{"id":"`
+	recordMiddle = `","title":"Hello","name":"World","text":"`
+	recordSuffix = `"}`
+)
+
+// recordSize is the length of a record whose text has textLen bytes.
+func recordSize(textLen int) int {
+	return len(recordPrefix) + 36 + len(recordMiddle) + textLen + len(recordSuffix)
+}
+
+// putRecordFrame writes everything of a record but its text into rec, which is recordSize(textLen)
+// long.
+func putRecordFrame(rec []byte, id abi.ID, textLen int) {
+	n := copy(rec, recordPrefix)
+	hex.Encode(rec[n:n+8], id[0:4])
+	rec[n+8] = '-'
+	hex.Encode(rec[n+9:n+13], id[4:6])
+	rec[n+13] = '-'
+	hex.Encode(rec[n+14:n+18], id[6:8])
+	rec[n+18] = '-'
+	hex.Encode(rec[n+19:n+23], id[8:10])
+	rec[n+23] = '-'
+	hex.Encode(rec[n+24:n+36], id[10:16])
+	n += 36
+	n += copy(rec[n:], recordMiddle)
+	copy(rec[n+textLen:], recordSuffix)
 }
 
 // Record renders one record. text is alphanumeric, so no JSON escaping is needed.
 func Record(id abi.ID, text string) []byte {
-	var u [36]byte
-	hex.Encode(u[0:8], id[0:4])
-	u[8] = '-'
-	hex.Encode(u[9:13], id[4:6])
-	u[13] = '-'
-	hex.Encode(u[14:18], id[6:8])
-	u[18] = '-'
-	hex.Encode(u[19:23], id[8:10])
-	u[23] = '-'
-	hex.Encode(u[24:36], id[10:16])
-	b := make([]byte, 0, 80+len(text))
-	b = append(b, `{"id":"`...)
-	b = append(b, u[:]...)
-	b = append(b, `","title":"Hello","name":"World","text":"`...)
-	b = append(b, text...)
-	return append(b, `"}`...)
+	b := make([]byte, recordSize(len(text)))
+	putRecordFrame(b, id, len(text))
+	copy(b[len(recordPrefix)+36+len(recordMiddle):], text)
+	return b
 }

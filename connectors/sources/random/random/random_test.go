@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"math/rand/v2"
 	"regexp"
 	"testing"
 	"time"
@@ -13,7 +14,7 @@ import (
 	"github.com/iggy-go/connectors/sdk/sdktest"
 )
 
-func newSource(t *testing.T, cfgJSON string, state []byte) *Source {
+func newSource(t testing.TB, cfgJSON string, state []byte) *Source {
 	t.Helper()
 	src, err := Plugin.BuildSource([]byte(cfgJSON), state, sdk.Env{Instance: 1, Logger: sdk.NewLogBuffer(10, "random").Logger(1)})
 	if err != nil {
@@ -120,5 +121,42 @@ func TestCorruptState(t *testing.T) {
 		if !errors.As(err, &ae) || ae.Code != abi.CodeCorruptState || sdk.IsRetryable(err, true) {
 			t.Errorf("state %x: %v; want a permanent corrupt_state error", state, err)
 		}
+	}
+}
+
+// TestTextIsUniform: the characters of the random text are the 62 alphanumerics with equal
+// frequency (chi-square over 1M characters, fixed seed), and records are whole and independent.
+func TestTextIsUniform(t *testing.T) {
+	s := newSource(t, `{"interval":"0","messages_range":[1000,1000],"payload_size":1000}`, nil)
+	s.rng = rand.NewPCG(1, 2)
+	b, err := s.Poll(context.Background())
+	if err != nil || len(b.Messages) != 1000 {
+		t.Fatal(len(b.Messages), err)
+	}
+	counts := map[byte]int{}
+	ids := map[string]bool{}
+	for _, m := range b.Messages {
+		var r struct{ ID, Title, Name, Text string }
+		if err := json.Unmarshal(m.Payload, &r); err != nil {
+			t.Fatalf("%v: %s", err, m.Payload)
+		}
+		if !uuidV4.MatchString(r.ID) || ids[r.ID] || len(r.Text) != 1000 || !alnumRe.MatchString(r.Text) {
+			t.Fatalf("bad record %s", m.Payload)
+		}
+		ids[r.ID] = true
+		for i := range len(r.Text) {
+			counts[r.Text[i]]++
+		}
+	}
+	if len(counts) != 62 {
+		t.Fatalf("%d distinct characters, want 62", len(counts))
+	}
+	want := 1e6 / 62.0
+	chi2 := 0.0
+	for _, n := range counts {
+		chi2 += (float64(n) - want) * (float64(n) - want) / want
+	}
+	if chi2 > 125 { // 61 degrees of freedom: p < 1e-6
+		t.Fatalf("chi-square %.1f: characters are not uniform: %v", chi2, counts)
 	}
 }
