@@ -65,7 +65,9 @@ type ConnectorConfig struct {
 	DeadLetter *DeadLetterConfig `toml:"dead_letter"`
 	// Retry is the backoff for retryable plugin errors and Iggy failures.
 	Retry RetryPolicy `toml:"retry"`
-	// MaxInFlight is how many source batches may be unacknowledged at once (default 1).
+	// MaxInFlight is how many source batches may be polled and not yet committed at once (default 2:
+	// the next batch is polled and sent while the previous one's state is saved; a crash replays
+	// at most this many batches).
 	MaxInFlight uint32 `toml:"max_in_flight" only:"source"`
 	// PollInterval is how long a source waits after an empty poll when the plugin gives no hint
 	// (default 100ms).
@@ -194,7 +196,7 @@ func (c *ConnectorConfig) setDefaults() {
 	c.Transport = TransportInProcess
 	c.OnError = OnErrorStop
 	c.Retry.setDefaults()
-	c.MaxInFlight = 1
+	c.MaxInFlight = 2
 	c.PollInterval = Duration(DefaultSourcePoll)
 	c.OnCorruptState = OnCorruptStateStop
 }

@@ -83,7 +83,7 @@ func TestConnectorDefaults(t *testing.T) {
 		{"source partition_id", src.SourceStreams[0].PartitionID, (*uint32)(nil)},
 		{"source auto_create", src.SourceStreams[0].AutoCreate, false},
 		{"source partitions", src.SourceStreams[0].Partitions, uint32(1)},
-		{"source max_in_flight", src.MaxInFlight, uint32(1)},
+		{"source max_in_flight", src.MaxInFlight, uint32(2)},
 		{"source poll_interval", src.PollInterval.D(), 100 * time.Millisecond},
 		{"source retry", src.Retry, retry},
 		{"sink streams of a source", src.SinkStreams, []SinkStream(nil)},

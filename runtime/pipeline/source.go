@@ -38,8 +38,9 @@ type SourceOptions struct {
 	// to reach Iggy, have its state saved and be committed (default 5s); after that it is abandoned
 	// uncommitted. Finishing it keeps a graceful stop free of duplicates.
 	FinishTimeout time.Duration
-	// MaxInFlight is how many batches may be polled and not yet committed (default 1). Above 1 the
-	// next batch is polled while the previous one is being sent.
+	// MaxInFlight is how many batches may be polled and not yet committed (default 2). Above 1 the
+	// next batch is polled while the previous one is being sent, and sent while the previous one's
+	// state is saved; a crash replays at most MaxInFlight batches.
 	MaxInFlight int
 	State       *State
 	Counters    *Counters
@@ -75,7 +76,7 @@ func NewSource(opt SourceOptions) (*Source, error) {
 		opt.PollInterval = 100 * time.Millisecond
 	}
 	if opt.MaxInFlight <= 0 {
-		opt.MaxInFlight = 1
+		opt.MaxInFlight = 2
 	}
 	if opt.FinishTimeout <= 0 {
 		opt.FinishTimeout = 5 * time.Second
