@@ -20,7 +20,9 @@ func TestMessageIDs(t *testing.T) {
 		{"all missing", make([]abi.SourceMessage, 1000)},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			ids := messageIDs(tc.msgs)
+			var g idGen
+			g.assign(make([]abi.SourceMessage, 3)) // a reused generator gives distinct ids too
+			ids := g.assign(tc.msgs)
 			if len(ids) != len(tc.msgs) {
 				t.Fatalf("%d ids for %d messages", len(ids), len(tc.msgs))
 			}
