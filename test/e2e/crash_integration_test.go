@@ -107,7 +107,7 @@ delay_ms = %d
 // batches that were in Iggy but not yet recorded in the state file (at most max_in_flight batches
 // per kill).
 func TestSourceCrash(t *testing.T) {
-	for _, inFlight := range []int{1, 3} {
+	for _, inFlight := range []int{1, 2, 3} { // 2: the default, left unset
 		t.Run(fmt.Sprintf("max_in_flight=%d", inFlight), func(t *testing.T) { sourceCrash(t, inFlight) })
 	}
 }
@@ -115,7 +115,11 @@ func TestSourceCrash(t *testing.T) {
 func sourceCrash(t *testing.T, inFlight int) {
 	e := newEnv(t)
 	const batch, limit = 50, 3000
-	e.writeConnector("src", fmt.Sprintf(seqSourceTOML, "src", fmt.Sprintf("max_in_flight = %d", inFlight), "crash", batch, limit, 10))
+	key := fmt.Sprintf("max_in_flight = %d", inFlight)
+	if inFlight == 2 {
+		key = "" // the default
+	}
+	e.writeConnector("src", fmt.Sprintf(seqSourceTOML, "src", key, "crash", batch, limit, 10))
 	totalDup := 0
 	// Kill points inside batches: the seq source's messages carry keys, so each is its own send
 	// request, and a kill lands while a batch is partly in Iggy.
