@@ -11,6 +11,7 @@
 package state
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -79,10 +80,17 @@ func (s *Store) Corrupt(key string, size int, reason string) *CorruptError {
 // it would silently move the source back to its beginning, so the caller decides (the connector's
 // on_corrupt_state). A missing state directory is a plain error naming the path. A leftover
 // temporary file of an interrupted Save is ignored: the state file itself is only ever replaced
-// whole.
+// whole or overwritten in place.
+//
+// Load waits for a Save of the same key in this process. A save in place by another process (two
+// runtimes sharing state.path during a lease hand-over, docs/scaleout.md) could be seen half-copied
+// by a read that overlaps it, for nanoseconds; so the file is read until two reads agree.
 func (s *Store) Load(key string) ([]byte, error) {
 	path := s.Path(key)
-	data, err := os.ReadFile(path)
+	lock := s.lock(path)
+	lock.Lock()
+	defer lock.Unlock()
+	data, err := readStable(path)
 	if err == nil {
 		if len(data) == 0 {
 			return nil, &CorruptError{Path: path, Size: 0, Reason: "the file is empty (a state file is never saved empty; it was truncated, e.g. by a crash of the file system or a copy)"}
@@ -101,6 +109,22 @@ func (s *Store) Load(key string) ([]byte, error) {
 		return nil, nil
 	}
 	return nil, &CorruptError{Path: path, Size: -1, Reason: fmt.Sprintf("cannot read it: %v", err)}
+}
+
+// readStable reads the file at path until two consecutive reads agree (at most a few times).
+func readStable(path string) ([]byte, error) {
+	data, err := os.ReadFile(path)
+	for range 5 {
+		if err != nil {
+			return nil, err
+		}
+		again, err2 := os.ReadFile(path)
+		if err2 == nil && bytes.Equal(again, data) {
+			return data, nil
+		}
+		data, err = again, err2
+	}
+	return data, err
 }
 
 // SetAside renames the state file of key to {file}.corrupt-{UTC time} (with a -N suffix when that

@@ -396,3 +396,41 @@ func BenchmarkSave(b *testing.B) {
 		}
 	})
 }
+
+// TestLoadDuringInPlaceSaves: while one Store keeps overwriting a state in place, Loads through
+// another Store (as another runtime sharing state.path would) always return one whole state.
+func TestLoadDuringInPlaceSaves(t *testing.T) {
+	dir := t.TempDir()
+	writer, reader := New(dir), New(dir)
+	states := [][]byte{bytes.Repeat([]byte{'a'}, InPlaceMax), bytes.Repeat([]byte{'b'}, InPlaceMax)}
+	if err := writer.Save("k", states[0]); err != nil {
+		t.Fatal(err)
+	}
+	stop := make(chan struct{})
+	done := make(chan error, 1)
+	go func() {
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				done <- nil
+				return
+			default:
+			}
+			if done2, err := overwrite(writer.Path("k"), states[i%2]); !done2 || err != nil {
+				done <- fmt.Errorf("overwrite: %v %v", done2, err)
+				return
+			}
+		}
+	}()
+	for i := 0; i < 2000; i++ {
+		got, err := reader.Load("k")
+		if err != nil || !bytes.Equal(got, states[0]) && !bytes.Equal(got, states[1]) {
+			close(stop)
+			t.Fatalf("load %d: %d bytes, %v: not one whole state", i, len(got), err)
+		}
+	}
+	close(stop)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}
