@@ -245,9 +245,17 @@ func (s *batchSummer) sum() uint64 {
 }
 
 // frameChecksum returns the checksum of a frame held in three pieces (the header after the
-// checksum field, the payload, the user headers), as xxh3.Hash of them joined would; it uses the
-// frame hasher, not the batch one.
+// checksum field, the payload, the user headers), as xxh3.Hash of them joined would: joined in a
+// small scratch buffer that stays in cache, or streamed through a hasher when larger.
 func (s *batchSummer) frameChecksum(head, payload, headers []byte) uint64 {
+	n := len(head) + len(payload) + len(headers)
+	if n <= cap(s.sc.scratch) {
+		b := s.sc.scratch[:n]
+		k := copy(b, head)
+		k += copy(b[k:], payload)
+		copy(b[k:], headers)
+		return xxh3.Hash(b)
+	}
 	h := &s.sc.fh
 	h.Reset()
 	h.Write(head)
@@ -263,12 +271,15 @@ func (s *batchSummer) release() {
 
 // summer is the reusable state of a batchSummer: a scratch buffer and streaming hashers.
 type summer struct {
-	h   *xxh3.Hasher
-	fh  xxh3.Hasher
-	buf []byte
+	h       *xxh3.Hasher
+	fh      xxh3.Hasher
+	buf     []byte
+	scratch []byte // frames joined for their checksum (vectored sends)
 }
 
-var summerPool = sync.Pool{New: func() any { return &summer{h: xxh3.New(), buf: make([]byte, 0, 16<<10)} }}
+var summerPool = sync.Pool{New: func() any {
+	return &summer{h: xxh3.New(), buf: make([]byte, 0, 16<<10), scratch: make([]byte, 0, 16<<10)}
+}}
 
 // CodeError is a validation failure that maps to an Iggy error code.
 type CodeError struct {
