@@ -10,8 +10,9 @@ import (
 	"github.com/iggy-go/connectors/test/iggyserver"
 )
 
-// releaseMessages builds n messages with ids from+1.. whose payloads (300..1299 bytes: some copied
-// into the request frame, most written from where they lie) and headers name the id.
+// releaseMessages builds n messages with ids from+1.. whose payloads (270..1161 bytes, copied into
+// the request frame, and every seventh 5400 bytes, sent as a segment of its own) and headers name
+// the id.
 func releaseMessages(from, n int) []iggy.Message {
 	msgs := make([]iggy.Message, n)
 	for i := range msgs {
@@ -23,7 +24,27 @@ func releaseMessages(from, n int) []iggy.Message {
 }
 
 func releasePayload(id int) []byte {
-	return bytes.Repeat([]byte(fmt.Sprintf("<%07d>", id)), 30+id%100)
+	n := 30 + id%100
+	if id%7 == 0 {
+		n = 600
+	}
+	return bytes.Repeat([]byte(fmt.Sprintf("<%07d>", id)), n)
+}
+
+// releaseTopic starts a server and sends batches batches of per releaseMessages to partition 0 of
+// stream/t (the server verifies every checksum, also of the frames sent as segments).
+func releaseTopic(t *testing.T, stream string, per, batches int) (context.Context, *iggy.Client) {
+	ctx := testCtx(t)
+	c := dial(t, startServer(t, iggyserver.Config{}).Addr().String())
+	if _, err := c.EnsureTopic(ctx, stream, "t", 1); err != nil {
+		t.Fatal(err)
+	}
+	for b := 0; b < batches; b++ {
+		if _, err := c.SendMessages(ctx, iggy.NamedID(stream), iggy.NamedID("t"), iggy.PartitionID(0), releaseMessages(b*per, per)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return ctx, c
 }
 
 func checkReleased(t *testing.T, what string, msgs []iggy.Message, from, n int) {
@@ -43,17 +64,8 @@ func checkReleased(t *testing.T, what string, msgs []iggy.Message, from, n int) 
 // TestPollReleaseReusesMemory polls, releases and polls again: results read into reused reply
 // memory are correct, and a result that was not released is never overwritten by later polls.
 func TestPollReleaseReusesMemory(t *testing.T) {
-	ctx := testCtx(t)
-	c := dial(t, startServer(t, iggyserver.Config{}).Addr().String())
-	if _, err := c.EnsureTopic(ctx, "rel", "t", 1); err != nil {
-		t.Fatal(err)
-	}
 	const per, batches = 200, 6
-	for b := 0; b < batches; b++ {
-		if _, err := c.SendMessages(ctx, iggy.NamedID("rel"), iggy.NamedID("t"), iggy.PartitionID(0), releaseMessages(b*per, per)); err != nil {
-			t.Fatal(err)
-		}
-	}
+	ctx, c := releaseTopic(t, "rel", per, batches)
 	poll := func(b int) *iggy.Polled {
 		t.Helper()
 		res, err := c.PollMessages(ctx, iggy.NamedID("rel"), iggy.NamedID("t"), iggy.SingleConsumer(1), iggy.Part(0),
@@ -90,17 +102,8 @@ func TestPollReleaseReusesMemory(t *testing.T) {
 // TestGroupBatchReleasedElsewhere hands group batches to another goroutine that checks and
 // releases them while the next poll runs (as the sink pipeline does); run with -race.
 func TestGroupBatchReleasedElsewhere(t *testing.T) {
-	ctx := testCtx(t)
-	c := dial(t, startServer(t, iggyserver.Config{}).Addr().String())
-	if _, err := c.EnsureTopic(ctx, "relg", "t", 1); err != nil {
-		t.Fatal(err)
-	}
 	const per, batches = 100, 12
-	for b := 0; b < batches; b++ {
-		if _, err := c.SendMessages(ctx, iggy.NamedID("relg"), iggy.NamedID("t"), iggy.PartitionID(0), releaseMessages(b*per, per)); err != nil {
-			t.Fatal(err)
-		}
-	}
+	ctx, c := releaseTopic(t, "relg", per, batches)
 	g := iggy.NewGroupConsumer(c, "relg", "t", "g", iggy.GroupConsumerOptions{})
 	out := make(chan iggy.Batch, 1) // one batch checked while the next is polled
 	done := make(chan error, 1)
