@@ -11,6 +11,12 @@
 // Every call honours its context and Config.RequestTimeout. A call cancelled mid-request leaves
 // the connection in an unknown state; it is closed and re-established. The client never retries a
 // request whose outcome is unknown (a send may then have been stored or not); callers decide.
+//
+// Memory: polled messages alias the reply they came in (no copy per message). Reply memory is
+// pooled: a caller done with a poll result calls its Release (Polled.Release, Batch.Release) and
+// the next poll reuses that memory instead of allocating and zeroing a new buffer; after Release
+// the result's messages must not be touched. Sends write large payloads (vecMinPayload bytes or
+// more) from where they lie with one vectored write instead of copying them into the frame.
 package iggy
 
 import (
