@@ -53,8 +53,9 @@ func RunProducer(ctx context.Context, addr, topic string, batch int, payload []b
 }
 
 // RunConsumer is the B2 baseline: a consumer-group member (iggy.GroupConsumer) that polls up to
-// batch messages and commits the last offset of each non-empty poll, until ctx ends. It sleeps
-// 5ms after an empty poll, like the runtime's default poll_interval.
+// batch messages and commits the last offset of each non-empty poll (then releases the batch's
+// reply memory for reuse, like the runtime's sink), until ctx ends. It sleeps 5ms after an empty
+// poll, like the runtime's default poll_interval.
 func RunConsumer(ctx context.Context, addr, topic, group string, batch int) error {
 	c, err := dialBaseline(ctx, addr)
 	if err != nil {
@@ -78,7 +79,9 @@ func RunConsumer(ctx context.Context, addr, topic, group string, batch int) erro
 			}
 			continue
 		}
-		if err := g.Commit(ctx, b.PartitionID, b.Messages[len(b.Messages)-1].Offset); err != nil {
+		err = g.Commit(ctx, b.PartitionID, b.Messages[len(b.Messages)-1].Offset)
+		b.Release() // done with the batch: its reply memory is reused, as the runtime's sink does
+		if err != nil {
 			if ctx.Err() != nil {
 				return nil
 			}

@@ -104,6 +104,7 @@ func (c *groupConsumer) Poll(ctx context.Context, max int) (pipeline.ConsumedBat
 		return pipeline.ConsumedBatch{}, wrapDenied(err, c.user, c.stream, c.topic)
 	}
 	if len(b.Messages) == 0 {
+		b.Release()
 		return pipeline.ConsumedBatch{PartitionID: b.PartitionID, CurrentOffset: b.CurrentOffset}, nil
 	}
 	c.turn ^= 1 // only non-empty polls take a turn: an empty one holds no memory
@@ -114,7 +115,8 @@ func (c *groupConsumer) Poll(ctx context.Context, max int) (pipeline.ConsumedBat
 			Timestamp: m.Timestamp, OriginTimestamp: m.OriginTimestamp, Headers: toABIHeaders(m.Headers), Payload: m.Payload})
 	}
 	c.msgs[c.turn] = msgs
-	return pipeline.ConsumedBatch{PartitionID: b.PartitionID, CurrentOffset: b.CurrentOffset, Messages: msgs}, nil
+	// Payloads and headers alias the client's reply memory: the sink hands it back when done.
+	return pipeline.ConsumedBatch{PartitionID: b.PartitionID, CurrentOffset: b.CurrentOffset, Messages: msgs, Release: b.Release}, nil
 }
 
 // Commit stores the offset; a partition the member lost (or that another member advanced while this

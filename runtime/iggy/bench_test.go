@@ -100,6 +100,7 @@ func BenchmarkThroughput(b *testing.B) {
 			if err != nil || len(res.Messages) != benchMsgs {
 				b.Fatalf("%v %v", len(res.Messages), err)
 			}
+			res.Release()
 		}
 		reportMessages(b)
 	})

@@ -11,6 +11,12 @@
 // Every call honours its context and Config.RequestTimeout. A call cancelled mid-request leaves
 // the connection in an unknown state; it is closed and re-established. The client never retries a
 // request whose outcome is unknown (a send may then have been stored or not); callers decide.
+//
+// Memory: polled messages alias the reply they came in (no copy per message). Reply memory is
+// pooled: a caller done with a poll result calls its Release (Polled.Release, Batch.Release) and
+// the next poll reuses that memory instead of allocating and zeroing a new buffer; after Release
+// the result's messages must not be touched. Sends write large payloads (vecMinPayload bytes or
+// more) from where they lie with one vectored write instead of copying them into the frame.
 package iggy
 
 import (
@@ -126,6 +132,12 @@ type Client struct {
 	userID  uint32
 	wbuf    []byte
 	rbuf    []byte
+	// segs, when a build function fills it, is the request as segments for a vectored write
+	// (wbuf's frame followed by payloads where they lie); empty: the frame alone is the request.
+	segs [][]byte
+	// pollMem is the reply memory of the PollMessages call in flight; its reply handler takes it
+	// (sets it to nil) when the result keeps it, else it goes back to the pool.
+	pollMem *replyMem
 
 	base        context.Context // cancelled by Close: bounds background work
 	cancel      context.CancelFunc
@@ -524,14 +536,20 @@ func (c *Client) roundTrip(ctx context.Context, code uint32, build func([]byte) 
 		frame = make([]byte, 0, 64<<10)
 	}
 	frame = frame[:wire.HeaderSize]
+	c.segs = c.segs[:0]
+	defer func() { clear(c.segs) }() // no references to the caller's payloads after the call
 	if build != nil {
 		var err error
 		if frame, err = build(frame); err != nil {
 			return fmt.Errorf("%w: %s: %v", ErrInvalidArgument, commandName(code), err)
 		}
 	}
-	if len(frame) > wire.MaxFrameSize {
-		return fmt.Errorf("%w: %s: request of %d bytes exceeds the %d-byte frame limit", ErrInvalidArgument, commandName(code), len(frame), wire.MaxFrameSize)
+	size := len(frame)
+	if len(c.segs) > 0 {
+		size = wire.SegmentsLen(c.segs)
+	}
+	if size > wire.MaxFrameSize {
+		return fmt.Errorf("%w: %s: request of %d bytes exceeds the %d-byte frame limit", ErrInvalidArgument, commandName(code), size, wire.MaxFrameSize)
 	}
 	reqNo := c.reqNo
 	session := c.session
@@ -542,7 +560,7 @@ func (c *Client) roundTrip(ctx context.Context, code uint32, build func([]byte) 
 		// operations in the official 0.9.0 client (see docs/iggy-protocol-notes.md).
 		c.reqNo++
 	}
-	wire.FinishRequest(frame, code, c.client, reqNo, session)
+	wire.FinishRequestSized(frame, size, code, c.client, reqNo, session)
 	if cap(frame) <= 8<<20 {
 		c.wbuf = frame[:0]
 	}
@@ -563,13 +581,30 @@ func (c *Client) roundTrip(ctx context.Context, code uint32, build func([]byte) 
 		c.dropLocked(te)
 		return te
 	}
-	if _, err := nc.Write(frame); err != nil {
+	var err error
+	if len(c.segs) > 0 {
+		bufs := net.Buffers(c.segs) // writev; WriteTo consumes its own copy of the slice header
+		_, err = bufs.WriteTo(nc)
+	} else {
+		_, err = nc.Write(frame)
+	}
+	if err != nil {
 		return fail("write", err)
+	}
+	if code == wire.CodePollMessages {
+		// Poll replies go to pooled memory that the returned messages alias (see replyMem).
+		c.pollMem = getReplyMem()
+		defer func() {
+			if c.pollMem != nil {
+				putReplyMem(c.pollMem)
+				c.pollMem = nil
+			}
+		}()
 	}
 	for {
 		buf := c.rbuf
-		if code == wire.CodePollMessages {
-			buf = nil // poll replies get their own buffer: returned messages alias it
+		if c.pollMem != nil {
+			buf = c.pollMem.buf
 		}
 		reply, err := wire.ReadFrame(nc, buf, wire.MaxFrameSize)
 		if err != nil {
@@ -578,7 +613,9 @@ func (c *Client) roundTrip(ctx context.Context, code uint32, build func([]byte) 
 			}
 			return fail("read", err)
 		}
-		if code != wire.CodePollMessages && cap(reply) <= 8<<20 {
+		if c.pollMem != nil {
+			c.pollMem.buf = reply[:0]
+		} else if cap(reply) <= 8<<20 {
 			c.rbuf = reply[:0]
 		}
 		switch wire.FrameCommand(reply) {

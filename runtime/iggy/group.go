@@ -23,12 +23,18 @@ type GroupConsumerOptions struct {
 }
 
 // Batch is what GroupConsumer.Poll returns: messages of one partition in offset order (possibly
-// none).
+// none). Messages alias reply memory owned by the batch, valid until Release (see Polled).
 type Batch struct {
 	PartitionID   uint32
 	CurrentOffset uint64
 	Messages      []Message
+	lease         *lease
 }
+
+// Release hands the memory Messages alias back for reuse by later polls; call it once the batch
+// is fully handled (see Polled.Release: after it, nothing of Messages may be used). Optional,
+// idempotent (also across copies of the batch), safe from any goroutine.
+func (b Batch) Release() { b.lease.release() }
 
 // GroupConsumer reads a topic as a member of a consumer group with auto-commit off: the sink
 // side of the runtime. It joins (creating the group unless NoCreate), syncs its assignment
@@ -208,7 +214,7 @@ func (g *GroupConsumer) Poll(ctx context.Context, maxMessages int) (Batch, error
 		if n := len(res.Messages); n > 0 {
 			g.pos[pid] = res.Messages[n-1].Offset + 1
 		}
-		return Batch{PartitionID: pid, CurrentOffset: res.CurrentOffset, Messages: res.Messages}, nil
+		return Batch{PartitionID: pid, CurrentOffset: res.CurrentOffset, Messages: res.Messages, lease: res.lease}, nil
 	}
 	return Batch{}, nil
 }

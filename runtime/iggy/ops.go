@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"strings"
 	"time"
 
@@ -369,7 +370,13 @@ func (c *Client) SendMessages(ctx context.Context, stream, topic Identifier, p P
 	now := uint64(time.Now().UnixMicro())
 	var out []SendConfirmation
 	err := c.call(ctx, wire.CodeSendMessages, func(b []byte) ([]byte, error) {
-		return wire.AppendSendMessagesAt(b, stream, topic, p, msgs, now)
+		if _, plain := c.nc.(*net.TCPConn); !plain {
+			return wire.AppendSendMessagesAt(b, stream, topic, p, msgs, now) // TLS: one record per segment otherwise
+		}
+		// Plain TCP: payloads of vecMinPayload bytes or more are written from where they lie (writev).
+		var err error
+		b, c.segs, err = wire.AppendSendMessagesVec(b, stream, topic, p, msgs, now, vecMinPayload, c.segs[:0])
+		return b, err
 	}, func(body []byte) (err error) {
 		out, err = wire.DecodeSendReply(body)
 		return err
@@ -377,12 +384,31 @@ func (c *Client) SendMessages(ctx context.Context, stream, topic Identifier, p P
 	return out, err
 }
 
-// Polled is the result of a poll: messages of one partition in offset order. Messages alias a
-// buffer owned by this result (valid for as long as the caller keeps them).
+// vecMinPayload is the payload size from which SendMessages writes a payload from where it lies
+// (a writev segment) instead of copying it into the request frame. Below it the copy is cheaper
+// than the extra segment: measured against iggy-devserver (client CPU for 1 MB batches), 1 KB
+// payloads cost about 15% more client CPU written as segments, 4 KB and 16 KB ones 7-12% less.
+var vecMinPayload = 4096
+
+// Polled is the result of a poll: messages of one partition in offset order. Messages (the slice,
+// payloads and headers) alias reply memory owned by this result: valid until Release, or for as
+// long as the caller keeps them if it never calls Release.
 type Polled struct {
 	PartitionID   uint32
 	CurrentOffset uint64 // highest offset in the partition
 	Messages      []Message
+	lease         *lease
+}
+
+// Release hands the memory Messages alias back to the client, to be reused by a later poll.
+// After Release nothing of Messages may be used any more: not the slice, not a payload or header
+// slice taken from it (copy what must outlive it first); a later poll overwrites it. Calling
+// Release is optional (unreleased memory is garbage-collected) and idempotent; it may be called
+// from any goroutine, also on a nil result.
+func (p *Polled) Release() {
+	if p != nil {
+		p.lease.release()
+	}
 }
 
 // PollMessages reads up to count messages of one partition for consumer. partition may be
@@ -399,17 +425,29 @@ func (c *Client) PollMessages(ctx context.Context, stream, topic Identifier, con
 			if len(body) == 0 {
 				return nil
 			}
-			r, err := wire.DecodePollReply(body, make([]Message, 0, min(int(count), 1024)))
+			mem := c.pollMem // the memory body lies in (sem held)
+			dst := mem.msgs[:0]
+			if cap(dst) < min(int(count), 1024) {
+				dst = make([]Message, 0, min(int(count), 1024))
+			}
+			r, err := wire.DecodePollReply(body, dst)
+			if cap(r.Messages) > cap(mem.msgs) {
+				mem.msgs = r.Messages[:0]
+			}
 			if err != nil {
 				return err
 			}
 			res = Polled{PartitionID: r.PartitionID, CurrentOffset: r.CurrentOffset, Messages: r.Messages}
+			if len(r.Messages) > 0 {
+				res.lease, c.pollMem = newLease(mem), nil // the result keeps the memory
+			}
 			return nil
 		})
 	if err != nil {
 		return nil, err
 	}
 	if res.PartitionID == wire.PartitionResync {
+		res.Release()
 		return nil, fmt.Errorf("iggy: PollMessages: partition %d: %w", partition.ID, ErrPartitionNotOwned)
 	}
 	return &res, nil

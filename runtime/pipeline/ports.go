@@ -40,6 +40,20 @@ type ConsumedBatch struct {
 	PartitionID   uint32
 	CurrentOffset uint64
 	Messages      []abi.Message
+	// Release, when not nil, hands the memory the messages' payloads and headers alias (the Iggy
+	// reply buffer) back to the consumer for reuse by later polls. The sink calls it exactly once
+	// per batch it got from Poll, when nothing refers to those bytes any more: after the plugin's
+	// Consume calls for the batch returned (a plugin keeps nothing of a batch after Consume; see
+	// abi), the commit, and any dead-lettering — or when it drops the batch (stop, revoked
+	// partition). Nil: the memory is garbage-collected.
+	Release func()
+}
+
+// release calls b.Release when set.
+func (b ConsumedBatch) release() {
+	if b.Release != nil {
+		b.Release()
+	}
 }
 
 // Consumer reads one stream/topic as a member of the sink's consumer group with auto-commit off.
@@ -48,8 +62,10 @@ type ConsumedBatch struct {
 // may run concurrently); calls of each method are not concurrent with themselves.
 type Consumer interface {
 	// Poll returns up to max messages of one assigned partition (an empty batch when none are ready).
-	// A non-empty batch must stay valid until the second non-empty batch after it has been returned:
-	// the consumer may reuse its memory from then on (the sink has delivered it by then).
+	// A non-empty batch's message slice must stay valid until the second non-empty batch after it
+	// has been returned: the consumer may reuse the slice from then on (the sink has delivered the
+	// batch or copied the slice by then). What payloads and headers point to stays valid until the
+	// batch's Release (see ConsumedBatch).
 	Poll(ctx context.Context, max int) (ConsumedBatch, error)
 	// Commit stores offset as the group's position in the partition (the next poll starts after it).
 	Commit(ctx context.Context, partitionID uint32, offset uint64) error

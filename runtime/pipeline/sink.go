@@ -154,6 +154,7 @@ func (s *Sink) runStream(ctx context.Context, st *SinkStream) error {
 		case batch = <-batches:
 		}
 		if ctx.Err() != nil {
+			batch.release()
 			return nil
 		}
 		if s.revoked(ctx, st, batch.PartitionID) {
@@ -161,9 +162,14 @@ func (s *Sink) runStream(ctx context.Context, st *SinkStream) error {
 			// from the group's stored offset. Writing it here too would only duplicate it.
 			log.Info("partition revoked by a rebalance; dropping a batch read ahead, uncommitted",
 				"partition", batch.PartitionID, "messages", len(batch.Messages), "first_offset", batch.Messages[0].Offset)
+			batch.release()
 			continue
 		}
-		if err := s.deliver(ctx, st, batch, log); err != nil {
+		err := s.deliver(ctx, st, batch, log)
+		// deliver returns once nothing refers to the batch any more: every plugin call, the commit
+		// and any dead-lettering are done. Its reply memory can be reused.
+		batch.release()
+		if err != nil {
 			return err
 		}
 	}
@@ -187,9 +193,11 @@ func (s *Sink) pollStream(ctx context.Context, st *SinkStream, log *slog.Logger,
 		batch, err := st.Consumer.Poll(pctx, st.BatchLength)
 		cancel()
 		if ctx.Err() != nil {
+			batch.release()
 			return // stopping: the batch stays uncommitted and is delivered again later
 		}
 		if err != nil {
+			batch.release()
 			pollFailures++
 			s.opt.Counters.AddError(StagePoll)
 			s.opt.State.Note(fmt.Errorf("poll %s/%s: %w", st.Stream, st.Topic, err))
@@ -201,6 +209,7 @@ func (s *Sink) pollStream(ctx context.Context, st *SinkStream, log *slog.Logger,
 		}
 		pollFailures = 0
 		if len(batch.Messages) == 0 {
+			batch.release()
 			if sleepCtx(ctx, st.PollInterval) != nil {
 				return
 			}
@@ -214,6 +223,8 @@ func (s *Sink) pollStream(ctx context.Context, st *SinkStream, log *slog.Logger,
 				if len(batch.Messages) < st.BatchLength {
 					batch, next = s.linger(ctx, st, batch)
 					if ctx.Err() != nil {
+						batch.release()
+						next.release()
 						return
 					}
 				} else {
@@ -224,9 +235,12 @@ func (s *Sink) pollStream(ctx context.Context, st *SinkStream, log *slog.Logger,
 			select {
 			case out <- batch:
 			case <-ctx.Done():
+				batch.release()
+				next.release()
 				return
 			}
 			if len(next.Messages) == 0 {
+				next.release()
 				break
 			}
 			batch = next // another partition's messages, polled while lingering
@@ -252,9 +266,11 @@ func (s *Sink) linger(ctx context.Context, st *SinkStream, batch ConsumedBatch) 
 		}
 		more, err := st.Consumer.Poll(ctx, st.BatchLength-len(batch.Messages))
 		if err != nil || ctx.Err() != nil {
+			more.release()
 			break
 		}
 		if len(more.Messages) == 0 {
+			more.release()
 			continue
 		}
 		if more.PartitionID != batch.PartitionID {
@@ -262,8 +278,20 @@ func (s *Sink) linger(ctx context.Context, st *SinkStream, batch ConsumedBatch) 
 		}
 		batch.Messages = append(batch.Messages, more.Messages...)
 		batch.CurrentOffset = more.CurrentOffset
+		batch.Release = joinReleases(batch.Release, more.Release) // the grown batch holds both polls' memory
 	}
 	return batch, ConsumedBatch{}
+}
+
+// joinReleases returns a Release that runs a and b (either may be nil).
+func joinReleases(a, b func()) func() {
+	switch {
+	case a == nil:
+		return b
+	case b == nil:
+		return a
+	}
+	return func() { a(); b() }
 }
 
 // batchProgress tracks which messages of a consumed batch are resolved (written, filtered, skipped or

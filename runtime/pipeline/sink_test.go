@@ -16,7 +16,9 @@ import (
 
 // turnConsumer serves offsets 0..total-1 of one partition and reuses its memory exactly as far as
 // the Consumer contract allows: two message slices by turns, and a reused slice is scribbled over
-// before it is refilled, so a batch used after its memory was handed out again is caught.
+// before it is refilled, so a batch used after its memory was handed out again is caught. Payloads
+// lie in byte buffers handed back by the batch's Release (scribbled over, then reused by a later
+// poll, like the Iggy client's reply memory).
 type turnConsumer struct {
 	mu      sync.Mutex
 	total   uint64
@@ -26,6 +28,47 @@ type turnConsumer struct {
 	bufs    [2][]abi.Message
 	turn    int
 	commits []uint64
+
+	free        [][]byte // released payload buffers
+	leased      int      // payload buffers handed out and not released
+	releaseErrs []string // double releases
+}
+
+// payloadBuffer returns a released buffer (or a new one) holding the payloads of offsets
+// from..from+n-1, their ends, and the batch's Release.
+func (c *turnConsumer) payloadBuffer(from, n uint64) ([]byte, []int, func()) {
+	var buf []byte
+	if k := len(c.free); k > 0 {
+		buf, c.free = c.free[k-1][:0], c.free[:k-1]
+	}
+	ends := make([]int, 0, n)
+	for o := from; o < from+n; o++ {
+		buf = strconv.AppendUint(buf, o, 10)
+		ends = append(ends, len(buf))
+	}
+	c.leased++
+	released := false
+	return buf, ends, func() {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		if released {
+			c.releaseErrs = append(c.releaseErrs, fmt.Sprintf("batch from offset %d released twice", from))
+			return
+		}
+		released = true
+		for i := range buf {
+			buf[i] = 'X'
+		}
+		c.free = append(c.free, buf)
+		c.leased--
+	}
+}
+
+// unreleased returns the number of payload buffers not handed back, and any double releases.
+func (c *turnConsumer) unreleased() (int, []string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.leased, c.releaseErrs
 }
 
 func (c *turnConsumer) Poll(_ context.Context, max int) (ConsumedBatch, error) {
@@ -43,12 +86,15 @@ func (c *turnConsumer) Poll(_ context.Context, max int) (ConsumedBatch, error) {
 		c.bufs[c.turn][i] = abi.Message{Offset: 1 << 62, Payload: []byte("stale")}
 	}
 	b := c.bufs[c.turn][:0]
-	for ; n > 0; n-- {
-		b = append(b, abi.Message{Offset: c.next, Payload: []byte(strconv.FormatUint(c.next, 10))})
+	payloads, ends, release := c.payloadBuffer(c.next, n)
+	start := 0
+	for _, end := range ends {
+		b = append(b, abi.Message{Offset: c.next, Payload: payloads[start:end:end]})
+		start = end
 		c.next++
 	}
 	c.bufs[c.turn] = b
-	return ConsumedBatch{PartitionID: 1, CurrentOffset: c.total - 1, Messages: b}, nil
+	return ConsumedBatch{PartitionID: 1, CurrentOffset: c.total - 1, Messages: b, Release: release}, nil
 }
 
 func (c *turnConsumer) Commit(_ context.Context, _ uint32, offset uint64) error {
@@ -156,6 +202,10 @@ func TestSinkPollsAhead(t *testing.T) {
 				if c.commits[i] <= c.commits[i-1] {
 					t.Fatalf("commits out of order: %v", c.commits)
 				}
+			}
+			// Every batch's memory was handed back once, also a batch read ahead when the sink stopped.
+			if n, errs := c.unreleased(); n != 0 || len(errs) > 0 {
+				t.Fatalf("%d batches never released; double releases: %v", n, errs)
 			}
 		})
 	}

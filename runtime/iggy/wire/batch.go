@@ -88,6 +88,17 @@ func AppendBatch(dst []byte, msgs []Message) ([]byte, error) { return appendBatc
 // appendBatch is AppendBatch where messages with OriginTimestamp 0 are encoded with now (when
 // now is not 0); msgs are not modified.
 func appendBatch(dst []byte, msgs []Message, now uint64) ([]byte, error) {
+	out, _, err := appendBatchVec(dst, msgs, now, math.MaxInt, nil)
+	return out, err
+}
+
+// appendBatchVec is appendBatch for a vectored write: payloads of at least minRef bytes are not
+// copied into dst but referenced. It returns dst with the record minus those payloads appended,
+// and segs with the segments that, written in order, make up all of dst (from byte 0) with the
+// referenced payloads in their places. Nothing is referenced (and segs is returned unchanged)
+// when minRef exceeds every payload. Each message checksum is computed once, over the frame as it
+// will be sent.
+func appendBatchVec(dst []byte, msgs []Message, now uint64, minRef int, segs [][]byte) ([]byte, [][]byte, error) {
 	origin := func(m *Message) uint64 {
 		if m.OriginTimestamp == 0 {
 			return now
@@ -95,38 +106,48 @@ func appendBatch(dst []byte, msgs []Message, now uint64) ([]byte, error) {
 		return m.OriginTimestamp
 	}
 	if len(msgs) == 0 {
-		return dst, fmt.Errorf("iggy wire: empty message batch")
+		return dst, segs, fmt.Errorf("iggy wire: empty message batch")
 	}
 	minTS := uint64(math.MaxUint64)
+	total, inline := BatchHeaderSize, BatchHeaderSize
 	for i := range msgs {
 		m := &msgs[i]
 		if len(m.Payload) == 0 || len(m.Payload) > MaxPayload {
-			return dst, fmt.Errorf("iggy wire: message %d: payload must be 1..%d bytes, got %d", i, MaxPayload, len(m.Payload))
+			return dst, segs, fmt.Errorf("iggy wire: message %d: payload must be 1..%d bytes, got %d", i, MaxPayload, len(m.Payload))
 		}
 		for j := range m.Headers {
 			if err := m.Headers[j].Validate(); err != nil {
-				return dst, fmt.Errorf("message %d header %d: %w", i, j, err)
+				return dst, segs, fmt.Errorf("message %d header %d: %w", i, j, err)
 			}
 		}
-		if hl := HeadersLen(m.Headers); hl > MaxHeadersLen {
-			return dst, fmt.Errorf("iggy wire: message %d: user headers take %d bytes, limit %d", i, hl, MaxHeadersLen)
+		hl := HeadersLen(m.Headers)
+		if hl > MaxHeadersLen {
+			return dst, segs, fmt.Errorf("iggy wire: message %d: user headers take %d bytes, limit %d", i, hl, MaxHeadersLen)
 		}
 		minTS = min(minTS, origin(m))
+		total += FrameHeaderSize + len(m.Payload) + hl
+		inline += FrameHeaderSize + hl
+		if len(m.Payload) < minRef {
+			inline += len(m.Payload)
+		}
 	}
 	start := len(dst)
-	total := BatchLen(msgs)
-	dst = grow(dst, total)
-	b := dst[start : start+total]
+	dst = grow(dst, inline) // never grows again below: segs may point into dst
+	b := dst[start : start+inline]
 	clear(b[:BatchHeaderSize])
 	binary.LittleEndian.PutUint64(b[bOriginTimestamp:], minTS)
 	binary.LittleEndian.PutUint64(b[bBatchLength:], uint64(total))
 	binary.LittleEndian.PutUint32(b[bMessageCount:], uint32(len(msgs)))
+	sum := newBatchSummer(b)
+	defer sum.release()
+	segStart := 0 // start in dst of the segment not yet added to segs
+	nsegs := len(segs)
 	p := BatchHeaderSize
 	for i := range msgs {
 		m := &msgs[i]
 		delta := origin(m) - minTS
 		if delta > math.MaxUint32 {
-			return dst[:start], fmt.Errorf("iggy wire: message %d: origin timestamp %d is %d µs after the batch minimum, more than a u32 (code %d)", i, origin(m), delta, ErrCodeInvalidMessageTimestampDelta)
+			return dst[:start], segs[:nsegs], fmt.Errorf("iggy wire: message %d: origin timestamp %d is %d µs after the batch minimum, more than a u32 (code %d)", i, origin(m), delta, ErrCodeInvalidMessageTimestampDelta)
 		}
 		f := b[p:]
 		putID(f[fID:], &m.ID)
@@ -136,14 +157,29 @@ func appendBatch(dst []byte, msgs []Message, now uint64) ([]byte, error) {
 		binary.LittleEndian.PutUint32(f[fHeadersLen:], uint32(hl))
 		binary.LittleEndian.PutUint32(f[fPayloadLen:], uint32(len(m.Payload)))
 		binary.LittleEndian.PutUint64(f[fReserved:], 0)
-		n := copy(f[FrameHeaderSize:], m.Payload)
-		AppendHeaders(f[FrameHeaderSize+n:FrameHeaderSize+n], m.Headers)
-		flen := FrameHeaderSize + n + hl
-		binary.LittleEndian.PutUint64(f[fChecksum:], xxh3.Hash(f[8:flen]))
-		p += flen
+		var ck uint64
+		if len(m.Payload) < minRef {
+			n := copy(f[FrameHeaderSize:], m.Payload)
+			AppendHeaders(f[FrameHeaderSize+n:FrameHeaderSize+n], m.Headers)
+			flen := FrameHeaderSize + n + hl
+			ck = xxh3.Hash(f[8:flen])
+			p += flen
+		} else {
+			AppendHeaders(f[FrameHeaderSize:FrameHeaderSize], m.Headers)
+			ck = sum.frameChecksum(f[8:FrameHeaderSize], m.Payload, f[FrameHeaderSize:FrameHeaderSize+hl])
+			at := start + p + FrameHeaderSize
+			segs = append(segs, dst[segStart:at], m.Payload)
+			segStart = at
+			p += FrameHeaderSize + hl
+		}
+		binary.LittleEndian.PutUint64(f[fChecksum:], ck)
+		sum.add(ck)
 	}
-	binary.LittleEndian.PutUint64(b[bBatchChecksum:], BatchChecksum(b))
-	return dst, nil
+	binary.LittleEndian.PutUint64(b[bBatchChecksum:], sum.sum())
+	if segStart > 0 {
+		segs = append(segs, dst[segStart:])
+	}
+	return dst, segs, nil
 }
 
 func grow(b []byte, n int) []byte {
@@ -163,40 +199,87 @@ func BatchChecksum(rec []byte) uint64 {
 
 // batchChecksum computes the checksum of a record given as its header and its frames.
 func batchChecksum(hdr, frames []byte) uint64 {
+	sum := newBatchSummer(hdr)
+	defer sum.release()
+	for p := 0; p < len(frames); {
+		sum.add(binary.LittleEndian.Uint64(frames[p:]))
+		p += FrameHeaderSize + int(binary.LittleEndian.Uint32(frames[p+fPayloadLen:])) + int(binary.LittleEndian.Uint32(frames[p+fHeadersLen:]))
+	}
+	return sum.sum()
+}
+
+// batchSummer computes a batch checksum: XXH3-64 of the header fields before batch_checksum,
+// message_count, then every frame's checksum (spec 3.1), fed in as the frames are built or walked.
+type batchSummer struct {
+	sc        *summer
+	buf       []byte
+	streaming bool
+}
+
+func newBatchSummer(hdr []byte) batchSummer {
 	sc := summerPool.Get().(*summer)
-	defer summerPool.Put(sc)
-	buf := sc.buf[:0]
-	buf = append(buf, hdr[:bBatchChecksum]...)
-	buf = append(buf, hdr[bMessageCount:bMessageCount+4]...)
-	streaming := false
-	rec := frames
-	p := 0
-	for p < len(rec) {
-		if len(buf)+8 > cap(buf) {
-			if !streaming {
-				sc.h.Reset()
-				streaming = true
-			}
-			sc.h.Write(buf)
-			buf = buf[:0]
+	buf := append(sc.buf[:0], hdr[:bBatchChecksum]...)
+	return batchSummer{sc: sc, buf: append(buf, hdr[bMessageCount:bMessageCount+4]...)}
+}
+
+// add feeds the checksum of the next frame.
+func (s *batchSummer) add(frameChecksum uint64) {
+	if len(s.buf)+8 > cap(s.buf) {
+		if !s.streaming {
+			s.sc.h.Reset()
+			s.streaming = true
 		}
-		buf = append(buf, rec[p:p+8]...)
-		p += FrameHeaderSize + int(binary.LittleEndian.Uint32(rec[p+fPayloadLen:])) + int(binary.LittleEndian.Uint32(rec[p+fHeadersLen:]))
+		s.sc.h.Write(s.buf)
+		s.buf = s.buf[:0]
 	}
-	if !streaming {
-		return xxh3.Hash(buf)
-	}
-	sc.h.Write(buf)
-	return sc.h.Sum64()
+	s.buf = binary.LittleEndian.AppendUint64(s.buf, frameChecksum)
 }
 
-// summer is the reusable state of BatchChecksum: a scratch buffer and a streaming hasher.
+// sum returns the batch checksum of what was fed.
+func (s *batchSummer) sum() uint64 {
+	if !s.streaming {
+		return xxh3.Hash(s.buf)
+	}
+	s.sc.h.Write(s.buf)
+	return s.sc.h.Sum64()
+}
+
+// frameChecksum returns the checksum of a frame held in three pieces (the header after the
+// checksum field, the payload, the user headers), as xxh3.Hash of them joined would: joined in a
+// small scratch buffer that stays in cache, or streamed through a hasher when larger.
+func (s *batchSummer) frameChecksum(head, payload, headers []byte) uint64 {
+	n := len(head) + len(payload) + len(headers)
+	if n <= cap(s.sc.scratch) {
+		b := s.sc.scratch[:n]
+		k := copy(b, head)
+		k += copy(b[k:], payload)
+		copy(b[k:], headers)
+		return xxh3.Hash(b)
+	}
+	h := &s.sc.fh
+	h.Reset()
+	h.Write(head)
+	h.Write(payload)
+	h.Write(headers)
+	return h.Sum64()
+}
+
+func (s *batchSummer) release() {
+	s.sc.buf = s.buf[:0]
+	summerPool.Put(s.sc)
+}
+
+// summer is the reusable state of a batchSummer: a scratch buffer and streaming hashers.
 type summer struct {
-	h   *xxh3.Hasher
-	buf []byte
+	h       *xxh3.Hasher
+	fh      xxh3.Hasher
+	buf     []byte
+	scratch []byte // frames joined for their checksum (vectored sends)
 }
 
-var summerPool = sync.Pool{New: func() any { return &summer{h: xxh3.New(), buf: make([]byte, 0, 16<<10)} }}
+var summerPool = sync.Pool{New: func() any {
+	return &summer{h: xxh3.New(), buf: make([]byte, 0, 16<<10), scratch: make([]byte, 0, 16<<10)}
+}}
 
 // CodeError is a validation failure that maps to an Iggy error code.
 type CodeError struct {

@@ -222,9 +222,19 @@ func ReadFrame(r io.Reader, buf []byte, maxSize int) ([]byte, error) {
 // command, client, request number, session, operation (from code), the code for non-replicated
 // operations, and request_checksum (XXH3-64 of the body) for the operations the Rust SDK stamps.
 func FinishRequest(frame []byte, code uint32, client U128, request, session uint64) {
+	FinishRequestSized(frame, len(frame), code, client, request, session)
+}
+
+// FinishRequestSized is FinishRequest for a request sent in segments (a vectored write): frame
+// starts with the header, size is the length of the whole request. Operations with a stamped
+// request_checksum need the whole body in frame (size == len(frame)); for them it panics otherwise.
+func FinishRequestSized(frame []byte, size int, code uint32, client U128, request, session uint64) {
 	op := OperationFor(code)
-	h := RequestHeader{Size: uint32(len(frame)), Client: client, Request: request, Operation: op, Session: session, Code: code}
+	h := RequestHeader{Size: uint32(size), Client: client, Request: request, Operation: op, Session: session, Code: code}
 	if StampsChecksum(op) {
+		if size != len(frame) {
+			panic("iggy wire: a request with a stamped request_checksum must be contiguous")
+		}
 		h.RequestChecksum = BodyChecksum(frame[HeaderSize:])
 	}
 	h.Put(frame)

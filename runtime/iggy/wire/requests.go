@@ -1,6 +1,9 @@
 package wire
 
-import "fmt"
+import (
+	"fmt"
+	"math"
+)
 
 // ClientVersion is the login prefix [protocol u32][sdk_name][sdk_version].
 type ClientVersion struct {
@@ -191,14 +194,25 @@ func AppendSendMessages(b []byte, stream, topic Identifier, p Partitioning, msgs
 // AppendSendMessagesAt is AppendSendMessages where messages without an origin timestamp get now
 // (µs); msgs are not modified.
 func AppendSendMessagesAt(b []byte, stream, topic Identifier, p Partitioning, msgs []Message, now uint64) ([]byte, error) {
+	out, _, err := AppendSendMessagesVec(b, stream, topic, p, msgs, now, math.MaxInt, nil)
+	return out, err
+}
+
+// AppendSendMessagesVec is AppendSendMessagesAt for a vectored write (writev): payloads of at
+// least minRef bytes are referenced, not copied. It returns b with the body minus those payloads
+// appended, and segs with the segments that, written in order, are all of b (from byte 0) with
+// the referenced payloads in their places; when no payload is referenced segs is returned
+// unchanged and b alone is the request. The payloads must not change until the segments are
+// written. Checksums are the same as AppendSendMessagesAt's.
+func AppendSendMessagesVec(b []byte, stream, topic Identifier, p Partitioning, msgs []Message, now uint64, minRef int, segs [][]byte) ([]byte, [][]byte, error) {
 	if err := stream.Validate(); err != nil {
-		return b, err
+		return b, segs, err
 	}
 	if err := topic.Validate(); err != nil {
-		return b, err
+		return b, segs, err
 	}
 	if err := p.Validate(); err != nil {
-		return b, err
+		return b, segs, err
 	}
 	start := len(b)
 	b = appendU32(b, 0)
@@ -207,11 +221,20 @@ func AppendSendMessagesAt(b []byte, stream, topic Identifier, p Partitioning, ms
 	b = AppendPartitioning(b, p)
 	b = appendU32(b, uint32(len(msgs)))
 	putU32(b[start:], uint32(len(b)-start-4))
-	out, err := appendBatch(b, msgs, now)
+	out, segs, err := appendBatchVec(b, msgs, now, minRef, segs)
 	if err != nil {
-		return b[:start], err
+		return b[:start], segs, err
 	}
-	return out, nil
+	return out, segs, nil
+}
+
+// SegmentsLen returns the total length of segs.
+func SegmentsLen(segs [][]byte) int {
+	n := 0
+	for _, s := range segs {
+		n += len(s)
+	}
+	return n
 }
 
 // DecodeSendMessages decodes the metadata block of a SendMessages body; the batch record is
