@@ -385,9 +385,12 @@ prepare:
 func (s *Sink) write(ctx context.Context, st *SinkStream, prog *batchProgress, pending []int, originals [][]byte, log *slog.Logger) error {
 	batch := prog.batch
 	for attempt := 1; len(pending) > 0; attempt++ {
-		msgs := make([]abi.Message, len(pending))
-		for j, idx := range pending {
-			msgs[j] = batch.Messages[idx]
+		msgs := batch.Messages // pending is ascending and unique, so all of them means these
+		if len(pending) != len(batch.Messages) {
+			msgs = make([]abi.Message, len(pending))
+			for j, idx := range pending {
+				msgs[j] = batch.Messages[idx]
+			}
 		}
 		in := &abi.SinkBatch{Stream: st.Stream, Topic: st.Topic, PartitionID: batch.PartitionID,
 			CurrentOffset: batch.CurrentOffset, Schema: st.Processor.Schema(), Messages: msgs}
@@ -423,6 +426,13 @@ func (s *Sink) write(ctx context.Context, st *SinkStream, prog *batchProgress, p
 					return stop
 				}
 			}
+			return nil
+		}
+		if len(res.Failures) == 0 { // the common case: every pending message was written
+			for _, idx := range pending {
+				prog.resolved[idx] = true
+			}
+			s.opt.Counters.Processed.Add(uint64(len(pending)))
 			return nil
 		}
 		failed := make(map[int]abi.Error, len(res.Failures))
