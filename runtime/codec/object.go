@@ -49,8 +49,11 @@ type Object struct {
 	fields []field
 	dirty  bool
 	seen   uint64 // bloom filter (one bit of each key's hash) of every key ever added
-	inline [inlineFields]field
-	extBuf [256]byte // initial storage of ext
+	// scratch holds values the splice path computes before it hands them to Members.Replace or
+	// Append (see Members.Scratch); its storage is kept across uses of the pooled Object.
+	scratch []byte
+	inline  [inlineFields]field
+	extBuf  [256]byte // initial storage of ext
 }
 
 func (o *Object) bytes(s span) []byte {

@@ -60,6 +60,7 @@ type Payload struct {
 	data      []byte
 	compact   bool // KindJSON: data has no insignificant whitespace
 	notObject bool // KindJSON: data was checked and is not an object
+	spliced   bool // built by Members: the transforms were applied while decoding
 	obj       *Object
 }
 
@@ -109,6 +110,10 @@ func invalidUTF8At(b []byte) int {
 
 // Kind of the payload.
 func (p *Payload) Kind() Kind { return p.kind }
+
+// Spliced reports whether the payload was built by Members, i.e. a transform chain was already
+// applied to it on the splice path while it was decoded (transform.Chain.Apply then leaves it alone).
+func (p *Payload) Spliced() bool { return p.spliced }
 
 // Bytes returns the payload in its kind's wire form: compact JSON for KindJSON (serialising any
 // modification made through Object), the bytes as they are for every other kind. When nothing had

@@ -117,10 +117,48 @@ func BenchmarkTransformChainAppend(b *testing.B) {
 	cpu.report(b)
 }
 
-func benchmarkChain(b *testing.B, index bool) {
+// BenchmarkTransformChainSplice is BenchmarkTransformChain on the splice path (Chain.Decoder: the
+// chain applied while the payload is validated, untouched members copied as they are), what the
+// engine uses.
+func BenchmarkTransformChainSplice(b *testing.B) { benchmarkChainDec(b, true, true) }
+
+// BenchmarkTransformChainSpliceAppend is BenchmarkTransformChainAppend on the splice path.
+func BenchmarkTransformChainSpliceAppend(b *testing.B) {
+	in := benchPayload()
+	dec, _ := benchCodecs(b, true)
+	c := benchChain(b)
+	dec = c.Decoder(dec)
+	meta := Meta{Stream: "s", Topic: "t"}
+	buf := make([]byte, 0, 4096)
+	b.SetBytes(int64(len(in)))
+	b.ReportAllocs()
+	cpu := startCPU()
+	for b.Loop() {
+		p, err := dec.Decode(in)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if !p.Spliced() {
+			b.Fatal("not spliced")
+		}
+		if err := c.Apply(meta, &p); err != nil {
+			b.Fatal(err)
+		}
+		buf = p.AppendBytes(buf[:0])
+		p.Release()
+	}
+	cpu.report(b)
+}
+
+func benchmarkChain(b *testing.B, index bool) { benchmarkChainDec(b, index, false) }
+
+func benchmarkChainDec(b *testing.B, index, splice bool) {
 	in := benchPayload()
 	dec, enc := benchCodecs(b, index)
 	c := benchChain(b)
+	if splice {
+		dec = c.Decoder(dec)
+	}
 	meta := Meta{Stream: "s", Topic: "t"}
 	b.SetBytes(int64(len(in)))
 	b.ReportAllocs()

@@ -158,7 +158,8 @@ func build(spec Spec) (Transform, bool, error) {
 // Chain is an ordered list of enabled transforms. The zero Chain has no transforms. A Chain is
 // immutable and safe for concurrent use on different payloads.
 type Chain struct {
-	ts []Transform
+	ts   []Transform
+	plan *splicePlan // nil: no splice path (see splice.go)
 }
 
 // NewChain builds the transforms of specs in order, leaving out disabled ones. Every spec's config
@@ -174,6 +175,7 @@ func NewChain(specs []Spec) (Chain, error) {
 			c.ts = append(c.ts, t)
 		}
 	}
+	c.plan = compileSplice(c.ts)
 	return c, nil
 }
 
@@ -190,8 +192,10 @@ func (c Chain) Types() []string {
 }
 
 // Apply runs the transforms in order on p; it stops at the first error, which names the transform.
+// A payload the chain's Decoder already transformed on the splice path (Payload.Spliced) is left
+// alone.
 func (c Chain) Apply(meta Meta, p *codec.Payload) error {
-	if len(c.ts) == 0 || p.Kind() != codec.KindJSON {
+	if len(c.ts) == 0 || p.Kind() != codec.KindJSON || p.Spliced() {
 		return nil
 	}
 	for _, t := range c.ts {

@@ -1,0 +1,211 @@
+package codec
+
+// Members reads the top-level members of a compact JSON object one at a time, validating the
+// object as it goes, and builds from the members the caller keeps, replaces and appends the payload
+// a chain of field transforms produces: the splice path of package transform. Kept members are not
+// re-rendered: Payload.Bytes copies runs of them from the input as they are.
+//
+// Validation is the json decoder's, byte for byte the same checks (the same scanner), so every
+// input the decoder rejects, Members rejects too. Members gives up — Next returns false and Done
+// reports false — on anything the splice path does not handle, and the caller then takes the tree
+// path (Decoder.Decode, then the transforms on Payload.Object), which produces the decoder's error
+// for invalid JSON:
+//   - invalid JSON (anywhere, also in members the caller drops);
+//   - insignificant whitespace anywhere (the output must be compact; the tree path compacts);
+//   - a duplicate top-level key (the tree path collapses duplicates into the first occurrence with
+//     the last value, which the one-pass splice cannot do); a 64-bit hash collision between two
+//     different keys is treated the same way (harmless: the tree path gives the same result).
+//
+// Use: Start, then for every Next one of Keep, Drop or Replace, then any Append, then Done. A
+// Members is used by one goroutine; the zero value is ready for use and can be reused after Done or
+// Abort.
+type Members struct {
+	s       scanner
+	obj     *Object
+	i       int // offset of the next member's key, or of the closing '}'
+	first   bool
+	ks, ke  int // the current member's key literal
+	vs, ve  int // and value
+	escaped bool
+	key     []byte
+	hash    uint64
+	ok, end bool
+	bloom   [8]uint64 // one bit per top-level key hash (512 bits), to find duplicates
+	nh      int       // hashes of the keys read so far: the first nh in hashBuf, then more
+	more    []uint64
+	hashBuf [64]uint64
+}
+
+// Start begins reading b, which must start with '{' (no leading whitespace; anything else reports
+// false and the caller takes the tree path). b is aliased by the resulting payload.
+func (m *Members) Start(b []byte) bool {
+	if len(b) < 2 || b[0] != '{' {
+		return false
+	}
+	m.s = scanner{b: b}
+	m.obj = newObject(b)
+	m.obj.scratch = m.obj.scratch[:0]
+	m.i, m.first, m.ok, m.end = 1, true, true, false
+	m.bloom = [8]uint64{}
+	m.nh, m.more = 0, m.more[:0]
+	return true
+}
+
+func (m *Members) fail() bool {
+	m.ok = false
+	return false
+}
+
+// Next validates the next member and reports whether there is one. After false, Done tells whether
+// the whole object was read and valid.
+func (m *Members) Next() bool {
+	if !m.ok || m.end {
+		return false
+	}
+	s := &m.s
+	b := s.b
+	i := m.i
+	if m.first {
+		m.first = false
+		if i < len(b) && b[i] == '}' {
+			return m.close(i)
+		}
+	}
+	if i >= len(b) || b[i] != '"' {
+		return m.fail()
+	}
+	s.escaped = false
+	end, err := s.str(i)
+	if err != nil || end >= len(b) || b[end] != ':' {
+		return m.fail()
+	}
+	m.ks, m.ke, m.escaped = i, end, s.escaped
+	m.vs = end + 1
+	if m.ve, err = s.value(m.vs, 1); err != nil || s.ws || m.ve >= len(b) {
+		return m.fail()
+	}
+	if m.escaped {
+		m.key = unquoteJSON(b[m.ks:m.ke])
+	} else {
+		m.key = b[m.ks+1 : m.ke-1]
+	}
+	h := keyHash(m.key)
+	m.hash = h
+	w, bit := (h>>55)>>6, uint64(1)<<((h>>55)&63)
+	if m.bloom[w]&bit != 0 && m.seenHash(h) {
+		return m.fail() // duplicate key (or a hash collision): tree path
+	}
+	m.bloom[w] |= bit
+	if m.nh < len(m.hashBuf) {
+		m.hashBuf[m.nh] = h
+		m.nh++
+	} else {
+		m.more = append(m.more, h)
+	}
+	switch b[m.ve] {
+	case ',':
+		m.i = m.ve + 1
+	case '}':
+		m.close(m.ve) // the last member
+	default:
+		return m.fail()
+	}
+	return true
+}
+
+func (m *Members) seenHash(h uint64) bool {
+	for _, x := range m.hashBuf[:m.nh] {
+		if x == h {
+			return true
+		}
+	}
+	for _, x := range m.more {
+		if x == h {
+			return true
+		}
+	}
+	return false
+}
+
+// close checks that the '}' at b[i] ends the input; it returns false (no further member).
+func (m *Members) close(i int) bool {
+	m.end = true
+	if i+1 != len(m.s.b) {
+		m.ok = false
+	}
+	return false
+}
+
+// Key returns the current member's decoded key. It must not be modified or kept.
+func (m *Members) Key() []byte { return m.key }
+
+// Value returns the current member's raw, compact JSON value. It must not be modified or kept.
+func (m *Members) Value() []byte { return m.s.b[m.vs:m.ve] }
+
+// Scratch returns an arena for values the caller builds for Replace and Append. Append to it; a
+// value stays valid (even when a later append moves the arena) until Done or Abort. Its storage is
+// reused across payloads.
+func (m *Members) Scratch() *[]byte { return &m.obj.scratch }
+
+// Find returns the index in keys of the current member's key, or -1.
+func (m *Members) Find(keys []Key) int {
+	for i := range keys {
+		if keys[i].hash == m.hash && keys[i].name == string(m.key) {
+			return i
+		}
+	}
+	return -1
+}
+
+// Keep keeps the current member as it is.
+func (m *Members) Keep() { m.keep(span{off: uint32(m.vs), n: uint32(m.ve - m.vs)}) }
+
+// Replace keeps the current member's key, at its position, with the value raw (valid compact JSON,
+// copied).
+func (m *Members) Replace(raw []byte) {
+	m.obj.dirty = true
+	m.keep(m.obj.addExt(raw))
+}
+
+// Drop leaves the current member out.
+func (m *Members) Drop() { m.obj.dirty = true }
+
+func (m *Members) keep(val span) {
+	o := m.obj
+	f := field{
+		hash:    m.hash,
+		key:     span{off: uint32(m.ks + 1), n: uint32(m.ke - m.ks - 2)},
+		keyJSON: span{off: uint32(m.ks), n: uint32(m.ke - m.ks)},
+		val:     val,
+	}
+	if m.escaped {
+		f.key = o.addExt(m.key)
+	}
+	o.seen |= uint64(1) << (m.hash >> 58)
+	o.fields = append(o.fields, f)
+}
+
+// Append adds key k with the value raw (valid compact JSON, copied) after the members read so far,
+// or replaces the value of k when it was kept or appended before.
+func (m *Members) Append(k Key, raw []byte) { m.obj.Set(k, raw) }
+
+// Done returns the payload built, reporting false (and releasing what was built) when the object
+// was not read to its end or gave up (see Members). The payload's Spliced reports true.
+func (m *Members) Done() (Payload, bool) {
+	if !m.ok || !m.end {
+		m.Abort()
+		return Payload{}, false
+	}
+	p := jsonPayload(m.s.b, true)
+	p.obj, p.spliced = m.obj, true
+	m.obj, m.s = nil, scanner{}
+	return p, true
+}
+
+// Abort releases what was built; use it when stopping before Done.
+func (m *Members) Abort() {
+	if m.obj != nil {
+		releaseObject(m.obj)
+	}
+	m.obj, m.s, m.ok = nil, scanner{}, false
+}
