@@ -159,6 +159,11 @@ func (p *Payload) ForPlugin() ([]byte, abi.Schema) { return p.Bytes(), p.kind.Sc
 // when the payload is not JSON or its value is not an object; such payloads pass through transforms
 // unchanged.
 func (p *Payload) Object() (obj *Object, ok bool) {
+	if p.obj != nil && p.obj.spliced { // built by Members: render it and index the result
+		data := p.obj.appendJSON(make([]byte, 0, p.obj.size()))
+		releaseObject(p.obj)
+		p.data, p.compact, p.obj = data, true, indexObject(data)
+	}
 	if p.obj != nil {
 		return p.obj, true
 	}

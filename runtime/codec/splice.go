@@ -2,8 +2,10 @@ package codec
 
 // Members reads the top-level members of a compact JSON object one at a time, validating the
 // object as it goes, and builds from the members the caller keeps, replaces and appends the payload
-// a chain of field transforms produces: the splice path of package transform. Kept members are not
-// re-rendered: Payload.Bytes copies runs of them from the input as they are.
+// a chain of field transforms produces: the splice path of package transform. The result is a list
+// of pieces, not an index: a run of adjacent kept members is one piece, copied by Payload.Bytes with
+// one copy, never re-rendered; a replaced or appended member is another. When every member is kept
+// the payload is its input as it is.
 //
 // Validation is the json decoder's, byte for byte the same checks (the same scanner), so every
 // input the decoder rejects, Members rejects too. Members gives up — Next returns false and Done
@@ -30,10 +32,13 @@ type Members struct {
 	key     []byte
 	hash    uint64
 	ok, end bool
-	bloom   [8]uint64 // one bit per top-level key hash (512 bits), to find duplicates
-	nh      int       // hashes of the keys read so far: the first nh in hashBuf, then more
-	more    []uint64
-	hashBuf [64]uint64
+	changed bool // a member was dropped, replaced or appended
+	// runStart:runEnd is the run of kept members not yet added to the pieces (none when runEnd is 0)
+	runStart, runEnd int
+	bloom            [8]uint64 // one bit per top-level key hash (512 bits), to find duplicates
+	nh               int       // hashes of the keys read so far: the first nh in hashBuf, then more
+	more             []uint64
+	hashBuf          [64]uint64
 }
 
 // Start begins reading b, which must start with '{' (no leading whitespace; anything else reports
@@ -45,6 +50,8 @@ func (m *Members) Start(b []byte) bool {
 	m.s = scanner{b: b}
 	m.obj = newObject(b)
 	m.obj.scratch = m.obj.scratch[:0]
+	m.obj.spliced, m.obj.pieces = true, m.obj.pieceBuf[:0]
+	m.runEnd, m.changed = 0, false
 	m.i, m.first, m.ok, m.end = 1, true, true, false
 	m.bloom = [8]uint64{}
 	m.nh, m.more = 0, m.more[:0]
@@ -147,47 +154,86 @@ func (m *Members) Value() []byte { return m.s.b[m.vs:m.ve] }
 // reused across payloads.
 func (m *Members) Scratch() *[]byte { return &m.obj.scratch }
 
-// Find returns the index in keys of the current member's key, or -1.
-func (m *Members) Find(keys []Key) int {
-	for i := range keys {
-		if keys[i].hash == m.hash && keys[i].name == string(m.key) {
+// KeySet is a set of keys prepared for Members.Find.
+type KeySet struct {
+	keys  []Key
+	bloom uint64 // one bit of each key's hash
+}
+
+// NewKeySet prepares keys (their order gives Find's indices).
+func NewKeySet(keys []Key) *KeySet {
+	ks := &KeySet{keys: keys}
+	for _, k := range keys {
+		ks.bloom |= uint64(1) << (k.hash >> 58)
+	}
+	return ks
+}
+
+// Find returns the index in ks of the current member's key, or -1.
+func (m *Members) Find(ks *KeySet) int {
+	if ks.bloom&(uint64(1)<<(m.hash>>58)) == 0 {
+		return -1
+	}
+	for i := range ks.keys {
+		if ks.keys[i].hash == m.hash && ks.keys[i].name == string(m.key) {
 			return i
 		}
 	}
 	return -1
 }
 
-// Keep keeps the current member as it is.
-func (m *Members) Keep() { m.keep(span{off: uint32(m.vs), n: uint32(m.ve - m.vs)}) }
+// Keep keeps the current member as it is: it extends the run of kept members that Payload.Bytes
+// copies with one copy, or starts one.
+func (m *Members) Keep() {
+	if m.runEnd == m.ks-1 && m.runEnd > 0 {
+		m.runEnd = m.ve
+		return
+	}
+	m.flush()
+	m.runStart, m.runEnd = m.ks, m.ve
+}
+
+// flush ends the run of kept members.
+func (m *Members) flush() {
+	if m.runEnd > 0 {
+		m.obj.pieces = append(m.obj.pieces, span{off: uint32(m.runStart), n: uint32(m.runEnd - m.runStart)})
+		m.runEnd = 0
+	}
+}
 
 // Replace keeps the current member's key, at its position, with the value raw (valid compact JSON,
 // copied).
 func (m *Members) Replace(raw []byte) {
-	m.obj.dirty = true
-	m.keep(m.obj.addExt(raw))
+	m.flush()
+	m.changed = true
+	m.addMember(m.s.b[m.ks:m.ke], raw)
 }
 
 // Drop leaves the current member out.
-func (m *Members) Drop() { m.obj.dirty = true }
-
-func (m *Members) keep(val span) {
-	o := m.obj
-	f := field{
-		hash:    m.hash,
-		key:     span{off: uint32(m.ks + 1), n: uint32(m.ke - m.ks - 2)},
-		keyJSON: span{off: uint32(m.ks), n: uint32(m.ke - m.ks)},
-		val:     val,
-	}
-	if m.escaped {
-		f.key = o.addExt(m.key)
-	}
-	o.seen |= uint64(1) << (m.hash >> 58)
-	o.fields = append(o.fields, f)
+func (m *Members) Drop() {
+	m.flush()
+	m.changed = true
 }
 
-// Append adds key k with the value raw (valid compact JSON, copied) after the members read so far,
-// or replaces the value of k when it was kept or appended before.
-func (m *Members) Append(k Key, raw []byte) { m.obj.Set(k, raw) }
+func (m *Members) addMember(keyJSON, raw []byte) {
+	o := m.obj
+	if o.ext == nil {
+		o.ext = o.extBuf[:0]
+	}
+	start := len(o.ext)
+	o.ext = append(o.ext, keyJSON...)
+	o.ext = append(o.ext, ':')
+	o.ext = append(o.ext, raw...)
+	o.pieces = append(o.pieces, span{off: uint32(start), n: uint32(len(o.ext) - start), ext: true})
+}
+
+// Append adds key k with the value raw (valid compact JSON, copied) after the members read so far.
+// k must not be a key kept, replaced or appended before (the caller knows its keys' fates).
+func (m *Members) Append(k Key, raw []byte) {
+	m.flush()
+	m.changed = true
+	m.addMember(k.quoted, raw)
+}
 
 // Done returns the payload built, reporting false (and releasing what was built) when the object
 // was not read to its end or gave up (see Members). The payload's Spliced reports true.
@@ -197,7 +243,14 @@ func (m *Members) Done() (Payload, bool) {
 		return Payload{}, false
 	}
 	p := jsonPayload(m.s.b, true)
-	p.obj, p.spliced = m.obj, true
+	p.spliced = true
+	if m.changed {
+		m.flush()
+		m.obj.dirty = true
+		p.obj = m.obj
+	} else {
+		releaseObject(m.obj) // every member kept: the payload is its input
+	}
 	m.obj, m.s = nil, scanner{}
 	return p, true
 }

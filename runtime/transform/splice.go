@@ -52,6 +52,7 @@ type step struct {
 // splicePlan is a chain compiled for the splice path. It is immutable.
 type splicePlan struct {
 	names   []codec.Key
+	nameSet *codec.KeySet
 	nameB   [][]byte // names as bytes, for filter patterns
 	steps   []step
 	perKey  [][]int         // per named key: the steps that concern it, in order
@@ -100,6 +101,7 @@ func compileSplice(ts []Transform) *splicePlan {
 	if len(sp.names) > 64 {
 		return nil
 	}
+	sp.nameSet = codec.NewKeySet(sp.names)
 	// Every filter concerns every named key, also one before the key's first mention (it may drop
 	// the original member).
 	for k := range sp.perKey {
@@ -196,7 +198,7 @@ func (sp *splicePlan) splice(b []byte) (codec.Payload, bool) {
 	for m.Next() {
 		k := -1
 		if len(sp.names) > 0 {
-			k = m.Find(sp.names)
+			k = m.Find(sp.nameSet)
 		}
 		if k < 0 {
 			keep := true

@@ -198,8 +198,18 @@ func (c Chain) Apply(meta Meta, p *codec.Payload) error {
 	if len(c.ts) == 0 || p.Kind() != codec.KindJSON || p.Spliced() {
 		return nil
 	}
+	return c.applyTree(meta, p)
+}
+
+// applyTree runs the transforms on a copy of *p, so that p itself does not escape to the heap (the
+// transforms are called through an interface) and a caller's Payload can live on its stack when
+// the splice path took it.
+func (c Chain) applyTree(meta Meta, p *codec.Payload) error {
+	q := new(codec.Payload)
+	*q = *p
+	defer func() { *p = *q }()
 	for _, t := range c.ts {
-		if err := t.Apply(meta, p); err != nil {
+		if err := t.Apply(meta, q); err != nil {
 			return fmt.Errorf("transform %s: %w", t.Type(), err)
 		}
 	}
