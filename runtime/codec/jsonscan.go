@@ -318,7 +318,12 @@ func (s *scanner) object(i, depth int) (int, error) {
 		}
 		i = s.skipWS(i + 1)
 		vs := i
-		if i, err = s.value(i, depth); err != nil {
+		if i < len(b) && b[i] == '"' {
+			i, err = s.str(i) // the most common value, without the dispatch
+		} else {
+			i, err = s.value(i, depth)
+		}
+		if err != nil {
 			return i, err
 		}
 		if depth == 1 && s.obj != nil && !s.ws {

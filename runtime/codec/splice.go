@@ -88,7 +88,12 @@ func (m *Members) Next() bool {
 	}
 	m.ks, m.ke, m.escaped = i, end, s.escaped
 	m.vs = end + 1
-	if m.ve, err = s.value(m.vs, 1); err != nil || s.ws || m.ve >= len(b) {
+	if m.vs < len(b) && b[m.vs] == '"' {
+		m.ve, err = s.str(m.vs) // the most common value, without the dispatch
+	} else {
+		m.ve, err = s.value(m.vs, 1)
+	}
+	if err != nil || s.ws || m.ve >= len(b) {
 		return m.fail()
 	}
 	if m.escaped {
