@@ -48,6 +48,12 @@
 // unwrap_envelope — field = "data" (required, non-empty): replaces the payload by the value of that
 // top-level key, whatever its type; when the key is missing the payload is unchanged.
 //
+// Execution: a chain of add_fields, update_fields, delete_fields and filter_fields runs on the
+// splice path where it can — while a json payload is validated, in one pass, copying untouched
+// members as they are (Chain.Decoder; splice.go describes it and when it falls back). Everything
+// else runs on the tree path: Chain.Apply on the payload's top-level index (codec.Object). Both give
+// the same bytes.
+//
 // The original's proto_convert, flat_buffer_convert and avro_convert transforms are not supported:
 // protobuf, FlatBuffers and Avro payloads are converted by the stream codecs (package runtime/codec)
 // when the stream has a schema.
