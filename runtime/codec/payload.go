@@ -3,6 +3,7 @@ package codec
 import (
 	"bytes"
 	"fmt"
+	"sync"
 	"unicode/utf8"
 
 	"github.com/iggy-go/connectors/abi"
@@ -124,7 +125,7 @@ func (p *Payload) Bytes() []byte {
 		return p.data
 	}
 	if p.obj != nil && p.obj.dirty {
-		p.data = p.obj.appendJSON(make([]byte, 0, p.obj.size()))
+		p.data = p.obj.appendJSON(renderBuf(p.obj.size()))
 		p.obj.dirty = false
 		p.compact = true
 	}
@@ -232,4 +233,29 @@ func (p *Payload) JSONView() ([]byte, error) {
 		return flatBufferJSONView(p.data), nil
 	}
 	return nil, fmt.Errorf("a %s payload has no JSON representation", p.kind)
+}
+
+// Bytes renders modified objects into buffers carved from shared chunks: one allocation per chunk
+// instead of one per message, and far fewer objects for the garbage collector. A chunk is freed
+// when no buffer carved from it is referenced any more (a buffer kept for long keeps its chunk).
+const renderChunk = 64 << 10
+
+type chunkCursor struct{ b []byte }
+
+var renderChunks = sync.Pool{New: func() any { return new(chunkCursor) }}
+
+// renderBuf returns an empty buffer with capacity n.
+func renderBuf(n int) []byte {
+	if n > renderChunk/8 {
+		return make([]byte, 0, n)
+	}
+	c := renderChunks.Get().(*chunkCursor)
+	if cap(c.b)-len(c.b) < n {
+		c.b = make([]byte, 0, renderChunk)
+	}
+	start := len(c.b)
+	c.b = c.b[:start+n]
+	buf := c.b[start : start : start+n]
+	renderChunks.Put(c)
+	return buf
 }

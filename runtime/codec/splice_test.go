@@ -138,3 +138,18 @@ func TestMembersManyKeys(t *testing.T) {
 		t.Error("a duplicate of the first key after 200 keys was not found")
 	}
 }
+
+// TestRenderBufIsolated: buffers carved from one chunk do not overlap, and appending to one (past
+// its capacity) never writes into the next.
+func TestRenderBufIsolated(t *testing.T) {
+	a, ok1 := splice(`{"a":1,"b":2}`, []string{"a"}, nil)
+	b, ok2 := splice(`{"c":3,"d":4}`, []string{"c"}, nil)
+	if !ok1 || !ok2 {
+		t.Fatal("not spliced")
+	}
+	ab, bb := a.Bytes(), b.Bytes()
+	_ = append(ab, `xxxxxxxx`...)
+	if string(bb) != `{"d":4}` || string(ab) != `{"b":2}` {
+		t.Errorf("got %s and %s", ab, bb)
+	}
+}
