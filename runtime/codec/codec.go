@@ -41,9 +41,10 @@
 //     original re-serialised through simd-json values).
 //
 // Hot-path advice for callers (the pipeline): set Options.IndexObjects on a json decoder whose
-// payloads go through transforms (one pass instead of two); call Payload.Release when done with a
-// transformed payload (its object index is pooled); use Payload.AppendBytes to gather a batch into
-// one buffer instead of allocating per message.
+// payloads go through transforms (one pass instead of two), and wrap it with the chain's
+// transform.Chain.Decoder, which applies field transforms while validating (Members, the splice
+// path); call Payload.Release when done with a transformed payload (its object index is pooled);
+// use Payload.AppendBytes to gather a batch into one buffer instead of allocating per message.
 package codec
 
 import (

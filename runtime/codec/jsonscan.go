@@ -3,6 +3,7 @@ package codec
 import (
 	"encoding/binary"
 	"fmt"
+	"math/bits"
 	"unicode/utf8"
 )
 
@@ -169,13 +170,16 @@ const (
 	swarHi = 0x8080808080808080
 )
 
-// plainWord reports whether none of the 8 bytes in x needs attention inside a JSON string: no quote,
-// no backslash, no control character, no non-ASCII byte.
-func plainWord(x uint64) bool {
+// specialBytes returns a mask with the high bit set of the first byte (in memory order) of the 8
+// in x that needs attention inside a JSON string — a quote, a backslash, a control character or a
+// non-ASCII byte — and possibly of later ones; 0 when there is none. The lowest set bit is exact
+// (a borrow only propagates towards higher bytes), so bits.TrailingZeros64(mask)/8 is the first
+// such byte's index.
+func specialBytes(x uint64) uint64 {
 	ctrl := (x - swarLo*0x20) & ^x
 	q := x ^ (swarLo * '"')
 	bs := x ^ (swarLo * '\\')
-	return (ctrl|((q-swarLo)&^q)|((bs-swarLo)&^bs)|x)&swarHi == 0
+	return (ctrl | ((q - swarLo) &^ q) | ((bs - swarLo) &^ bs) | x) & swarHi
 }
 
 // strSpecial marks the bytes that end the plain run of a JSON string: the quote, the backslash,
@@ -194,7 +198,11 @@ func (s *scanner) str(i int) (int, error) {
 	start := i
 	i++
 	for {
-		for i+8 <= len(b) && plainWord(binary.LittleEndian.Uint64(b[i:])) {
+		for i+8 <= len(b) {
+			if m := specialBytes(binary.LittleEndian.Uint64(b[i:])); m != 0 {
+				i += bits.TrailingZeros64(m) >> 3
+				goto special
+			}
 			i += 8
 		}
 		for i < len(b) && !strSpecial[b[i]] {
@@ -203,6 +211,7 @@ func (s *scanner) str(i int) (int, error) {
 		if i >= len(b) {
 			return i, errAt(start, "unterminated string starting at offset %d", start)
 		}
+	special:
 		c := b[i]
 		switch {
 		case c == '"':
@@ -309,7 +318,12 @@ func (s *scanner) object(i, depth int) (int, error) {
 		}
 		i = s.skipWS(i + 1)
 		vs := i
-		if i, err = s.value(i, depth); err != nil {
+		if i < len(b) && b[i] == '"' {
+			i, err = s.str(i) // the most common value, without the dispatch
+		} else {
+			i, err = s.value(i, depth)
+		}
+		if err != nil {
 			return i, err
 		}
 		if depth == 1 && s.obj != nil && !s.ws {

@@ -49,8 +49,17 @@ type Object struct {
 	fields []field
 	dirty  bool
 	seen   uint64 // bloom filter (one bit of each key's hash) of every key ever added
-	inline [inlineFields]field
-	extBuf [256]byte // initial storage of ext
+	// scratch holds values the splice path computes before it hands them to Members.Replace or
+	// Append (see Members.Scratch); its storage is kept across uses of the pooled Object.
+	scratch []byte
+	// pieces, when spliced is set, replace fields: the object built by Members is the members in
+	// these spans (each one or more whole members, runs of src or "key":value in ext), in order.
+	// Only Payload renders such an object; Payload.Object turns it back into an index first.
+	spliced  bool
+	pieces   []span
+	pieceBuf [16]span
+	inline   [inlineFields]field
+	extBuf   [256]byte // initial storage of ext
 }
 
 func (o *Object) bytes(s span) []byte {
@@ -92,12 +101,13 @@ var objectPool = sync.Pool{New: func() any { return new(Object) }}
 func newObject(src []byte) *Object {
 	o := objectPool.Get().(*Object)
 	o.src, o.ext, o.fields, o.dirty, o.seen = src, nil, o.inline[:0], false, 0
+	o.spliced, o.pieces = false, nil
 	return o
 }
 
 // releaseObject puts o back into the pool; o must not be used afterwards.
 func releaseObject(o *Object) {
-	o.src, o.ext, o.fields = nil, nil, nil
+	o.src, o.ext, o.fields, o.pieces = nil, nil, nil, nil
 	objectPool.Put(o)
 }
 
@@ -238,6 +248,12 @@ func (o *Object) Range(fn func(key, raw []byte) bool) {
 
 func (o *Object) size() int {
 	n := 2
+	if o.spliced {
+		for _, pc := range o.pieces {
+			n += int(pc.n) + 1
+		}
+		return n
+	}
 	for _, f := range o.fields {
 		n += int(f.keyJSON.n+f.val.n) + 2
 	}
@@ -248,6 +264,15 @@ func (o *Object) size() int {
 // between them) are copied with one copy each.
 func (o *Object) appendJSON(dst []byte) []byte {
 	dst = append(dst, '{')
+	if o.spliced {
+		for i, pc := range o.pieces {
+			if i > 0 {
+				dst = append(dst, ',')
+			}
+			dst = append(dst, o.bytes(pc)...)
+		}
+		return append(dst, '}')
+	}
 	runStart, runEnd := uint32(0), uint32(0) // pending run src[runStart:runEnd]; empty when equal
 	first := true
 	flush := func() {

@@ -3,6 +3,7 @@ package codec
 import (
 	"bytes"
 	"fmt"
+	"sync"
 	"unicode/utf8"
 
 	"github.com/iggy-go/connectors/abi"
@@ -60,6 +61,7 @@ type Payload struct {
 	data      []byte
 	compact   bool // KindJSON: data has no insignificant whitespace
 	notObject bool // KindJSON: data was checked and is not an object
+	spliced   bool // built by Members: the transforms were applied while decoding
 	obj       *Object
 }
 
@@ -110,6 +112,10 @@ func invalidUTF8At(b []byte) int {
 // Kind of the payload.
 func (p *Payload) Kind() Kind { return p.kind }
 
+// Spliced reports whether the payload was built by Members, i.e. a transform chain was already
+// applied to it on the splice path while it was decoded (transform.Chain.Apply then leaves it alone).
+func (p *Payload) Spliced() bool { return p.spliced }
+
 // Bytes returns the payload in its kind's wire form: compact JSON for KindJSON (serialising any
 // modification made through Object), the bytes as they are for every other kind. When nothing had
 // to be rewritten the result is the slice the payload was created from. The caller must not modify
@@ -119,7 +125,7 @@ func (p *Payload) Bytes() []byte {
 		return p.data
 	}
 	if p.obj != nil && p.obj.dirty {
-		p.data = p.obj.appendJSON(make([]byte, 0, p.obj.size()))
+		p.data = p.obj.appendJSON(renderBuf(p.obj.size()))
 		p.obj.dirty = false
 		p.compact = true
 	}
@@ -154,6 +160,11 @@ func (p *Payload) ForPlugin() ([]byte, abi.Schema) { return p.Bytes(), p.kind.Sc
 // when the payload is not JSON or its value is not an object; such payloads pass through transforms
 // unchanged.
 func (p *Payload) Object() (obj *Object, ok bool) {
+	if p.obj != nil && p.obj.spliced { // built by Members: render it and index the result
+		data := p.obj.appendJSON(make([]byte, 0, p.obj.size()))
+		releaseObject(p.obj)
+		p.data, p.compact, p.obj = data, true, indexObject(data)
+	}
 	if p.obj != nil {
 		return p.obj, true
 	}
@@ -222,4 +233,29 @@ func (p *Payload) JSONView() ([]byte, error) {
 		return flatBufferJSONView(p.data), nil
 	}
 	return nil, fmt.Errorf("a %s payload has no JSON representation", p.kind)
+}
+
+// Bytes renders modified objects into buffers carved from shared chunks: one allocation per chunk
+// instead of one per message, and far fewer objects for the garbage collector. A chunk is freed
+// when no buffer carved from it is referenced any more (a buffer kept for long keeps its chunk).
+const renderChunk = 64 << 10
+
+type chunkCursor struct{ b []byte }
+
+var renderChunks = sync.Pool{New: func() any { return new(chunkCursor) }}
+
+// renderBuf returns an empty buffer with capacity n.
+func renderBuf(n int) []byte {
+	if n > renderChunk/8 {
+		return make([]byte, 0, n)
+	}
+	c := renderChunks.Get().(*chunkCursor)
+	if cap(c.b)-len(c.b) < n {
+		c.b = make([]byte, 0, renderChunk)
+	}
+	start := len(c.b)
+	c.b = c.b[:start+n]
+	buf := c.b[start : start : start+n]
+	renderChunks.Put(c)
+	return buf
 }

@@ -53,6 +53,7 @@ func newSinkProcessor(s config.SinkStream, chain transform.Chain) (pipeline.Sink
 	if err != nil {
 		return nil, err
 	}
+	dec = chain.Decoder(dec) // the splice path where the chain allows it
 	if chain.Len() == 0 && !needsDecoding(s.CodecOptions) && dec.Kind().Schema() == dec.Schema() {
 		return pipeline.PassthroughSink(dec.Kind().Schema()), nil
 	}
@@ -127,6 +128,7 @@ func (p *sourceProcessor) decoder(in abi.Schema) (codec.Decoder, error) {
 	if err != nil {
 		return nil, err
 	}
+	d = p.chain.Decoder(d) // the splice path where the chain allows it
 	p.decoders[in] = d
 	return d, nil
 }

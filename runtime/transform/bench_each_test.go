@@ -6,8 +6,9 @@ import (
 	"github.com/iggy-go/connectors/runtime/codec"
 )
 
-// benchmarkSpecs measures decode (indexing) → specs → AppendBytes; with no specs it is the baseline
-// of the per-transform benchmarks below.
+// benchmarkSpecs measures decode → specs → AppendBytes the way the engine runs it (the decoder
+// indexing objects and wrapped by Chain.Decoder, so these single-transform chains take the splice
+// path); with no specs it is the baseline of the per-transform benchmarks below.
 func benchmarkSpecs(b *testing.B, specs ...Spec) {
 	in := benchPayload()
 	dec, _ := benchCodecs(b, true)
@@ -15,6 +16,7 @@ func benchmarkSpecs(b *testing.B, specs ...Spec) {
 	if err != nil {
 		b.Fatal(err)
 	}
+	dec = c.Decoder(dec)
 	meta := Meta{Stream: "s", Topic: "t"}
 	buf := make([]byte, 0, 4096)
 	var p codec.Payload

@@ -82,22 +82,37 @@ func BenchmarkPassthrough(b *testing.B) {
 }
 
 // BenchmarkTransformChain is the per-message cost of decode → add_fields + update_fields +
-// filter_fields + delete_fields → encode, on the same payload, with the decoder indexing objects
-// while validating (codec.Options.IndexObjects, what the pipeline sets when a chain is configured).
-// The transform chain's own cost is the difference to BenchmarkPassthrough.
-func BenchmarkTransformChain(b *testing.B) { benchmarkChain(b, true) }
+// filter_fields + delete_fields → encode, on the same payload, the way the engine runs it: the json
+// decoder wrapped by Chain.Decoder, so the chain runs on the splice path while the payload is
+// validated, and the result is rendered once by the encoder (an allocation per message, as
+// Payload.ForPlugin makes for the sink plugin). The chain's own cost is the difference to
+// BenchmarkPassthrough.
+func BenchmarkTransformChain(b *testing.B) { benchmarkChainDec(b, true, true) }
 
-// BenchmarkTransformChainLazyIndex is the same with the object indexed by the first transform (a
-// second pass over the payload).
-func BenchmarkTransformChainLazyIndex(b *testing.B) { benchmarkChain(b, false) }
+// BenchmarkTransformChainTree is BenchmarkTransformChain on the tree path (what ran before the
+// splice path, and still runs for chains or payloads it does not take): the decoder indexes objects
+// while validating (codec.Options.IndexObjects), the transforms run on the index.
+func BenchmarkTransformChainTree(b *testing.B) { benchmarkChainDec(b, true, false) }
+
+// BenchmarkTransformChainLazyIndex is the tree path with the object indexed by the first transform
+// (a second pass over the payload).
+func BenchmarkTransformChainLazyIndex(b *testing.B) { benchmarkChainDec(b, false, false) }
 
 // BenchmarkTransformChainAppend is BenchmarkTransformChain with the result appended to a reused
 // buffer (codec.Payload.AppendBytes), as a caller gathering a batch into one buffer would: no
 // per-message output allocation.
-func BenchmarkTransformChainAppend(b *testing.B) {
+func BenchmarkTransformChainAppend(b *testing.B) { benchmarkChainAppend(b, true) }
+
+// BenchmarkTransformChainTreeAppend is BenchmarkTransformChainAppend on the tree path.
+func BenchmarkTransformChainTreeAppend(b *testing.B) { benchmarkChainAppend(b, false) }
+
+func benchmarkChainAppend(b *testing.B, splice bool) {
 	in := benchPayload()
 	dec, _ := benchCodecs(b, true)
 	c := benchChain(b)
+	if splice {
+		dec = c.Decoder(dec)
+	}
 	meta := Meta{Stream: "s", Topic: "t"}
 	buf := make([]byte, 0, 4096)
 	b.SetBytes(int64(len(in)))
@@ -108,6 +123,9 @@ func BenchmarkTransformChainAppend(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
+		if p.Spliced() != splice {
+			b.Fatalf("spliced %v, want %v", p.Spliced(), splice)
+		}
 		if err := c.Apply(meta, &p); err != nil {
 			b.Fatal(err)
 		}
@@ -117,10 +135,13 @@ func BenchmarkTransformChainAppend(b *testing.B) {
 	cpu.report(b)
 }
 
-func benchmarkChain(b *testing.B, index bool) {
+func benchmarkChainDec(b *testing.B, index, splice bool) {
 	in := benchPayload()
 	dec, enc := benchCodecs(b, index)
 	c := benchChain(b)
+	if splice {
+		dec = c.Decoder(dec)
+	}
 	meta := Meta{Stream: "s", Topic: "t"}
 	b.SetBytes(int64(len(in)))
 	b.ReportAllocs()

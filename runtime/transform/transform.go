@@ -48,6 +48,12 @@
 // unwrap_envelope — field = "data" (required, non-empty): replaces the payload by the value of that
 // top-level key, whatever its type; when the key is missing the payload is unchanged.
 //
+// Execution: a chain of add_fields, update_fields, delete_fields and filter_fields runs on the
+// splice path where it can — while a json payload is validated, in one pass, copying untouched
+// members as they are (Chain.Decoder; splice.go describes it and when it falls back). Everything
+// else runs on the tree path: Chain.Apply on the payload's top-level index (codec.Object). Both give
+// the same bytes.
+//
 // The original's proto_convert, flat_buffer_convert and avro_convert transforms are not supported:
 // protobuf, FlatBuffers and Avro payloads are converted by the stream codecs (package runtime/codec)
 // when the stream has a schema.
@@ -158,7 +164,8 @@ func build(spec Spec) (Transform, bool, error) {
 // Chain is an ordered list of enabled transforms. The zero Chain has no transforms. A Chain is
 // immutable and safe for concurrent use on different payloads.
 type Chain struct {
-	ts []Transform
+	ts   []Transform
+	plan *splicePlan // nil: no splice path (see splice.go)
 }
 
 // NewChain builds the transforms of specs in order, leaving out disabled ones. Every spec's config
@@ -174,6 +181,7 @@ func NewChain(specs []Spec) (Chain, error) {
 			c.ts = append(c.ts, t)
 		}
 	}
+	c.plan = compileSplice(c.ts)
 	return c, nil
 }
 
@@ -190,12 +198,24 @@ func (c Chain) Types() []string {
 }
 
 // Apply runs the transforms in order on p; it stops at the first error, which names the transform.
+// A payload the chain's Decoder already transformed on the splice path (Payload.Spliced) is left
+// alone.
 func (c Chain) Apply(meta Meta, p *codec.Payload) error {
-	if len(c.ts) == 0 || p.Kind() != codec.KindJSON {
+	if len(c.ts) == 0 || p.Kind() != codec.KindJSON || p.Spliced() {
 		return nil
 	}
+	return c.applyTree(meta, p)
+}
+
+// applyTree runs the transforms on a copy of *p, so that p itself does not escape to the heap (the
+// transforms are called through an interface) and a caller's Payload can live on its stack when
+// the splice path took it.
+func (c Chain) applyTree(meta Meta, p *codec.Payload) error {
+	q := new(codec.Payload)
+	*q = *p
+	defer func() { *p = *q }()
 	for _, t := range c.ts {
-		if err := t.Apply(meta, p); err != nil {
+		if err := t.Apply(meta, q); err != nil {
 			return fmt.Errorf("transform %s: %w", t.Type(), err)
 		}
 	}
