@@ -128,3 +128,119 @@ func withPluginDir(toml, dir string) string {
 		return fmt.Sprintf("path = %q", filepath.Join(dir, name))
 	})
 }
+
+// --- the O scenarios: ours and the original runtime with the same connectors ----------------------
+
+// randomSourceTOML is the O1 source of either runtime: the random source generating random text
+// (generator "random", the original's only kind) in records of MessageSize bytes, batch records
+// per poll, as fast as it can (interval and linger_time 0). The original draws a batch's size from
+// messages_range as [min, max) and ours as [min, max], so each gets the range that always gives
+// batch; the original has no generator key. The original runs its single batch in flight; ours
+// runs at its default max_in_flight.
+func randomSourceTOML(plugin, stream, topic string, batch int, original bool) string {
+	hi, gen := batch, "generator = \"random\"\n"
+	if original {
+		hi, gen = batch+1, ""
+	}
+	return fmt.Sprintf(`type = "source"
+key = "bench_random"
+enabled = true
+version = 0
+name = "benchmark random source"
+path = %q
+
+[[streams]]
+stream = %q
+topic = %q
+schema = "json"
+batch_length = %d
+linger_time = "0"
+
+[plugin_config]
+interval = "0"
+messages_range = [%d, %d]
+payload_size = %d
+%s`, plugin, stream, topic, batch, batch, hi, ZeroCostTextSize(MessageSize), gen)
+}
+
+// stdoutSinkTOML is the O2 sink of either runtime (the files are the same): the stdout sink
+// printing every message (print_payload; the harness sends standard output to /dev/null), reading
+// topic as group in polls of batch messages.
+func stdoutSinkTOML(plugin, stream, topic, group string, batch int) string {
+	return fmt.Sprintf(`type = "sink"
+key = "bench_stdout"
+enabled = true
+version = 0
+name = "benchmark stdout sink"
+path = %q
+
+[[streams]]
+stream = %q
+topics = [%q]
+schema = "json"
+batch_length = %d
+poll_interval = "5ms"
+consumer_group = %q
+
+[plugin_config]
+print_payload = true
+`, plugin, stream, topic, batch, group)
+}
+
+// originalPGSinkTOML is the original's O3 sink: its PostgreSQL sink with the settings of ours in
+// B3 (payload_format bytea, metadata, checksum and origin timestamp, rounds of 1000 rows), creating
+// table with its own DDL. The original quotes target_table as one identifier, so table is a bare
+// name (in the connection's default schema).
+func originalPGSinkTOML(plugin, stream, topic, group, table, pgURL string) string {
+	return fmt.Sprintf(`type = "sink"
+key = "bench_pg"
+enabled = true
+version = 0
+name = "benchmark PostgreSQL sink"
+path = %q
+
+[[streams]]
+stream = %q
+topics = [%q]
+schema = "json"
+batch_length = 1000
+poll_interval = "5ms"
+consumer_group = %q
+
+[plugin_config]
+connection_string = %q
+target_table = %q
+batch_size = 1000
+max_connections = 10
+auto_create_table = true
+include_metadata = true
+include_checksum = true
+include_origin_timestamp = true
+payload_format = "bytea"
+`, plugin, stream, topic, group, pgURL, table)
+}
+
+// originalConfigTOML is the original runtime's main config.toml: the Iggy server and credentials,
+// connector files in connectorsDir (the local provider), source state in stateDir, HTTP API and
+// telemetry off. Everything else keeps the defaults compiled into the original.
+func originalConfigTOML(addr, username, password, stateDir, connectorsDir string) string {
+	return fmt.Sprintf(`[http]
+enabled = false
+
+[iggy]
+address = %q
+username = %q
+password = %q
+token = ""
+
+[state]
+path = %q
+
+[connectors]
+config_type = "local"
+config_dir = %q
+
+[telemetry]
+enabled = false
+`, addr, username, password, stateDir, connectorsDir)
+}

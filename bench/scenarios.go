@@ -22,6 +22,7 @@ type plan struct {
 	sweep     []int // batch sizes of B1 and B2 (the chart); 1000 is the headline
 	window    Window
 	b2Prefill int // messages in the B2/B5 topic
+	o2Prefill int // messages in the O2 topic
 	b3Rows    int // messages in the B3 topic (and rows per run)
 	b4Time    string
 	b5Time    string
@@ -37,7 +38,7 @@ const HeadlineBatch = 1000
 func planFor(mode Mode, runs int) plan {
 	if mode == ModeSmoke {
 		p := plan{runs: 1, sweep: []int{100, HeadlineBatch}, window: Window{Warmup: 200 * time.Millisecond, Duration: 500 * time.Millisecond},
-			b2Prefill: 600_000, b3Rows: 60_000, b4Time: "20x", b5Time: "200x", b3Time: "1x",
+			b2Prefill: 600_000, o2Prefill: 200_000, b3Rows: 60_000, b4Time: "20x", b5Time: "200x", b3Time: "1x",
 			idleFor: 2 * time.Second, loadedFor: 2 * time.Second}
 		if runs > 0 {
 			p.runs = runs
@@ -45,7 +46,7 @@ func planFor(mode Mode, runs int) plan {
 		return p
 	}
 	p := plan{runs: 5, sweep: []int{1, 10, 100, HeadlineBatch}, window: Window{Warmup: 500 * time.Millisecond, Duration: 2 * time.Second},
-		b2Prefill: 3_000_000, b3Rows: 300_000, b4Time: "1s", b5Time: "1s", b3Time: "1x",
+		b2Prefill: 3_000_000, o2Prefill: 1_500_000, b3Rows: 300_000, b4Time: "1s", b5Time: "1s", b3Time: "1x",
 		idleFor: 10 * time.Second, loadedFor: 10 * time.Second, profile: true}
 	if runs > 0 {
 		p.runs = runs
@@ -64,7 +65,7 @@ func (h *Harness) Run(ctx context.Context) (*Results, error) {
 	if len(h.cfg.Sweep) > 0 {
 		pl.sweep = h.cfg.Sweep
 	}
-	r := &Results{Mode: h.cfg.Mode, Started: time.Now(), Machine: DescribeMachine(), Pinning: h.Pinning(), Runs: pl.runs,
+	r := &Results{Mode: h.cfg.Mode, Started: time.Now(), Machine: DescribeMachine(), Pinning: h.Pinning(), Runs: pl.runs, Server: h.server,
 		Window: fmt.Sprintf("warm-up %v after the first message moved, then a %v window (or until the prefilled data ran out); progress and /proc sampled every 10ms",
 			pl.window.Warmup, pl.window.Duration),
 		Sweep: map[string]map[int][]Pair{"B1": {}, "B2": {}}, Profiles: map[string]string{}}
@@ -89,10 +90,19 @@ func (h *Harness) Run(ctx context.Context) (*Results, error) {
 		{"B2", "B2 sink path and B5 transforms", func() error { return h.runB2(ctx, pl, r) }},
 		{"B3", "B3 PostgreSQL sink", func() error { return h.runB3(ctx, pl, r) }},
 		{"B6", "B6 memory", func() (err error) { r.B6, err = h.runB6(ctx, pl); return }},
+		{"O1", "O1 source path vs the original runtime", func() error { return h.runO1(ctx, pl, r) }},
+		{"O2", "O2 stdout sink path vs the original runtime", func() error { return h.runO2(ctx, pl, r) }},
+		{"O3", "O3 PostgreSQL sink vs the original runtime", func() error { return h.runO3(ctx, pl, r) }},
 	}
 	for _, s := range steps {
 		if !h.wants(s.scenario) && !(s.scenario == "B2" && h.wants("B5")) {
 			continue
+		}
+		if slices.Contains(OScenarios, s.scenario) && h.cfg.Original.Runtime == "" {
+			if len(h.cfg.Only) > 0 {
+				return r, fmt.Errorf("%s needs the original runtime: set ORIGINAL_RUNTIME", s.scenario)
+			}
+			continue // the O scenarios run only when the original is given
 		}
 		if err := phase(s.name, s.f); err != nil {
 			return r, err
@@ -102,6 +112,9 @@ func (h *Harness) Run(ctx context.Context) (*Results, error) {
 		if err := phase("CPU profiles of the runtime", func() error { return h.runProfiles(ctx, pl, r) }); err != nil {
 			return r, err
 		}
+	}
+	if h.cfg.Original.Runtime != "" {
+		r.Original = h.cfg.Original.Version(ctx)
 	}
 	r.Machine.LoadEnd = loadAvg()
 	r.Finished = time.Now()
@@ -237,11 +250,11 @@ func (h *Harness) sourceRun(ctx context.Context, batch, inFlight int, ours bool,
 
 // checkSamePayload verifies that the first message of topic is the baseline producer's payload.
 func (h *Harness) checkSamePayload(ctx context.Context, topic string) error {
-	td, err := h.iggy.GetTopic(ctx, iggy.NamedID(benchStream), iggy.NamedID(topic))
+	td, err := h.iggy.GetTopic(ctx, iggy.NamedID(h.stream), iggy.NamedID(topic))
 	if err != nil {
 		return err
 	}
-	res, err := h.iggy.PollMessages(ctx, iggy.NamedID(benchStream), iggy.NamedID(topic), iggy.SingleConsumer(1),
+	res, err := h.iggy.PollMessages(ctx, iggy.NamedID(h.stream), iggy.NamedID(topic), iggy.SingleConsumer(1),
 		iggy.Part(td.Partitions[0].ID), iggy.StrategyOffset(0), 1, false)
 	if err != nil {
 		return err
@@ -340,7 +353,7 @@ func (h *Harness) sinkRunProfiled(ctx context.Context, partition uint32, batch i
 	} else {
 		err = stopRuntime(p)
 	}
-	_ = h.iggy.DeleteConsumerGroup(ctx, iggy.NamedID(benchStream), iggy.NamedID(b2Topic), iggy.NamedID(group))
+	_ = h.iggy.DeleteConsumerGroup(ctx, iggy.NamedID(h.stream), iggy.NamedID(b2Topic), iggy.NamedID(group))
 	return m, err
 }
 
@@ -511,7 +524,8 @@ func (h *Harness) runB6(ctx context.Context, pl plan) (B6, error) {
 	if err := h.RestartServer(ctx); err != nil {
 		return b, err
 	}
-	// Idle: the demo pipeline (configs/demo/connectors) as make demo runs it.
+	// Idle: the demo pipeline (configs/demo/connectors) as make demo runs it (on an external
+	// server in the run's stream).
 	demo := map[string]string{}
 	files, err := filepath.Glob(filepath.Join(h.cfg.Root, "configs", "demo", "connectors", "*.toml"))
 	if err != nil || len(files) == 0 {
@@ -522,7 +536,7 @@ func (h *Harness) runB6(ctx context.Context, pl plan) (B6, error) {
 		if err != nil {
 			return b, err
 		}
-		demo[strings.TrimSuffix(filepath.Base(f), ".toml")] = withPluginDir(string(data), h.cfg.PluginDir)
+		demo[strings.TrimSuffix(filepath.Base(f), ".toml")] = withStream(withPluginDir(string(data), h.cfg.PluginDir), demoStream, h.demoStream())
 	}
 	p, err := h.startRuntime(h.nextName("b6_idle"), demo, "")
 	if err != nil {
@@ -541,7 +555,7 @@ func (h *Harness) runB6(ctx context.Context, pl plan) (B6, error) {
 		return b, err
 	}
 	b.IdleRSS, b.IdleHWM, b.IdleFor = ps.RSS, ps.HWM, pl.idleFor
-	td, err := h.iggy.GetTopic(ctx, iggy.NamedID("demo_stream"), iggy.NamedID("demo_topic"))
+	td, err := h.iggy.GetTopic(ctx, iggy.NamedID(h.demoStream()), iggy.NamedID("demo_topic"))
 	if err != nil || td.Partitions[0].MessagesCount == 0 {
 		return b, fmt.Errorf("the demo pipeline produced nothing in %v (%v)", pl.idleFor, err)
 	}
