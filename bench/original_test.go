@@ -195,3 +195,31 @@ func TestOriginalVerdictsAndReport(t *testing.T) {
 		t.Error("a report without O runs has the section")
 	}
 }
+
+// A missing original binary or plugin is named; the plugin directory defaults to the binary's.
+func TestOriginalCheck(t *testing.T) {
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "iggy-connectors")
+	o := Original{Runtime: bin}
+	if err := o.check(); err == nil || !strings.Contains(err.Error(), "ORIGINAL_RUNTIME") {
+		t.Errorf("missing binary: %v", err)
+	}
+	for _, f := range []string{bin, filepath.Join(dir, "libiggy_connector_random_source.so"), filepath.Join(dir, "libiggy_connector_stdout_sink.so")} {
+		if err := os.WriteFile(f, nil, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	o = Original{Runtime: bin}
+	if err := o.check(); err == nil || !strings.Contains(err.Error(), "postgres_sink") {
+		t.Errorf("missing PostgreSQL sink: %v", err)
+	}
+	if o.PluginDir != dir {
+		t.Errorf("plugin directory %q, want the binary's %q", o.PluginDir, dir)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "libiggy_connector_postgres_sink.so"), nil, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := o.check(); err != nil {
+		t.Error(err)
+	}
+}
