@@ -93,7 +93,8 @@ fields = ["password", "ssn"]
 `
 
 // pgSinkTOML is the B3 sink: the PostgreSQL sink writing topic into table (created beforehand with
-// the sink's own DDL) in rounds of 1000 rows, the default payload_format bytea.
+// the sink's own DDL) in rounds of 1000 rows, the default payload_format bytea. O3 gives the same
+// file to the original (whose defaults are the same), with a bare table name.
 func pgSinkTOML(plugin, topic, group, table, pgURL string) string {
 	return fmt.Sprintf(`type = "sink"
 key = "bench_pg"
@@ -185,39 +186,6 @@ consumer_group = %q
 [plugin_config]
 print_payload = true
 `, plugin, stream, topic, batch, group)
-}
-
-// originalPGSinkTOML is the original's O3 sink: its PostgreSQL sink with the settings of ours in
-// B3 (payload_format bytea, metadata, checksum and origin timestamp, rounds of 1000 rows), creating
-// table with its own DDL. The original quotes target_table as one identifier, so table is a bare
-// name (in the connection's default schema).
-func originalPGSinkTOML(plugin, stream, topic, group, table, pgURL string) string {
-	return fmt.Sprintf(`type = "sink"
-key = "bench_pg"
-enabled = true
-version = 0
-name = "benchmark PostgreSQL sink"
-path = %q
-
-[[streams]]
-stream = %q
-topics = [%q]
-schema = "json"
-batch_length = 1000
-poll_interval = "5ms"
-consumer_group = %q
-
-[plugin_config]
-connection_string = %q
-target_table = %q
-batch_size = 1000
-max_connections = 10
-auto_create_table = true
-include_metadata = true
-include_checksum = true
-include_origin_timestamp = true
-payload_format = "bytea"
-`, plugin, stream, topic, group, pgURL, table)
 }
 
 // originalConfigTOML is the original runtime's main config.toml: the Iggy server and credentials,

@@ -375,6 +375,26 @@ func (h *Harness) prefill(ctx context.Context, topic string, n int, payload func
 	return nil
 }
 
+// prefilledTopic restarts an own server, creates <stream>/<topic> and fills it with n 1 KB JSON
+// records (JSONRecord). It returns the partition and the topic's deletion, to defer.
+func (h *Harness) prefilledTopic(ctx context.Context, topic string, n int) (uint32, func(), error) {
+	if err := h.RestartServer(ctx); err != nil {
+		return 0, nil, err
+	}
+	part, err := h.createTopic(ctx, topic)
+	if err != nil {
+		return 0, nil, err
+	}
+	drop := func() { h.deleteTopic(ctx, topic) }
+	start := time.Now()
+	if err := h.prefill(ctx, topic, n, func(i int) []byte { return JSONRecord(uint64(i), MessageSize) }); err != nil {
+		drop()
+		return 0, nil, err
+	}
+	h.log.Info("bench: topic prefilled", "topic", topic, "messages", n, "took", time.Since(start).Round(time.Millisecond))
+	return part, drop, nil
+}
+
 // plugin is the path of libiggy_connector_<name>.so in the plugin directory.
 func (h *Harness) plugin(name string) string {
 	return filepath.Join(h.cfg.PluginDir, "libiggy_connector_"+name+".so")
@@ -392,16 +412,9 @@ func (h *Harness) startRuntime(name string, connectors map[string]string, cpuPro
 // startRuntimeOpts is startRuntime, with standard output sent to /dev/null when discardStdout (a
 // stdout sink printing every message; the runtime logs to standard error).
 func (h *Harness) startRuntimeOpts(name string, connectors map[string]string, cpuProfile string, discardStdout bool) (*Proc, error) {
-	dir := filepath.Join(h.workDir, name)
-	cfgDir := filepath.Join(dir, "connectors")
-	if err := os.MkdirAll(cfgDir, 0o755); err != nil {
+	dir, cfgDir, err := h.writeConnectors(name, connectors)
+	if err != nil {
 		return nil, err
-	}
-	for file, toml := range connectors {
-		toml = withStream(toml, benchStream, h.stream)
-		if err := os.WriteFile(filepath.Join(cfgDir, file+".toml"), []byte(toml), 0o644); err != nil {
-			return nil, err
-		}
 	}
 	argv := []string{h.cfg.RuntimeBin, "run"}
 	if cpuProfile != "" {
@@ -420,6 +433,23 @@ func (h *Harness) startRuntimeOpts(name string, connectors map[string]string, cp
 		"IGGY_CONNECTORS_CONFIG_PATH=" + filepath.Join(dir, "config.toml"),
 	}
 	return StartProc(ProcSpec{Name: name, LogDir: h.logDir, CPUs: h.measuredCPUs, Argv: argv, Env: env, Dir: dir, DiscardStdout: discardStdout})
+}
+
+// writeConnectors creates the scratch directory of a runtime run (dir) and writes the connector
+// files (name → TOML, their benchStream renamed to the run's stream) into dir/connectors (cfgDir).
+func (h *Harness) writeConnectors(name string, connectors map[string]string) (dir, cfgDir string, err error) {
+	dir = filepath.Join(h.workDir, name)
+	cfgDir = filepath.Join(dir, "connectors")
+	if err := os.MkdirAll(cfgDir, 0o755); err != nil {
+		return "", "", err
+	}
+	for file, toml := range connectors {
+		toml = withStream(toml, benchStream, h.stream)
+		if err := os.WriteFile(filepath.Join(cfgDir, file+".toml"), []byte(toml), 0o644); err != nil {
+			return "", "", err
+		}
+	}
+	return dir, cfgDir, nil
 }
 
 // startBaseline runs the harness binary in one of its baseline modes, pinned like the runtime,

@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/iggy-go/connectors/runtime/iggy"
-	"github.com/jackc/pgx/v5"
 )
 
 // The O scenarios measure this runtime beside the original Rust runtime (apache/iggy
@@ -66,15 +65,9 @@ var OScenarios = []string{"O1", "O2", "O3"}
 // discardStdout (a stdout sink printing every message) the harness sees only what it writes to
 // standard error.
 func (h *Harness) startOriginal(name string, connectors map[string]string, discardStdout bool) (*Proc, error) {
-	dir := filepath.Join(h.workDir, name)
-	cfgDir := filepath.Join(dir, "connectors")
-	if err := os.MkdirAll(cfgDir, 0o755); err != nil {
+	dir, cfgDir, err := h.writeConnectors(name, connectors)
+	if err != nil {
 		return nil, err
-	}
-	for file, toml := range connectors {
-		if err := os.WriteFile(filepath.Join(cfgDir, file+".toml"), []byte(toml), 0o644); err != nil {
-			return nil, err
-		}
 	}
 	cfgPath := filepath.Join(dir, "config.toml")
 	cfg := originalConfigTOML(h.addr, h.cfg.Username, h.cfg.Password, filepath.Join(dir, "state"), cfgDir)
@@ -93,28 +86,10 @@ func (h *Harness) startOriginal(name string, connectors map[string]string, disca
 }
 
 // originalLogError returns a check that fails when the original's log holds an ERROR line.
-func originalLogError(p *Proc) func() error {
-	return func() error {
-		b, err := os.ReadFile(p.LogPath)
-		if err != nil {
-			return err
-		}
-		for _, l := range strings.Split(string(b), "\n") {
-			if strings.Contains(l, " ERROR ") {
-				return fmt.Errorf("%s (the original runtime) logged an error: %s", p.Name, l)
-			}
-		}
-		return nil
-	}
-}
+func originalLogError(p *Proc) func() error { return logLine(p, " ERROR ", " (the original runtime)") }
 
 // stopOriginal stops the original gracefully and fails when it exited badly.
-func stopOriginal(p *Proc) error {
-	if err := p.Stop(15 * time.Second); err != nil {
-		return fmt.Errorf("%s: %w; log tail:\n%s", p.Name, err, p.LogTail(3000))
-	}
-	return nil
-}
+func stopOriginal(p *Proc) error { return stopWithin(p, 15*time.Second) }
 
 // side names a runtime in the O scenarios' process names.
 func side(original bool) string {
@@ -122,6 +97,28 @@ func side(original bool) string {
 		return "original"
 	}
 	return "ours"
+}
+
+// startSide starts this runtime or the original with one connector file, rendered by connector
+// with the side's plugin library (plugin name → path). It returns how to stop the process and the
+// check of its log for Window.Check (nil when its logs are discarded with standard output).
+func (h *Harness) startSide(original bool, name string, connector func(plugin func(string) string) string,
+	discardStdout bool) (p *Proc, stop func(*Proc) error, check func() error, err error) {
+	files := func(plugin func(string) string) map[string]string {
+		return map[string]string{"connector": connector(plugin)}
+	}
+	if original {
+		p, err = h.startOriginal(name, files(h.cfg.Original.plugin), discardStdout)
+		if err == nil && !discardStdout {
+			check = originalLogError(p)
+		}
+		return p, stopOriginal, check, err
+	}
+	p, err = h.startRuntimeOpts(name, files(h.plugin), "", discardStdout)
+	if err == nil {
+		check = logError(p)
+	}
+	return p, stopRuntime, check, err
 }
 
 // --- O1 -------------------------------------------------------------------------------------------
@@ -147,8 +144,8 @@ func (h *Harness) runO1(ctx context.Context, pl plan, r *Results) error {
 }
 
 // randomSourceRun measures one O1 run: either runtime's random source producing into a fresh topic,
-// watched through the topic's message count. check verifies the records' shape and size.
-func (h *Harness) randomSourceRun(ctx context.Context, original bool, w Window, check bool) (Measurement, error) {
+// watched through the topic's message count. checkRecord verifies the records' shape and size.
+func (h *Harness) randomSourceRun(ctx context.Context, original bool, w Window, checkRecord bool) (Measurement, error) {
 	if err := h.RestartServer(ctx); err != nil {
 		return Measurement{}, err
 	}
@@ -157,22 +154,14 @@ func (h *Harness) randomSourceRun(ctx context.Context, original bool, w Window, 
 		return Measurement{}, err
 	}
 	defer h.deleteTopic(ctx, name)
-	var p *Proc
-	var err error
-	if original {
-		p, err = h.startOriginal(name, map[string]string{"source": randomSourceTOML(h.cfg.Original.plugin("random_source"), h.stream, name, HeadlineBatch, true)}, false)
-	} else {
-		p, err = h.startRuntime(name, map[string]string{"source": randomSourceTOML(h.plugin("random_source"), h.stream, name, HeadlineBatch, false)}, "")
-	}
+	p, stop, check, err := h.startSide(original, name, func(plugin func(string) string) string {
+		return randomSourceTOML(plugin("random_source"), h.stream, name, HeadlineBatch, original)
+	}, false)
 	if err != nil {
 		return Measurement{}, err
 	}
 	defer p.Kill()
-	stop := stopRuntime
-	w.Check = logError(p)
-	if original {
-		stop, w.Check = stopOriginal, originalLogError(p)
-	}
+	w.Check = check
 	m, err := Measure(ctx, p, h.topicCount(name), w)
 	if err != nil {
 		return m, err
@@ -180,7 +169,7 @@ func (h *Harness) randomSourceRun(ctx context.Context, original bool, w Window, 
 	if err := stop(p); err != nil {
 		return m, err
 	}
-	if check {
+	if checkRecord {
 		if err := h.checkRandomRecord(ctx, name, side(original)); err != nil {
 			return m, err
 		}
@@ -234,19 +223,11 @@ func ZeroCostTextPrefix() string { return alnum[:32] }
 const o2Topic = "o2"
 
 func (h *Harness) runO2(ctx context.Context, pl plan, r *Results) error {
-	if err := h.RestartServer(ctx); err != nil {
-		return err
-	}
-	part, err := h.createTopic(ctx, o2Topic)
+	part, drop, err := h.prefilledTopic(ctx, o2Topic, pl.o2Prefill)
 	if err != nil {
 		return err
 	}
-	defer h.deleteTopic(ctx, o2Topic)
-	start := time.Now()
-	if err := h.prefill(ctx, o2Topic, pl.o2Prefill, func(i int) []byte { return JSONRecord(uint64(i), MessageSize) }); err != nil {
-		return err
-	}
-	h.log.Info("O2: topic prefilled", "messages", pl.o2Prefill, "took", time.Since(start).Round(time.Millisecond))
+	defer drop()
 	w := pl.window
 	w.End = uint64(pl.o2Prefill)
 	for rep := 0; rep < pl.runs; rep++ {
@@ -267,20 +248,14 @@ func (h *Harness) runO2(ctx context.Context, pl plan, r *Results) error {
 // fresh consumer group, standard output to /dev/null, watched through the group's stored offset.
 func (h *Harness) stdoutSinkRun(ctx context.Context, partition uint32, original bool, w Window) (Measurement, error) {
 	group := h.nextName("o2_" + side(original))
-	var p *Proc
-	var err error
-	stop := stopRuntime
-	if original {
-		p, err = h.startOriginal(group, map[string]string{"sink": stdoutSinkTOML(h.cfg.Original.plugin("stdout_sink"), h.stream, o2Topic, group, HeadlineBatch)}, true)
-		stop = stopOriginal
-	} else {
-		p, err = h.startRuntimeOpts(group, map[string]string{"sink": stdoutSinkTOML(h.plugin("stdout_sink"), h.stream, o2Topic, group, HeadlineBatch)}, "", true)
-		w.Check = logError(p)
-	}
+	p, stop, check, err := h.startSide(original, group, func(plugin func(string) string) string {
+		return stdoutSinkTOML(plugin("stdout_sink"), h.stream, o2Topic, group, HeadlineBatch)
+	}, true)
 	if err != nil {
 		return Measurement{}, err
 	}
 	defer p.Kill()
+	w.Check = check
 	m, err := Measure(ctx, p, h.groupProgress(o2Topic, group, partition), w)
 	if err != nil {
 		return m, err
@@ -295,77 +270,49 @@ func (h *Harness) stdoutSinkRun(ctx context.Context, partition uint32, original 
 const o3Topic = "o3"
 
 func (h *Harness) runO3(ctx context.Context, pl plan, r *Results) error {
-	if h.cfg.PGURL == "" {
-		return errors.New("no PostgreSQL: set IGGY_TEST_PG_URL (scripts/bench.sh starts one with scripts/postgres.sh)")
-	}
-	conn, err := pgx.Connect(ctx, h.cfg.PGURL)
-	if err != nil {
-		return fmt.Errorf("connect to PostgreSQL (IGGY_TEST_PG_URL): %w", err)
-	}
-	defer conn.Close(context.WithoutCancel(ctx))
-	exec := func(sql string) error {
-		if _, err := conn.Exec(ctx, sql); err != nil {
-			return fmt.Errorf("%s: %w", sql, err)
-		}
-		return nil
-	}
-	// Ours writes into pgSchema (tables shaped by its own DDL, as in B3); the original quotes its
-	// target_table as one identifier, so its tables live in the default schema under a prefix
-	// unique to the run, and are dropped after each run.
+	// Ours writes into a schema of its own (tables shaped by its own DDL, as in B3); the original
+	// quotes its target_table as one identifier, so its tables live in the default schema under a
+	// prefix unique to the run, and are dropped after each run.
 	const oursSchema = pgSchema + "_o3"
-	if err := exec("DROP SCHEMA IF EXISTS " + oursSchema + " CASCADE"); err != nil {
+	conn, exec, done, err := h.pgSession(ctx, oursSchema)
+	if err != nil {
 		return err
 	}
-	if err := exec("CREATE SCHEMA " + oursSchema); err != nil {
-		return err
-	}
-	defer conn.Exec(context.WithoutCancel(ctx), "DROP SCHEMA IF EXISTS "+oursSchema+" CASCADE")
+	defer done()
 	origPrefix := "iggy_bench_original_" + strings.ReplaceAll(strings.TrimPrefix(h.stream, benchStream), "-", "")
 
-	if err := h.RestartServer(ctx); err != nil {
-		return err
-	}
-	part, err := h.createTopic(ctx, o3Topic)
+	part, drop, err := h.prefilledTopic(ctx, o3Topic, pl.b3Rows)
 	if err != nil {
 		return err
 	}
-	defer h.deleteTopic(ctx, o3Topic)
-	if err := h.prefill(ctx, o3Topic, pl.b3Rows, func(i int) []byte { return JSONRecord(uint64(i), MessageSize) }); err != nil {
-		return err
-	}
+	defer drop()
 	w := pl.window
 	w.End = uint64(pl.b3Rows)
 
-	ours := func(table string) (Measurement, error) {
-		group := h.nextName("o3_ours")
-		p, err := h.startRuntime(group, map[string]string{"pg": pgSinkTOML(h.plugin("postgres_sink"), o3Topic, group, table, h.cfg.PGURL)}, "")
+	// One run: the same connector file for both (B3's), the table schema-qualified for ours and a
+	// bare name for the original.
+	run := func(original bool, table string) (Measurement, error) {
+		group := h.nextName("o3_" + side(original))
+		p, stop, check, err := h.startSide(original, group, func(plugin func(string) string) string {
+			return pgSinkTOML(plugin("postgres_sink"), o3Topic, group, table, h.cfg.PGURL)
+		}, false)
 		if err != nil {
 			return Measurement{}, err
 		}
 		defer p.Kill()
 		w := w
-		w.Check = logError(p)
+		w.Check = check
 		m, err := Measure(ctx, p, h.groupProgress(o3Topic, group, part), w)
 		if err != nil {
 			return m, err
 		}
-		return m, stopRuntime(p)
+		return m, stop(p)
 	}
+	ours := func(table string) (Measurement, error) { return run(false, table) }
 	original := func(table string) (Measurement, error) {
-		group := h.nextName("o3_original")
 		defer exec(`DROP TABLE IF EXISTS "` + table + `"`)
-		p, err := h.startOriginal(group, map[string]string{"pg": originalPGSinkTOML(h.cfg.Original.plugin("postgres_sink"), h.stream, o3Topic, group, table, h.cfg.PGURL)}, false)
+		m, err := run(true, table)
 		if err != nil {
-			return Measurement{}, err
-		}
-		defer p.Kill()
-		w := w
-		w.Check = originalLogError(p)
-		m, err := Measure(ctx, p, h.groupProgress(o3Topic, group, part), w)
-		if err != nil {
-			return m, err
-		}
-		if err := stopOriginal(p); err != nil {
 			return m, err
 		}
 		// The original counts a failed INSERT and goes on: its rows must be in the table.

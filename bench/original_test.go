@@ -40,10 +40,12 @@ func TestOriginalConnectorFiles(t *testing.T) {
 					t.Errorf("stdout sink %+v %v", s, c.PluginConfig)
 				}
 			}},
-		{"original PostgreSQL sink", originalPGSinkTOML("/p/libiggy_connector_postgres_sink.so", "bench-x", "o3", "o3_original_004", "iggy_bench_original_005", "postgres://u@h/db"),
+		{"PostgreSQL sink, both", withStream(pgSinkTOML("/p/libiggy_connector_postgres_sink.so", "o3", "o3_original_004", "iggy_bench_original_005", "postgres://u@h/db"), benchStream, "bench-x"),
 			func(t *testing.T, c *config.ConnectorConfig) {
 				pc := c.PluginConfig
-				if pc["target_table"] != "iggy_bench_original_005" || pc["payload_format"] != "bytea" || fmt.Sprint(pc["batch_size"]) != "1000" || pc["auto_create_table"] != true {
+				// payload_format and include_* are left to the defaults, the same in both: bytea, true.
+				if pc["target_table"] != "iggy_bench_original_005" || pc["payload_format"] != nil || pc["include_metadata"] != nil ||
+					fmt.Sprint(pc["batch_size"]) != "1000" || pc["auto_create_table"] != true {
 					t.Errorf("plugin_config %v", pc)
 				}
 			}},

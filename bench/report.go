@@ -517,8 +517,9 @@ func renderOriginal(w func(string, ...any), r *Results) {
 	w("per poll, `interval = \"0\"`, `linger_time = \"0\"`; the original runs one batch in flight, ours its default `max_in_flight`.\n")
 	w("O2 and O3 read a topic prefilled with the 1 KB JSON records of B2, each run with a new consumer group; progress is the\n")
 	w("group's stored offset (the original stores it when it polls, before the sink sees the batch; ours after the sink\n")
-	w("wrote it). O2: `print_payload = true`, standard output of both runtimes to /dev/null. O3: ours as in B3 (a table of its\n")
-	w("own DDL in a schema of the run); the original creates its table with its own DDL and writes multi-row INSERTs; the\n")
-	w("harness checks that its table holds at least the rows the window counted. CPU and RSS are the runtime process's only\n")
+	w("wrote it). O2: `print_payload = true`, standard output of both runtimes to /dev/null. O3: B3's connector file for both\n")
+	w("(`batch_size = 1000`, bytea payloads with metadata, checksum and origin timestamp); ours writes as in B3 (COPY into a\n")
+	w("table of its own DDL), the original creates its table with its own DDL and writes multi-row INSERTs; the harness\n")
+	w("checks that the original's table holds at least the rows the window counted. CPU and RSS are the runtime process's only\n")
 	w("(not the server's, not PostgreSQL's).\n")
 }

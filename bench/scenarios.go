@@ -139,30 +139,37 @@ func interleave(rep int, ours, base func() (Measurement, error)) (Pair, error) {
 
 // stopRuntime stops a runtime gracefully and fails when it exited badly or logged an error.
 func stopRuntime(p *Proc) error {
-	if err := p.Stop(15 * time.Second); err != nil {
-		return fmt.Errorf("%s: %w; log tail:\n%s", p.Name, err, p.LogTail(3000))
+	if err := stopWithin(p, 15*time.Second); err != nil {
+		return err
 	}
 	return logError(p)()
 }
 
 // logError returns a check that fails when the runtime's log holds an ERROR line.
-func logError(p *Proc) func() error {
+func logError(p *Proc) func() error { return logLine(p, "level=ERROR", "") }
+
+// logLine returns a check that fails when p's log holds a line containing marker; who follows the
+// process's name in the error.
+func logLine(p *Proc, marker, who string) func() error {
 	return func() error {
 		b, err := os.ReadFile(p.LogPath)
 		if err != nil {
 			return err
 		}
 		for _, l := range strings.Split(string(b), "\n") {
-			if strings.Contains(l, "level=ERROR") {
-				return fmt.Errorf("%s logged an error: %s", p.Name, l)
+			if strings.Contains(l, marker) {
+				return fmt.Errorf("%s%s logged an error: %s", p.Name, who, l)
 			}
 		}
 		return nil
 	}
 }
 
-func stopBaseline(p *Proc) error {
-	if err := p.Stop(10 * time.Second); err != nil {
+func stopBaseline(p *Proc) error { return stopWithin(p, 10*time.Second) }
+
+// stopWithin stops p (SIGTERM, SIGKILL after grace) and fails when it exited badly.
+func stopWithin(p *Proc, grace time.Duration) error {
+	if err := p.Stop(grace); err != nil {
 		return fmt.Errorf("%s: %w; log tail:\n%s", p.Name, err, p.LogTail(3000))
 	}
 	return nil
@@ -276,19 +283,11 @@ func (h *Harness) checkSamePayload(ctx context.Context, topic string) error {
 const b2Topic = "b2"
 
 func (h *Harness) runB2(ctx context.Context, pl plan, r *Results) error {
-	if err := h.RestartServer(ctx); err != nil {
-		return err
-	}
-	part, err := h.createTopic(ctx, b2Topic)
+	part, drop, err := h.prefilledTopic(ctx, b2Topic, pl.b2Prefill)
 	if err != nil {
 		return err
 	}
-	defer h.deleteTopic(ctx, b2Topic)
-	start := time.Now()
-	if err := h.prefill(ctx, b2Topic, pl.b2Prefill, func(i int) []byte { return JSONRecord(uint64(i), MessageSize) }); err != nil {
-		return err
-	}
-	h.log.Info("B2: topic prefilled", "messages", pl.b2Prefill, "took", time.Since(start).Round(time.Millisecond))
+	defer drop()
 	w := pl.window
 	w.End = uint64(pl.b2Prefill)
 	for rep := 0; rep < pl.runs; rep++ {
@@ -364,40 +363,48 @@ const (
 	pgSchema = "iggy_bench"
 )
 
-func (h *Harness) runB3(ctx context.Context, pl plan, r *Results) error {
+// pgSession connects to PostgreSQL (Config.PGURL) and creates schema afresh. exec runs a
+// statement, failing with it in the error; done drops the schema and disconnects.
+func (h *Harness) pgSession(ctx context.Context, schema string) (conn *pgx.Conn, exec func(string) error, done func(), err error) {
 	if h.cfg.PGURL == "" {
-		return errors.New("no PostgreSQL: set IGGY_TEST_PG_URL (scripts/bench.sh starts one with scripts/postgres.sh)")
+		return nil, nil, nil, errors.New("no PostgreSQL: set IGGY_TEST_PG_URL (scripts/bench.sh starts one with scripts/postgres.sh)")
 	}
-	conn, err := pgx.Connect(ctx, h.cfg.PGURL)
-	if err != nil {
-		return fmt.Errorf("connect to PostgreSQL (IGGY_TEST_PG_URL): %w", err)
+	if conn, err = pgx.Connect(ctx, h.cfg.PGURL); err != nil {
+		return nil, nil, nil, fmt.Errorf("connect to PostgreSQL (IGGY_TEST_PG_URL): %w", err)
 	}
-	defer conn.Close(context.WithoutCancel(ctx))
-	exec := func(sql string) error {
+	exec = func(sql string) error {
 		if _, err := conn.Exec(ctx, sql); err != nil {
 			return fmt.Errorf("%s: %w", sql, err)
 		}
 		return nil
 	}
-	if err := exec("DROP SCHEMA IF EXISTS " + pgSchema + " CASCADE"); err != nil {
-		return err
+	done = func() {
+		bg := context.WithoutCancel(ctx)
+		_, _ = conn.Exec(bg, "DROP SCHEMA IF EXISTS "+schema+" CASCADE")
+		conn.Close(bg)
 	}
-	if err := exec("CREATE SCHEMA " + pgSchema); err != nil {
-		return err
+	if err = exec("DROP SCHEMA IF EXISTS " + schema + " CASCADE"); err == nil {
+		err = exec("CREATE SCHEMA " + schema)
 	}
-	defer conn.Exec(context.WithoutCancel(ctx), "DROP SCHEMA IF EXISTS "+pgSchema+" CASCADE")
+	if err != nil {
+		done()
+		return nil, nil, nil, err
+	}
+	return conn, exec, done, nil
+}
 
-	if err := h.RestartServer(ctx); err != nil {
-		return err
-	}
-	part, err := h.createTopic(ctx, b3Topic)
+func (h *Harness) runB3(ctx context.Context, pl plan, r *Results) error {
+	_, exec, done, err := h.pgSession(ctx, pgSchema)
 	if err != nil {
 		return err
 	}
-	defer h.deleteTopic(ctx, b3Topic)
-	if err := h.prefill(ctx, b3Topic, pl.b3Rows, func(i int) []byte { return JSONRecord(uint64(i), MessageSize) }); err != nil {
+	defer done()
+
+	part, drop, err := h.prefilledTopic(ctx, b3Topic, pl.b3Rows)
+	if err != nil {
 		return err
 	}
+	defer drop()
 	w := pl.window
 	w.End = uint64(pl.b3Rows)
 
