@@ -468,6 +468,9 @@ func originalVerdicts(r *Results) []Verdict {
 	var v []Verdict
 	for _, o := range originalScenarios(r) {
 		vd := Verdict{Target: fmt.Sprintf("%s ≥ %.1f × the original runtime, at ≤ %.0f× its CPU per message", o.Name, o.Target, TargetOCPU)}
+		if r.Original == "" {
+			vd.Measured = "(no `ORIGINAL_RUNTIME`)"
+		}
 		if len(o.Pairs) > 0 {
 			s := Summarize(o.Pairs)
 			cpu, _, _ := CPURatio(o.Pairs)
