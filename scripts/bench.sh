@@ -20,8 +20,10 @@
 #                              with target/release/iggy-server (scripts/real-iggy.sh builds it). Starts the
 #                              server on a free port pinned to CPU 0 (throwaway data directory, stopped at
 #                              the end), sets IGGY_BENCH_SERVER, and ORIGINAL_RUNTIME when
-#                              target/release/iggy-connectors and its plugins are there. Combine with
-#                              --smoke for a quick check.
+#                              target/release/iggy-connectors and its plugins are there (in the checkout:
+#                              cargo build --release -p iggy-connectors -p iggy_connector_random_source
+#                              -p iggy_connector_stdout_sink -p iggy_connector_postgres_sink). Combine
+#                              with --smoke for a quick check.
 #
 # Environment: BENCH_RUNS (interleaved runs per side), BENCH_ONLY (e.g. B1,B2 or O1,O2,O3), BENCH_SWEEP
 # (batch sizes of B1 and B2, e.g. 100,1000), SOAK_DURATION (default 10m).
