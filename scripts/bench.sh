@@ -131,6 +131,10 @@ fi
 [ -z "${IGGY_BENCH_SERVER:-}" ] || log "measuring against the external Iggy server ${IGGY_BENCH_SERVER}"
 
 # --- run ------------------------------------------------------------------------------------------
+# chart CSV PNG draws the B1/B2 chart, unless BENCH_ONLY left the sweep out (a header line only).
+chart() {
+  if [ "$(wc -l <"$1")" -gt 1 ]; then "$PY" bench/chart.py "$1" "$2"; else log "no B1/B2 runs: no chart"; fi
+}
 # The harness shares the server's core: the last core is left to the measured process (the harness
 # pins its children itself).
 BENCH=(build/bin/iggy-bench)
@@ -143,14 +147,14 @@ case "$MODE" in
   full)
     OUT=bench/out/full
     "${BENCH[@]}" run --mode full --root . --out "$OUT" --report bench/RESULTS.md --chart throughput.png "${ARGS[@]}"
-    "$PY" bench/chart.py "$OUT/sweep.csv" bench/throughput.png
+    chart "$OUT/sweep.csv" bench/throughput.png
     log "report: bench/RESULTS.md, chart: bench/throughput.png (total $((SECONDS - START))s)"
     ;;
   smoke)
     OUT=bench/out/smoke
     rm -rf "$OUT"
     "${BENCH[@]}" run --mode smoke --root . --out "$OUT" --chart throughput.png "${ARGS[@]}"
-    "$PY" bench/chart.py "$OUT/sweep.csv" "$OUT/throughput.png"
+    chart "$OUT/sweep.csv" "$OUT/throughput.png"
     log "smoke run passed: $OUT/RESULTS.md, $OUT/throughput.png (total $((SECONDS - START))s)"
     ;;
   soak)
