@@ -18,7 +18,7 @@
 //     a 10-minute soak (Harness.Soak, `make soak`).
 //   - O1-O3, only with Config.Original (ORIGINAL_RUNTIME): this runtime beside the original Rust
 //     runtime with the same connectors, interleaved: O1 random source (random text, 1 KB records)
-//     → Iggy, O2 Iggy → stdout sink printing every message (standard output to /dev/null), O3 Iggy →
+//     → Iggy, O2 Iggy → stdout sink (a log line per batch, standard output to /dev/null), O3 Iggy →
 //     PostgreSQL sink (original.go).
 //
 // Server: an iggy-devserver the harness starts (and restarts between parts), or with Config.Server

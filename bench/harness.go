@@ -360,13 +360,15 @@ func (h *Harness) groupProgress(topic, group string, partition uint32) func(cont
 	}
 }
 
-// prefill appends n messages of payload(i) to bench/<topic> in batches of 1000.
+// prefill appends n messages of payload(i) to <stream>/<topic> in batches of 1000, message i with
+// id i+1 (the real server keeps an id of 0 as it is, and a PostgreSQL sink's table has the id as its
+// primary key).
 func (h *Harness) prefill(ctx context.Context, topic string, n int, payload func(i int) []byte) error {
 	msgs := make([]iggy.Message, 0, 1000)
 	for i := 0; i < n; {
 		msgs = msgs[:0]
 		for ; i < n && len(msgs) < cap(msgs); i++ {
-			msgs = append(msgs, iggy.Message{Payload: payload(i)})
+			msgs = append(msgs, iggy.Message{ID: iggy.IDFromUint64(uint64(i) + 1), Payload: payload(i)})
 		}
 		if _, err := h.iggy.SendMessages(ctx, iggy.NamedID(h.stream), iggy.NamedID(topic), iggy.Balanced(), msgs); err != nil {
 			return fmt.Errorf("prefill %s/%s: %w", h.stream, topic, err)
@@ -410,7 +412,7 @@ func (h *Harness) startRuntime(name string, connectors map[string]string, cpuPro
 }
 
 // startRuntimeOpts is startRuntime, with standard output sent to /dev/null when discardStdout (a
-// stdout sink printing every message; the runtime logs to standard error).
+// stdout sink; the runtime logs to standard error).
 func (h *Harness) startRuntimeOpts(name string, connectors map[string]string, cpuProfile string, discardStdout bool) (*Proc, error) {
 	dir, cfgDir, err := h.writeConnectors(name, connectors)
 	if err != nil {

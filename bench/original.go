@@ -62,7 +62,7 @@ var OScenarios = []string{"O1", "O2", "O3"}
 
 // startOriginal runs the original runtime with the given connector files (name → TOML) on a fresh
 // config and state directory, pinned to the measured core. Its logs go to standard output, so with
-// discardStdout (a stdout sink printing every message) the harness sees only what it writes to
+// discardStdout (a stdout sink) the harness sees only what it writes to
 // standard error.
 func (h *Harness) startOriginal(name string, connectors map[string]string, discardStdout bool) (*Proc, error) {
 	dir, cfgDir, err := h.writeConnectors(name, connectors)

@@ -36,7 +36,7 @@ func TestOriginalConnectorFiles(t *testing.T) {
 		{"stdout sink", stdoutSinkTOML("/p/libiggy_connector_stdout_sink.so", "bench-x", "o2", "o2_ours_003", 1000),
 			func(t *testing.T, c *config.ConnectorConfig) {
 				s := c.SinkStreams[0]
-				if c.PluginConfig["print_payload"] != true || s.ConsumerGroup != "o2_ours_003" || s.BatchLength != 1000 || s.Topics[0] != "o2" {
+				if c.PluginConfig["print_payload"] != false || s.ConsumerGroup != "o2_ours_003" || s.BatchLength != 1000 || s.Topics[0] != "o2" {
 					t.Errorf("stdout sink %+v %v", s, c.PluginConfig)
 				}
 			}},

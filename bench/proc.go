@@ -115,7 +115,7 @@ type ProcSpec struct {
 	Argv   []string // command and arguments
 	Env    []string // added to the harness's environment without its IGGY_CONNECTORS_* variables
 	Dir    string   // working directory ("" = the harness's)
-	// DiscardStdout sends standard output to /dev/null (a stdout sink printing every message);
+	// DiscardStdout sends standard output to /dev/null (a stdout sink);
 	// standard error still goes to the log.
 	DiscardStdout bool
 }

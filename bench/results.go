@@ -43,7 +43,7 @@ type Results struct {
 	B5Micro []GoBench `json:"b5_micro"`
 	B6      B6        `json:"b6"`
 	// O1, O2 and O3 pair this runtime (Ours) with the original Rust runtime (Baseline): the random
-	// source producing 1 KB records of random text, the stdout sink printing every message, the
+	// source producing 1 KB records of random text, the stdout sink (a log line per batch), the
 	// PostgreSQL sink.
 	O1 []Pair `json:"o1,omitempty"`
 	O2 []Pair `json:"o2,omitempty"`
