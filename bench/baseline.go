@@ -18,12 +18,13 @@ import (
 
 // The baselines: what a plain Go program does with the same client, batch size and messages. Each
 // runs as its own process (the harness binary in a hidden mode) so that it is pinned, sampled and
-// compared exactly like the runtime process.
+// compared exactly like the runtime process. Each works in the stream the harness names in its
+// environment (baselineStream) and logs in with the credentials there (iggy/iggy without them).
 
 func dialBaseline(ctx context.Context, addr string) (*iggy.Client, error) {
 	dctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	return iggy.Dial(dctx, iggy.Config{Address: addr, Username: "iggy", Password: "iggy",
+	return iggy.Dial(dctx, iggy.Config{Address: addr, Username: envOr(baselineUserEnv, "iggy"), Password: envOr(baselinePassEnv, "iggy"),
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 }
 
@@ -40,7 +41,7 @@ func RunProducer(ctx context.Context, addr, topic string, batch int, payload []b
 	for i := range msgs {
 		msgs[i].Payload = payload
 	}
-	s, t := iggy.NamedID(benchStream), iggy.NamedID(topic)
+	s, t := iggy.NamedID(baselineStream()), iggy.NamedID(topic)
 	for sent := uint64(0); max == 0 || sent < max; sent += uint64(batch) {
 		if _, err := c.SendMessages(ctx, s, t, iggy.Balanced(), msgs); err != nil {
 			if ctx.Err() != nil {
@@ -62,7 +63,7 @@ func RunConsumer(ctx context.Context, addr, topic, group string, batch int) erro
 		return err
 	}
 	defer c.Close()
-	g := iggy.NewGroupConsumer(c, benchStream, topic, group, iggy.GroupConsumerOptions{})
+	g := iggy.NewGroupConsumer(c, baselineStream(), topic, group, iggy.GroupConsumerOptions{})
 	defer g.Close(context.WithoutCancel(ctx))
 	for ctx.Err() == nil {
 		b, err := g.Poll(ctx, batch)
@@ -135,7 +136,7 @@ func RunCopy(ctx context.Context, addr, topic, pgURL, schema, table string, rows
 		round = round[:0]
 		for _, m := range msgs[off:min(off+batch, len(msgs))] {
 			round = append(round, []any{pgtype.Numeric{Int: new(big.Int).SetBytes(m.ID[:]), Valid: true}, int64(m.Offset),
-				time.UnixMicro(int64(m.Timestamp)).UTC(), benchStream, topic, int32(partition), int64(m.Checksum),
+				time.UnixMicro(int64(m.Timestamp)).UTC(), baselineStream(), topic, int32(partition), int64(m.Checksum),
 				time.UnixMicro(int64(m.OriginTimestamp)).UTC(), m.Payload})
 		}
 		if _, err := conn.CopyFrom(ctx, pgx.Identifier{schema, table}, PGColumns, pgx.CopyFromRows(round)); err != nil {
@@ -154,7 +155,7 @@ func RunCopy(ctx context.Context, addr, topic, pgURL, schema, table string, rows
 
 // readAll polls the first n messages of bench/<topic> (one partition) from offset 0.
 func readAll(ctx context.Context, c *iggy.Client, topic string, n int) ([]iggy.Message, uint32, error) {
-	td, err := c.GetTopic(ctx, iggy.NamedID(benchStream), iggy.NamedID(topic))
+	td, err := c.GetTopic(ctx, iggy.NamedID(baselineStream()), iggy.NamedID(topic))
 	if err != nil {
 		return nil, 0, err
 	}
@@ -164,7 +165,7 @@ func readAll(ctx context.Context, c *iggy.Client, topic string, n int) ([]iggy.M
 	part := td.Partitions[0].ID
 	out := make([]iggy.Message, 0, n)
 	for len(out) < n {
-		res, err := c.PollMessages(ctx, iggy.NamedID(benchStream), iggy.NamedID(topic), iggy.SingleConsumer(1), iggy.Part(part),
+		res, err := c.PollMessages(ctx, iggy.NamedID(baselineStream()), iggy.NamedID(topic), iggy.SingleConsumer(1), iggy.Part(part),
 			iggy.StrategyOffset(uint64(len(out))), uint32(min(1000, n-len(out))), false)
 		if err != nil {
 			return nil, 0, err

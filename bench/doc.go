@@ -1,6 +1,7 @@
 // Package bench is the benchmark harness of `make bench` (issue 7): it measures the runtime
 // (the real iggy-connectors binary, CGO_ENABLED=0, with real plugins) beside a ceiling measured in
-// the same run, against a real iggy-devserver, and writes bench/RESULTS.md.
+// the same run, against a real iggy-devserver (or an external Iggy server), and writes
+// bench/RESULTS.md.
 //
 // Scenarios:
 //   - B1 source path: random source (generator = "zero_cost") → runtime → Iggy, vs a plain Go
@@ -15,6 +16,15 @@
 //     runtime/transform's benchmarks.
 //   - B6 memory: RSS idle with the demo pipeline, loaded (B1 + B2 in one runtime), and growth over
 //     a 10-minute soak (Harness.Soak, `make soak`).
+//   - O1-O3, only with Config.Original (ORIGINAL_RUNTIME): this runtime beside the original Rust
+//     runtime with the same connectors, interleaved: O1 random source (random text, 1 KB records)
+//     → Iggy, O2 Iggy → stdout sink (a log line per batch, standard output to /dev/null), O3 Iggy →
+//     PostgreSQL sink (original.go).
+//
+// Server: an iggy-devserver the harness starts (and restarts between parts), or with Config.Server
+// (IGGY_BENCH_SERVER) an external Iggy server such as the real Apache Iggy server: then the
+// harness works in a stream unique to the run, deletes it at the end, and reports the server's
+// address and version; its CPU placement is not the harness's.
 //
 // Method: the machine is small and shared, so nothing is judged on one absolute time. The runtime
 // and the baseline run as separate processes, pinned to the same core (taskset) away from the

@@ -115,6 +115,9 @@ type ProcSpec struct {
 	Argv   []string // command and arguments
 	Env    []string // added to the harness's environment without its IGGY_CONNECTORS_* variables
 	Dir    string   // working directory ("" = the harness's)
+	// DiscardStdout sends standard output to /dev/null (a stdout sink);
+	// standard error still goes to the log.
+	DiscardStdout bool
 }
 
 // StartProc starts a process as spec says.
@@ -135,6 +138,9 @@ func StartProc(spec ProcSpec) (*Proc, error) {
 	cmd.Env = append(cleanEnviron(), spec.Env...)
 	cmd.Dir = spec.Dir
 	cmd.Stdout, cmd.Stderr = lf, lf
+	if spec.DiscardStdout {
+		cmd.Stdout = nil // os/exec connects a nil Stdout to the null device
+	}
 	// Its own process group: a Ctrl-C on the harness does not reach it before the harness stops it.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {

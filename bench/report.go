@@ -115,6 +115,7 @@ func Verdicts(r *Results, soak *Soak) []Verdict {
 		vd.Known, vd.Met, vd.Measured = true, float64(r.B6.IdleRSS)/(1<<20) <= TargetB6IdleMB, mb(r.B6.IdleRSS)
 	}
 	v = append(v, vd)
+	v = append(v, originalVerdicts(r)...)
 	vd = Verdict{Target: fmt.Sprintf("B6 RSS growth over the %s soak ≤ %.0f%%", "10-minute", TargetB6Growth*100)}
 	if soak != nil {
 		vd.Known, vd.Met, vd.Measured = true, soak.Growth <= TargetB6Growth, fmt.Sprintf("%+.1f%% over %v", soak.Growth*100, soak.Duration)
@@ -134,6 +135,10 @@ func Render(r *Results, soak *Soak, analysis, chart string) string {
 	w("- Machine: **%d cores** (%s), %s RAM, Linux %s, **%s**.\n", m.Cores, m.CPUModel, m.MemTotal, m.Kernel, m.GoVersion)
 	w("- Load average (1/5/15 min) at the start: %s; at the end: %s. The machine is shared with other work, so\n", m.LoadStart, m.LoadEnd)
 	w("  every figure is a median over interleaved runs and targets are judged on ratios measured back to back.\n")
+	w("- Iggy server: %s.\n", serverLine(r.Server))
+	if r.Original != "" {
+		w("- Original runtime (the O scenarios): %s, with its random source, stdout sink and PostgreSQL sink plugins.\n", r.Original)
+	}
 	w("- Placement: %s.\n", r.Pinning)
 	w("- Each scenario: %d interleaved runs of ours and of the baseline (alternating which goes first); %s.\n", r.Runs, r.Window)
 	w("- Throughput is messages (rows for B3) per second; the ratio is the median of the per-run ratios ours/baseline, with\n")
@@ -189,6 +194,8 @@ func Render(r *Results, soak *Soak, analysis, chart string) string {
 	} else {
 		w("| B6 memory, soak | not run (`make soak`) | | | | |\n")
 	}
+
+	renderOriginal(w, r)
 
 	w("\n## Targets\n\n| target | measured | met |\n|---|---|---|\n")
 	for _, v := range Verdicts(r, soak) {
@@ -341,6 +348,8 @@ func runNotes(r *Results) []string {
 	}
 	add("B3", r.B3)
 	add("B5", r.B5)
+	add("O2", r.O2)
+	add("O3", r.O3)
 	return out
 }
 
@@ -415,4 +424,107 @@ func WriteSweepCSV(path string, r *Results) error {
 		return err
 	}
 	return f.Close()
+}
+
+// --- vs the original runtime ----------------------------------------------------------------------
+
+// Targets of issue 15 against the original runtime: throughput ratios ours/original, at no more
+// CPU per message than the original's.
+const (
+	TargetOSource = 1.5 // O1
+	TargetOSink   = 4.0 // O2, O3
+	TargetOCPU    = 1.0 // ≤ ratio of CPU-s per message ours/original
+)
+
+// CPURatio is the median (and range) of the per-pair ratios of CPU per message, ours/baseline.
+func CPURatio(pairs []Pair) (med, lo, hi float64) {
+	var xs []float64
+	for _, p := range pairs {
+		if b := p.Baseline.CPUPerMillion(); b > 0 {
+			xs = append(xs, p.Ours.CPUPerMillion()/b)
+		}
+	}
+	lo, hi = MinMax(xs)
+	return Median(xs), lo, hi
+}
+
+// oScenario is one O scenario's pairs and throughput target in the report.
+type oScenario struct {
+	Name, Label, Unit string
+	Pairs             []Pair
+	Target            float64
+}
+
+// originalScenarios lists the O scenarios in report order.
+func originalScenarios(r *Results) []oScenario {
+	return []oScenario{
+		{"O1", "O1 source path: random source (1 KB JSON records of random text) → runtime → Iggy, batch 1000", "msg/s", r.O1, TargetOSource},
+		{"O2", "O2 sink path: Iggy → runtime → stdout sink (1 KB JSON, `print_payload = false`, standard output to /dev/null), batch 1000", "msg/s", r.O2, TargetOSink},
+		{"O3", "O3 Iggy → runtime → PostgreSQL sink (bytea, rounds of 1000 rows)", "rows/s", r.O3, TargetOSink},
+	}
+}
+
+func originalVerdicts(r *Results) []Verdict {
+	var v []Verdict
+	for _, o := range originalScenarios(r) {
+		vd := Verdict{Target: fmt.Sprintf("%s ≥ %.1f × the original runtime, at ≤ %.0f× its CPU per message", o.Name, o.Target, TargetOCPU)}
+		if r.Original == "" {
+			vd.Measured = "(no `ORIGINAL_RUNTIME`)"
+		}
+		if len(o.Pairs) > 0 {
+			s := Summarize(o.Pairs)
+			cpu, _, _ := CPURatio(o.Pairs)
+			vd.Known, vd.Met = true, s.Ratio >= o.Target && cpu <= TargetOCPU
+			vd.Measured = fmt.Sprintf("%s×, CPU %s×", f2(s.Ratio), f2(cpu))
+		}
+		v = append(v, vd)
+	}
+	return v
+}
+
+// serverLine describes the measured Iggy server.
+func serverLine(s ServerInfo) string {
+	if s.Kind != "external" {
+		return "this repository's iggy-devserver (in memory), started by the harness; a fresh process for every producing run and every scenario"
+	}
+	return fmt.Sprintf("**external** server at %s (`IGGY_BENCH_SERVER`), version **%s**, not started by the harness; every run works in a stream of its own that the harness deletes at the end", s.Address, s.Version)
+}
+
+// renderOriginal writes the "vs the original runtime" section when the O scenarios ran.
+func renderOriginal(w func(string, ...any), r *Results) {
+	if len(r.O1)+len(r.O2)+len(r.O3) == 0 {
+		return
+	}
+	w("\n## vs the original runtime\n\n")
+	w("The same connectors on the same server, this runtime (ours) and the original Rust runtime (%s) run one after the\n", r.Original)
+	w("other, alternating which goes first, each pinned like the baselines; the ratio is the median of the per-run ratios\n")
+	w("ours/original (range in brackets), CPU ratio likewise for CPU-s per 1M messages (below 1: ours spends less per message).\n\n")
+	w("| scenario | ours | original | ratio | CPU-s per 1M msgs (ours / original) | CPU ratio | peak RSS (ours / original) |\n")
+	w("|---|---|---|---|---|---|---|\n")
+	for _, o := range originalScenarios(r) {
+		if len(o.Pairs) == 0 {
+			w("| %s | not measured | | | | | |\n", o.Label)
+			continue
+		}
+		s := Summarize(o.Pairs)
+		cpu, lo, hi := CPURatio(o.Pairs)
+		cpuCell := f2(cpu)
+		if len(o.Pairs) > 1 {
+			cpuCell = fmt.Sprintf("%s (%s–%s)", f2(cpu), f2(lo), f2(hi))
+		}
+		w("| %s | %s %s | %s %s | %s | %s / %s | %s | %s / %s |\n", o.Label, rate(s.OursRate), o.Unit, rate(s.BaseRate), o.Unit, ratioCell(s),
+			f2(s.OursCPUPerM), f2(s.BaseCPUPerM), cpuCell, mb(s.OursRSS), mb(s.BaseRSS))
+	}
+	w("\nO1: both random sources generate random alphanumeric text (ours with `generator = \"random\"`, not the `zero_cost`\n")
+	w("of B1) into `{\"id\", \"title\", \"name\", \"text\"}` records of exactly 1024 bytes (the harness checks one of each), 1000\n")
+	w("per poll, `interval = \"0\"`, `linger_time = \"0\"`; the original runs one batch in flight, ours its default `max_in_flight`.\n")
+	w("O2 and O3 read a topic prefilled with the 1 KB JSON records of B2, each run with a new consumer group; progress is the\n")
+	w("group's stored offset (the original stores it when it polls, before the sink sees the batch; ours after the sink\n")
+	w("wrote it). O2: the stdout sink logs one line per batch (`print_payload = false`: printing every payload would measure\n")
+	w("the plugins' formatting, a debug-formatted log line per message in the original), standard output of both runtimes to\n")
+	w("/dev/null. O3: B3's connector file for both\n")
+	w("(`batch_size = 1000`, bytea payloads with metadata, checksum and origin timestamp); ours writes as in B3 (COPY into a\n")
+	w("table of its own DDL), the original creates its table with its own DDL and writes multi-row INSERTs; the harness\n")
+	w("checks that the original's table holds at least the rows the window counted. CPU and RSS are the runtime process's only\n")
+	w("(not the server's, not PostgreSQL's).\n")
 }

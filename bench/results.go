@@ -20,6 +20,10 @@ type Results struct {
 	Pinning  string    `json:"pinning"`
 	Runs     int       `json:"runs"`   // interleaved runs per side
 	Window   string    `json:"window"` // how each run was measured
+	// Server is the measured Iggy server (an own iggy-devserver, or the external one).
+	Server ServerInfo `json:"server"`
+	// Original is the original runtime's version when the O scenarios ran.
+	Original string `json:"original,omitempty"`
 
 	// Sweep holds B1 and B2 at every batch size: scenario → batch size → interleaved pairs.
 	Sweep map[string]map[int][]Pair `json:"sweep"`
@@ -38,6 +42,12 @@ type Results struct {
 	B5      []Pair    `json:"b5"`
 	B5Micro []GoBench `json:"b5_micro"`
 	B6      B6        `json:"b6"`
+	// O1, O2 and O3 pair this runtime (Ours) with the original Rust runtime (Baseline): the random
+	// source producing 1 KB records of random text, the stdout sink (a log line per batch), the
+	// PostgreSQL sink.
+	O1 []Pair `json:"o1,omitempty"`
+	O2 []Pair `json:"o2,omitempty"`
+	O3 []Pair `json:"o3,omitempty"`
 	// Profiles: scenario → `go tool pprof -top` of the runtime in one extra run.
 	Profiles map[string]string `json:"profiles"`
 	// Durations of the phases, for the report's timing line.

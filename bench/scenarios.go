@@ -22,6 +22,7 @@ type plan struct {
 	sweep     []int // batch sizes of B1 and B2 (the chart); 1000 is the headline
 	window    Window
 	b2Prefill int // messages in the B2/B5 topic
+	o2Prefill int // messages in the O2 topic
 	b3Rows    int // messages in the B3 topic (and rows per run)
 	b4Time    string
 	b5Time    string
@@ -37,7 +38,7 @@ const HeadlineBatch = 1000
 func planFor(mode Mode, runs int) plan {
 	if mode == ModeSmoke {
 		p := plan{runs: 1, sweep: []int{100, HeadlineBatch}, window: Window{Warmup: 200 * time.Millisecond, Duration: 500 * time.Millisecond},
-			b2Prefill: 600_000, b3Rows: 60_000, b4Time: "20x", b5Time: "200x", b3Time: "1x",
+			b2Prefill: 600_000, o2Prefill: 200_000, b3Rows: 60_000, b4Time: "20x", b5Time: "200x", b3Time: "1x",
 			idleFor: 2 * time.Second, loadedFor: 2 * time.Second}
 		if runs > 0 {
 			p.runs = runs
@@ -45,7 +46,7 @@ func planFor(mode Mode, runs int) plan {
 		return p
 	}
 	p := plan{runs: 5, sweep: []int{1, 10, 100, HeadlineBatch}, window: Window{Warmup: 500 * time.Millisecond, Duration: 2 * time.Second},
-		b2Prefill: 3_000_000, b3Rows: 300_000, b4Time: "1s", b5Time: "1s", b3Time: "1x",
+		b2Prefill: 3_000_000, o2Prefill: 1_500_000, b3Rows: 300_000, b4Time: "1s", b5Time: "1s", b3Time: "1x",
 		idleFor: 10 * time.Second, loadedFor: 10 * time.Second, profile: true}
 	if runs > 0 {
 		p.runs = runs
@@ -64,7 +65,7 @@ func (h *Harness) Run(ctx context.Context) (*Results, error) {
 	if len(h.cfg.Sweep) > 0 {
 		pl.sweep = h.cfg.Sweep
 	}
-	r := &Results{Mode: h.cfg.Mode, Started: time.Now(), Machine: DescribeMachine(), Pinning: h.Pinning(), Runs: pl.runs,
+	r := &Results{Mode: h.cfg.Mode, Started: time.Now(), Machine: DescribeMachine(), Pinning: h.Pinning(), Runs: pl.runs, Server: h.server,
 		Window: fmt.Sprintf("warm-up %v after the first message moved, then a %v window (or until the prefilled data ran out); progress and /proc sampled every 10ms",
 			pl.window.Warmup, pl.window.Duration),
 		Sweep: map[string]map[int][]Pair{"B1": {}, "B2": {}}, Profiles: map[string]string{}}
@@ -89,10 +90,19 @@ func (h *Harness) Run(ctx context.Context) (*Results, error) {
 		{"B2", "B2 sink path and B5 transforms", func() error { return h.runB2(ctx, pl, r) }},
 		{"B3", "B3 PostgreSQL sink", func() error { return h.runB3(ctx, pl, r) }},
 		{"B6", "B6 memory", func() (err error) { r.B6, err = h.runB6(ctx, pl); return }},
+		{"O1", "O1 source path vs the original runtime", func() error { return h.runO1(ctx, pl, r) }},
+		{"O2", "O2 stdout sink path vs the original runtime", func() error { return h.runO2(ctx, pl, r) }},
+		{"O3", "O3 PostgreSQL sink vs the original runtime", func() error { return h.runO3(ctx, pl, r) }},
 	}
 	for _, s := range steps {
 		if !h.wants(s.scenario) && !(s.scenario == "B2" && h.wants("B5")) {
 			continue
+		}
+		if slices.Contains(OScenarios, s.scenario) && h.cfg.Original.Runtime == "" {
+			if len(h.cfg.Only) > 0 {
+				return r, fmt.Errorf("%s needs the original runtime: set ORIGINAL_RUNTIME", s.scenario)
+			}
+			continue // the O scenarios run only when the original is given
 		}
 		if err := phase(s.name, s.f); err != nil {
 			return r, err
@@ -102,6 +112,9 @@ func (h *Harness) Run(ctx context.Context) (*Results, error) {
 		if err := phase("CPU profiles of the runtime", func() error { return h.runProfiles(ctx, pl, r) }); err != nil {
 			return r, err
 		}
+	}
+	if h.cfg.Original.Runtime != "" {
+		r.Original = h.cfg.Original.Version(ctx)
 	}
 	r.Machine.LoadEnd = loadAvg()
 	r.Finished = time.Now()
@@ -126,30 +139,37 @@ func interleave(rep int, ours, base func() (Measurement, error)) (Pair, error) {
 
 // stopRuntime stops a runtime gracefully and fails when it exited badly or logged an error.
 func stopRuntime(p *Proc) error {
-	if err := p.Stop(15 * time.Second); err != nil {
-		return fmt.Errorf("%s: %w; log tail:\n%s", p.Name, err, p.LogTail(3000))
+	if err := stopWithin(p, 15*time.Second); err != nil {
+		return err
 	}
 	return logError(p)()
 }
 
 // logError returns a check that fails when the runtime's log holds an ERROR line.
-func logError(p *Proc) func() error {
+func logError(p *Proc) func() error { return logLine(p, "level=ERROR", "") }
+
+// logLine returns a check that fails when p's log holds a line containing marker; who follows the
+// process's name in the error.
+func logLine(p *Proc, marker, who string) func() error {
 	return func() error {
 		b, err := os.ReadFile(p.LogPath)
 		if err != nil {
 			return err
 		}
 		for _, l := range strings.Split(string(b), "\n") {
-			if strings.Contains(l, "level=ERROR") {
-				return fmt.Errorf("%s logged an error: %s", p.Name, l)
+			if strings.Contains(l, marker) {
+				return fmt.Errorf("%s%s logged an error: %s", p.Name, who, l)
 			}
 		}
 		return nil
 	}
 }
 
-func stopBaseline(p *Proc) error {
-	if err := p.Stop(10 * time.Second); err != nil {
+func stopBaseline(p *Proc) error { return stopWithin(p, 10*time.Second) }
+
+// stopWithin stops p (SIGTERM, SIGKILL after grace) and fails when it exited badly.
+func stopWithin(p *Proc, grace time.Duration) error {
+	if err := p.Stop(grace); err != nil {
 		return fmt.Errorf("%s: %w; log tail:\n%s", p.Name, err, p.LogTail(3000))
 	}
 	return nil
@@ -237,11 +257,11 @@ func (h *Harness) sourceRun(ctx context.Context, batch, inFlight int, ours bool,
 
 // checkSamePayload verifies that the first message of topic is the baseline producer's payload.
 func (h *Harness) checkSamePayload(ctx context.Context, topic string) error {
-	td, err := h.iggy.GetTopic(ctx, iggy.NamedID(benchStream), iggy.NamedID(topic))
+	td, err := h.iggy.GetTopic(ctx, iggy.NamedID(h.stream), iggy.NamedID(topic))
 	if err != nil {
 		return err
 	}
-	res, err := h.iggy.PollMessages(ctx, iggy.NamedID(benchStream), iggy.NamedID(topic), iggy.SingleConsumer(1),
+	res, err := h.iggy.PollMessages(ctx, iggy.NamedID(h.stream), iggy.NamedID(topic), iggy.SingleConsumer(1),
 		iggy.Part(td.Partitions[0].ID), iggy.StrategyOffset(0), 1, false)
 	if err != nil {
 		return err
@@ -263,19 +283,11 @@ func (h *Harness) checkSamePayload(ctx context.Context, topic string) error {
 const b2Topic = "b2"
 
 func (h *Harness) runB2(ctx context.Context, pl plan, r *Results) error {
-	if err := h.RestartServer(ctx); err != nil {
-		return err
-	}
-	part, err := h.createTopic(ctx, b2Topic)
+	part, drop, err := h.prefilledTopic(ctx, b2Topic, pl.b2Prefill)
 	if err != nil {
 		return err
 	}
-	defer h.deleteTopic(ctx, b2Topic)
-	start := time.Now()
-	if err := h.prefill(ctx, b2Topic, pl.b2Prefill, func(i int) []byte { return JSONRecord(uint64(i), MessageSize) }); err != nil {
-		return err
-	}
-	h.log.Info("B2: topic prefilled", "messages", pl.b2Prefill, "took", time.Since(start).Round(time.Millisecond))
+	defer drop()
 	w := pl.window
 	w.End = uint64(pl.b2Prefill)
 	for rep := 0; rep < pl.runs; rep++ {
@@ -340,7 +352,7 @@ func (h *Harness) sinkRunProfiled(ctx context.Context, partition uint32, batch i
 	} else {
 		err = stopRuntime(p)
 	}
-	_ = h.iggy.DeleteConsumerGroup(ctx, iggy.NamedID(benchStream), iggy.NamedID(b2Topic), iggy.NamedID(group))
+	_ = h.iggy.DeleteConsumerGroup(ctx, iggy.NamedID(h.stream), iggy.NamedID(b2Topic), iggy.NamedID(group))
 	return m, err
 }
 
@@ -351,40 +363,48 @@ const (
 	pgSchema = "iggy_bench"
 )
 
-func (h *Harness) runB3(ctx context.Context, pl plan, r *Results) error {
+// pgSession connects to PostgreSQL (Config.PGURL) and creates schema afresh. exec runs a
+// statement, failing with it in the error; done drops the schema and disconnects.
+func (h *Harness) pgSession(ctx context.Context, schema string) (conn *pgx.Conn, exec func(string) error, done func(), err error) {
 	if h.cfg.PGURL == "" {
-		return errors.New("no PostgreSQL: set IGGY_TEST_PG_URL (scripts/bench.sh starts one with scripts/postgres.sh)")
+		return nil, nil, nil, errors.New("no PostgreSQL: set IGGY_TEST_PG_URL (scripts/bench.sh starts one with scripts/postgres.sh)")
 	}
-	conn, err := pgx.Connect(ctx, h.cfg.PGURL)
-	if err != nil {
-		return fmt.Errorf("connect to PostgreSQL (IGGY_TEST_PG_URL): %w", err)
+	if conn, err = pgx.Connect(ctx, h.cfg.PGURL); err != nil {
+		return nil, nil, nil, fmt.Errorf("connect to PostgreSQL (IGGY_TEST_PG_URL): %w", err)
 	}
-	defer conn.Close(context.WithoutCancel(ctx))
-	exec := func(sql string) error {
+	exec = func(sql string) error {
 		if _, err := conn.Exec(ctx, sql); err != nil {
 			return fmt.Errorf("%s: %w", sql, err)
 		}
 		return nil
 	}
-	if err := exec("DROP SCHEMA IF EXISTS " + pgSchema + " CASCADE"); err != nil {
-		return err
+	done = func() {
+		bg := context.WithoutCancel(ctx)
+		_, _ = conn.Exec(bg, "DROP SCHEMA IF EXISTS "+schema+" CASCADE")
+		conn.Close(bg)
 	}
-	if err := exec("CREATE SCHEMA " + pgSchema); err != nil {
-		return err
+	if err = exec("DROP SCHEMA IF EXISTS " + schema + " CASCADE"); err == nil {
+		err = exec("CREATE SCHEMA " + schema)
 	}
-	defer conn.Exec(context.WithoutCancel(ctx), "DROP SCHEMA IF EXISTS "+pgSchema+" CASCADE")
+	if err != nil {
+		done()
+		return nil, nil, nil, err
+	}
+	return conn, exec, done, nil
+}
 
-	if err := h.RestartServer(ctx); err != nil {
-		return err
-	}
-	part, err := h.createTopic(ctx, b3Topic)
+func (h *Harness) runB3(ctx context.Context, pl plan, r *Results) error {
+	_, exec, done, err := h.pgSession(ctx, pgSchema)
 	if err != nil {
 		return err
 	}
-	defer h.deleteTopic(ctx, b3Topic)
-	if err := h.prefill(ctx, b3Topic, pl.b3Rows, func(i int) []byte { return JSONRecord(uint64(i), MessageSize) }); err != nil {
+	defer done()
+
+	part, drop, err := h.prefilledTopic(ctx, b3Topic, pl.b3Rows)
+	if err != nil {
 		return err
 	}
+	defer drop()
 	w := pl.window
 	w.End = uint64(pl.b3Rows)
 
@@ -511,7 +531,8 @@ func (h *Harness) runB6(ctx context.Context, pl plan) (B6, error) {
 	if err := h.RestartServer(ctx); err != nil {
 		return b, err
 	}
-	// Idle: the demo pipeline (configs/demo/connectors) as make demo runs it.
+	// Idle: the demo pipeline (configs/demo/connectors) as make demo runs it (on an external
+	// server in the run's stream).
 	demo := map[string]string{}
 	files, err := filepath.Glob(filepath.Join(h.cfg.Root, "configs", "demo", "connectors", "*.toml"))
 	if err != nil || len(files) == 0 {
@@ -522,7 +543,7 @@ func (h *Harness) runB6(ctx context.Context, pl plan) (B6, error) {
 		if err != nil {
 			return b, err
 		}
-		demo[strings.TrimSuffix(filepath.Base(f), ".toml")] = withPluginDir(string(data), h.cfg.PluginDir)
+		demo[strings.TrimSuffix(filepath.Base(f), ".toml")] = withStream(withPluginDir(string(data), h.cfg.PluginDir), demoStream, h.demoStream())
 	}
 	p, err := h.startRuntime(h.nextName("b6_idle"), demo, "")
 	if err != nil {
@@ -541,7 +562,7 @@ func (h *Harness) runB6(ctx context.Context, pl plan) (B6, error) {
 		return b, err
 	}
 	b.IdleRSS, b.IdleHWM, b.IdleFor = ps.RSS, ps.HWM, pl.idleFor
-	td, err := h.iggy.GetTopic(ctx, iggy.NamedID("demo_stream"), iggy.NamedID("demo_topic"))
+	td, err := h.iggy.GetTopic(ctx, iggy.NamedID(h.demoStream()), iggy.NamedID("demo_topic"))
 	if err != nil || td.Partitions[0].MessagesCount == 0 {
 		return b, fmt.Errorf("the demo pipeline produced nothing in %v (%v)", pl.idleFor, err)
 	}

@@ -5,6 +5,13 @@
 //	iggy-bench soak   [--duration 10m] --out DIR
 //	iggy-bench report --out DIR --report FILE [--chart NAME]
 //
+// run reads the environment: IGGY_BENCH_SERVER=host:port measures against that external Iggy
+// server instead of an iggy-devserver it starts (IGGY_BENCH_USERNAME and IGGY_BENCH_PASSWORD,
+// default iggy/iggy); ORIGINAL_RUNTIME=path/to/iggy-connectors (the original Rust runtime, its
+// random source, stdout sink and PostgreSQL sink plugins in ORIGINAL_PLUGINS_DIR, default the
+// binary's directory) adds the O scenarios, which run it beside this runtime. soak always runs
+// against its own iggy-devserver.
+//
 // run measures the scenarios (package bench) and writes DIR/results.json, DIR/sweep.csv (the
 // chart's input) and the Markdown report; soak writes DIR/soak.json and renders the report again
 // when DIR/results.json exists; report only renders. The report includes bench/ANALYSIS.md (the
@@ -107,13 +114,25 @@ func (c *common) config(log *slog.Logger, mode bench.Mode) (bench.Config, error)
 		OutDir: out, PGURL: os.Getenv("IGGY_TEST_PG_URL"), Logger: log}, nil
 }
 
+// fromEnv adds the external server and the original runtime of the environment to cfg.
+func fromEnv(cfg *bench.Config, getenv func(string) string) {
+	cfg.Server, cfg.Username, cfg.Password = getenv("IGGY_BENCH_SERVER"), getenv("IGGY_BENCH_USERNAME"), getenv("IGGY_BENCH_PASSWORD")
+	cfg.Original = bench.Original{Runtime: getenv("ORIGINAL_RUNTIME"), PluginDir: getenv("ORIGINAL_PLUGINS_DIR")}
+	if cfg.Original.Runtime != "" {
+		cfg.Original.Runtime, _ = filepath.Abs(cfg.Original.Runtime)
+	}
+	if cfg.Original.PluginDir != "" {
+		cfg.Original.PluginDir, _ = filepath.Abs(cfg.Original.PluginDir)
+	}
+}
+
 func cmdRun(ctx context.Context, log *slog.Logger, args []string) error {
 	fs := flag.NewFlagSet("run", flag.ExitOnError)
 	var c common
 	c.register(fs)
 	mode := fs.String("mode", "full", "full or smoke")
 	runs := fs.Int("runs", 0, "interleaved runs per side (default: 5 full, 1 smoke)")
-	only := fs.String("only", "", "comma-separated scenarios to run (B1..B6); default all")
+	only := fs.String("only", "", "comma-separated scenarios to run (B1..B6, O1..O3); default all")
 	sweep := fs.String("sweep", "", "comma-separated batch sizes of B1 and B2 (default 1,10,100,1000; smoke 100,1000)")
 	report := fs.String("report", "", "Markdown report to write (default OUT/RESULTS.md)")
 	chart := fs.String("chart", "throughput.png", "chart file name, relative to the report, that the report shows")
@@ -125,6 +144,7 @@ func cmdRun(ctx context.Context, log *slog.Logger, args []string) error {
 	if err != nil {
 		return err
 	}
+	fromEnv(&cfg, os.Getenv)
 	cfg.Runs = *runs
 	if *only != "" {
 		for _, s := range strings.Split(*only, ",") {
