@@ -24,6 +24,7 @@ const (
 	helloFailed = -100
 
 	helloFlagValidate = 1 // the library exports iggy_plugin_validate_config
+	helloFlagSinkRef  = 2 // the library speaks ABI 1.1 and exports iggy_sink_consume_ref
 )
 
 func writeRequest(w *bufio.Writer, o op, id uint32, arg uint64, in1, in2 []byte) error {

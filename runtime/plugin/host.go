@@ -33,11 +33,19 @@ func ServeHost(library string, requests io.Reader, replies io.Writer) error {
 	if n.validate != 0 {
 		flags |= helloFlagValidate
 	}
+	if n.sinkConsumeRef != 0 {
+		flags |= helloFlagSinkRef
+	}
 	if err := writeReply(bw, helloOK, mustMarshal(&n.info), []byte{flags}); err != nil {
 		return err
 	}
 	br := bufio.NewReaderSize(requests, 64<<10)
 	var buf []byte
+	// A plugin speaking ABI 1.1 gets sink batches by reference: the CBOR batch of the request is
+	// decoded in place (payloads alias buf, which stays untouched until the next request) and
+	// described to the plugin by a SinkBatchRef.
+	var dec abi.SinkBatchDecoder
+	var refs abi.SinkBatchRefBuilder
 	for {
 		buf, err = readFrame(br, buf)
 		if err == io.EOF {
@@ -50,14 +58,33 @@ func ServeHost(library string, requests io.Reader, replies io.Writer) error {
 		if err != nil {
 			return err
 		}
-		st, out := n.call(o, id, arg, in1, in2)
+		var ref *abi.SinkBatchRef
+		if o == opSinkConsume && n.sinkConsumeRef != 0 {
+			b, err := dec.Decode(in1)
+			if err != nil {
+				msg := mustMarshal(&abi.Error{Code: abi.CodeBadInput, Message: "undecodable SinkBatch in the plugin host: " + err.Error()})
+				if err := writeReply(bw, int32(abi.StatusBadInput), msg, nil); err != nil {
+					return fmt.Errorf("write reply: %w", err)
+				}
+				continue
+			}
+			ref = refs.Build(b)
+		}
+		// The outputs are written from the plugin's buffers, then freed: no copies.
+		st, out, slot := n.callRaw(o, id, arg, in1, in2, ref)
 		var logs []byte
+		var lslot *outSlot
 		if o == opDrainLogs {
 			logs, out = out, nil
-		} else if lst, l := n.call(opDrainLogs, 0, 0, nil, nil); lst == abi.StatusOK {
-			logs = l
+		} else if lst, l, ls := n.callRaw(opDrainLogs, 0, 0, nil, nil, nil); lst == abi.StatusOK {
+			logs, lslot = l, ls
+		} else {
+			n.release(ls)
 		}
-		if err := writeReply(bw, int32(st), out, logs); err != nil {
+		err = writeReply(bw, int32(st), out, logs)
+		n.release(slot)
+		n.release(lslot)
+		if err != nil {
 			return fmt.Errorf("write reply: %w", err)
 		}
 	}

@@ -85,6 +85,7 @@ type Library struct {
 	opts      Options
 	info      abi.PluginInfo
 	validate  bool    // exports iggy_plugin_validate_config
+	sinkRef   bool    // a sink speaking ABI 1.1 that exports iggy_sink_consume_ref
 	n         *native // in-process only
 	log       *slog.Logger
 	restarts  atomic.Uint64
@@ -120,10 +121,10 @@ func Open(path string, opts Options) (*Library, error) {
 			return nil, err
 		}
 		n.logs.setLibrary(l.log)
-		l.n, l.info, l.validate = n, n.info, n.validate != 0
+		l.n, l.info, l.validate, l.sinkRef = n, n.info, n.validate != 0, n.sinkConsumeRef != 0
 	case TransportProcess:
 		err := probe(context.Background(), resolved, &l.opts, l.log, func(c *child) error {
-			l.info, l.validate = c.info, c.flags&helloFlagValidate != 0
+			l.info, l.validate, l.sinkRef = c.info, c.flags&helloFlagValidate != 0, c.flags&helloFlagSinkRef != 0
 			return nil
 		})
 		if err != nil {
@@ -132,6 +133,12 @@ func Open(path string, opts Options) (*Library, error) {
 	}
 	return l, nil
 }
+
+// SinkBatchesByRef reports whether the library is a sink that takes batches by reference (it speaks
+// ABI 1.1 or later and exports iggy_sink_consume_ref); otherwise its batches cross as CBOR (ABI 1.0).
+// With the process transport the batches cross the pipe as CBOR either way and the plugin-host
+// child passes them on by reference.
+func (l *Library) SinkBatchesByRef() bool { return l.sinkRef }
 
 // Info is the library's PluginInfo (kind, name, version, config fields).
 func (l *Library) Info() abi.PluginInfo { return l.info }
@@ -224,7 +231,9 @@ func (l *Library) OpenSink(ctx context.Context, key string, cfgJSON []byte) (*Si
 	if err != nil {
 		return nil, err
 	}
-	return &SinkInstance{inst: i}, nil
+	// Batches by reference need pointers into this process: only the in-process transport passes
+	// them; a process child converts the CBOR it receives for a 1.1 plugin itself (host.go).
+	return &SinkInstance{inst: i, byRef: l.opts.Transport == TransportInProcess && l.sinkRef}, nil
 }
 
 // OpenSource opens a source instance with its JSON plugin config and last persisted state (nil =
@@ -259,7 +268,7 @@ func (l *Library) openInstance(ctx context.Context, key string, o op, args func(
 		l.n.logs.add(id, i.log)
 		i.be = &inprocBackend{n: l.n, inst: i}
 		i.mu.Lock()
-		_, err = i.do(ctx, o, 0, in1, in2)
+		err = i.do(ctx, o, 0, in1, in2, nil, nil)
 		i.mu.Unlock()
 		if err != nil {
 			l.n.logs.remove(id)
@@ -274,7 +283,7 @@ func (l *Library) openInstance(ctx context.Context, key string, o op, args func(
 		}
 		pb.child = c
 		i.mu.Lock()
-		_, err = i.do(ctx, o, 0, in1, in2)
+		err = i.do(ctx, o, 0, in1, in2, nil, nil)
 		i.mu.Unlock()
 		if err != nil {
 			pb.shutdown()
@@ -290,15 +299,23 @@ func (l *Library) openInstance(ctx context.Context, key string, o op, args func(
 type inprocBackend struct {
 	n    *native
 	inst *inst
+	slot *outSlot // output of the last call until release (guarded by the instance lock)
 }
 
-func (b *inprocBackend) call(ctx context.Context, o op, arg uint64, in1, in2 []byte) (abi.Status, []byte, error) {
+func (b *inprocBackend) call(ctx context.Context, o op, arg uint64, in1, in2 []byte, ref *abi.SinkBatchRef) (abi.Status, []byte, error) {
 	if err := ctx.Err(); err != nil {
 		return 0, nil, b.inst.transportError(o, abi.StatusRetryable, CodeTransport, "cancelled before the call", err)
 	}
-	st, out := b.n.call(o, b.inst.id, arg, in1, in2)
+	st, out, slot := b.n.callRaw(o, b.inst.id, arg, in1, in2, ref)
+	b.slot = slot
 	b.n.logs.drain()
 	return st, out, nil
+}
+
+// release frees the plugin's output buffer of the last call (the caller has decoded it).
+func (b *inprocBackend) release() {
+	b.n.release(b.slot)
+	b.slot = nil
 }
 
 func (b *inprocBackend) generation() uint64 { return 0 }

@@ -198,8 +198,8 @@ func (c *child) roundTrip(ctx context.Context, o op, id uint32, arg uint64, in1,
 		c.kill()
 		return 0, nil, nil, err
 	}
-	// out and logs alias c.buf, which the next call reuses: copy out (logs are consumed at once).
-	return abi.Status(s), append([]byte(nil), out...), logs, nil
+	// out and logs alias c.buf, which the next call reuses: callers decode them before that.
+	return abi.Status(s), out, logs, nil
 }
 
 // procBackend runs one instance in its own plugin-host process and restarts it when it dies.
@@ -298,7 +298,12 @@ func (b *procBackend) raw(ctx context.Context, o op, arg uint64, in1, in2 []byte
 	return st, out, nil
 }
 
-func (b *procBackend) call(ctx context.Context, o op, arg uint64, in1, in2 []byte) (abi.Status, []byte, error) {
+// release: out of the last call views the child's reply buffer, which only the next call reuses.
+func (b *procBackend) release() {}
+
+// call makes one call in the child. ref must be nil: batches cross the pipe as CBOR (the child
+// passes them on by reference itself when its plugin speaks ABI 1.1).
+func (b *procBackend) call(ctx context.Context, o op, arg uint64, in1, in2 []byte, _ *abi.SinkBatchRef) (abi.Status, []byte, error) {
 	if err := ctx.Err(); err != nil {
 		return 0, nil, b.inst.transportError(o, abi.StatusRetryable, CodeTransport, "cancelled before the call", err)
 	}
