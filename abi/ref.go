@@ -1,6 +1,7 @@
 package abi
 
 import (
+	"encoding/binary"
 	"fmt"
 	"math"
 	"unicode/utf8"
@@ -257,4 +258,138 @@ func refText(field string, p unsafe.Pointer, n uintptr, prev string) (string, er
 		return "", fmt.Errorf("decode SinkBatchRef: %s: invalid UTF-8", field)
 	}
 	return string(b), nil
+}
+
+// Batch images. An image is a SinkBatchRef laid out in one byte buffer of a 64-bit little-endian
+// platform: the 88-byte IggySinkBatchRef at offset 0, the 80-byte IggyMessageRefs after it, then the
+// bytes (stream, topic, schema, then each message's headers and payload), every pointer written as
+// its offset from the start of the image (0 = NULL). It is the golden vector sink_batch_ref.bin
+// (iggy_connector.h §6) and the form in which the process transport hands a batch to a plugin-host
+// child through shared memory: the child turns it back into real descriptors (ImageRef) by walking
+// only the descriptor array, never the payloads.
+
+const (
+	imageBatchSize = 88
+	imageMsgSize   = 80
+)
+
+// AppendSinkBatchImage appends the image of b to dst. Offsets are relative to len(dst) at the call,
+// so the image must be read from there.
+func AppendSinkBatchImage(dst []byte, b *SinkBatch) []byte {
+	base := len(dst)
+	need := imageBatchSize + imageMsgSize*len(b.Messages) + len(b.Stream) + len(b.Topic) + len(b.Schema)
+	for i := range b.Messages {
+		need += len(b.Messages[i].Payload)
+		for _, h := range b.Messages[i].Headers {
+			need += 24 + len(h.Key) + len(h.Value)
+		}
+	}
+	dst = grow(dst, need)
+	dst = dst[:base+imageBatchSize+imageMsgSize*len(b.Messages)]
+	img := dst[base:]
+	clear(img)
+	le := binary.LittleEndian
+	le.PutUint32(img[0:], imageBatchSize)
+	le.PutUint32(img[4:], b.PartitionID)
+	le.PutUint64(img[8:], b.CurrentOffset)
+	put := func(at int, p string) {
+		if len(p) > 0 {
+			le.PutUint64(dst[base+at:], uint64(len(dst)-base))
+			le.PutUint64(dst[base+at+8:], uint64(len(p)))
+			dst = append(dst, p...)
+		}
+	}
+	put(16, b.Stream)
+	put(32, b.Topic)
+	put(48, string(b.Schema))
+	if len(b.Messages) > 0 {
+		le.PutUint64(dst[base+64:], imageBatchSize)
+	}
+	le.PutUint64(dst[base+72:], uint64(len(b.Messages)))
+	le.PutUint64(dst[base+80:], imageMsgSize)
+	for i := range b.Messages {
+		m := &b.Messages[i]
+		at := base + imageBatchSize + imageMsgSize*i
+		copy(dst[at:], m.ID[:])
+		le.PutUint64(dst[at+16:], m.Offset)
+		le.PutUint64(dst[at+24:], m.Checksum)
+		le.PutUint64(dst[at+32:], m.Timestamp)
+		le.PutUint64(dst[at+40:], m.OriginTimestamp)
+		if len(m.Headers) > 0 {
+			start := len(dst)
+			dst = appendHeaders(dst, m.Headers)
+			le.PutUint64(dst[at+48:], uint64(start-base))
+			le.PutUint64(dst[at+56:], uint64(len(dst)-start))
+		}
+		if len(m.Payload) > 0 {
+			le.PutUint64(dst[at+64:], uint64(len(dst)-base))
+			le.PutUint64(dst[at+72:], uint64(len(m.Payload)))
+			dst = append(dst, m.Payload...)
+		}
+	}
+	return dst
+}
+
+// ImageRef turns an image (AppendSinkBatchImage) into real descriptors pointing into img, in memory
+// the builder reuses. Every offset and length is checked against img; a bad one is an error naming
+// the field. img must stay unchanged and reachable while the descriptors are used.
+func (bl *SinkBatchRefBuilder) ImageRef(img []byte) (*SinkBatchRef, error) {
+	le := binary.LittleEndian
+	if len(img) < imageBatchSize {
+		return nil, fmt.Errorf("batch image: %d bytes, shorter than its header", len(img))
+	}
+	if le.Uint32(img) != imageBatchSize || le.Uint64(img[80:]) != imageMsgSize {
+		return nil, fmt.Errorf("batch image: sizes %d/%d, want %d/%d", le.Uint32(img), le.Uint64(img[80:]), imageBatchSize, imageMsgSize)
+	}
+	span := func(at int, field string, i int) (unsafe.Pointer, uintptr, error) {
+		off, n := le.Uint64(img[at:]), le.Uint64(img[at+8:])
+		if n == 0 {
+			return nil, 0, nil
+		}
+		if off == 0 || off > uint64(len(img)) || n > uint64(len(img))-off {
+			if i >= 0 {
+				field = fmt.Sprintf("messages[%d].%s", i, field)
+			}
+			return nil, 0, fmt.Errorf("batch image: %s: %d bytes at %d outside the image of %d bytes", field, n, off, len(img))
+		}
+		return unsafe.Pointer(&img[off]), uintptr(n), nil
+	}
+	r := &bl.ref
+	*r = SinkBatchRef{Size: SinkBatchRefSize, PartitionID: le.Uint32(img[4:]), CurrentOffset: le.Uint64(img[8:]), MessageSize: MessageRefSize}
+	var err error
+	if r.Stream, r.StreamLen, err = span(16, "stream", -1); err != nil {
+		return nil, err
+	}
+	if r.Topic, r.TopicLen, err = span(32, "topic", -1); err != nil {
+		return nil, err
+	}
+	if r.Schema, r.SchemaLen, err = span(48, "schema", -1); err != nil {
+		return nil, err
+	}
+	n, first := le.Uint64(img[72:]), le.Uint64(img[64:])
+	if n > 0 && (first != imageBatchSize || n > uint64(len(img)-imageBatchSize)/imageMsgSize) {
+		return nil, fmt.Errorf("batch image: %d messages at %d do not fit in %d bytes", n, first, len(img))
+	}
+	if cap(bl.msgs) < int(n) {
+		bl.msgs = make([]MessageRef, n)
+	}
+	bl.msgs = bl.msgs[:n]
+	for i := range bl.msgs {
+		at := imageBatchSize + imageMsgSize*i
+		m := &bl.msgs[i]
+		copy(m.ID[:], img[at:at+16])
+		m.Offset, m.Checksum = le.Uint64(img[at+16:]), le.Uint64(img[at+24:])
+		m.Timestamp, m.OriginTimestamp = le.Uint64(img[at+32:]), le.Uint64(img[at+40:])
+		if m.Headers, m.HeadersLen, err = span(at+48, "headers", i); err != nil {
+			return nil, err
+		}
+		if m.Payload, m.PayloadLen, err = span(at+64, "payload", i); err != nil {
+			return nil, err
+		}
+	}
+	r.MessagesLen = uintptr(n)
+	if n > 0 {
+		r.Messages = unsafe.Pointer(&bl.msgs[0])
+	}
+	return r, nil
 }

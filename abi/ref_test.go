@@ -11,90 +11,18 @@ import (
 	"unsafe"
 )
 
-// refImage renders b as the golden IggySinkBatchRef image of iggy_connector.h §6 (64-bit
-// little-endian; pointers as offsets from the start of the image, 0 = NULL).
-func refImage(b *SinkBatch) []byte {
-	const batchSize, msgSize = 88, 80
-	img := make([]byte, batchSize+msgSize*len(b.Messages))
-	le := binary.LittleEndian
-	data := func(p []byte) (off uint64) {
-		if len(p) == 0 {
-			return 0
-		}
-		off = uint64(len(img))
-		img = append(img, p...)
-		return off
-	}
-	le.PutUint32(img[0:], batchSize)
-	le.PutUint32(img[4:], b.PartitionID)
-	le.PutUint64(img[8:], b.CurrentOffset)
-	for i, s := range []string{b.Stream, b.Topic, string(b.Schema)} {
-		off := data([]byte(s))
-		le.PutUint64(img[16+16*i:], off)
-		le.PutUint64(img[24+16*i:], uint64(len(s)))
-	}
-	if len(b.Messages) > 0 {
-		le.PutUint64(img[64:], batchSize)
-	}
-	le.PutUint64(img[72:], uint64(len(b.Messages)))
-	le.PutUint64(img[80:], msgSize)
-	for i := range b.Messages {
-		m := &b.Messages[i]
-		at := batchSize + msgSize*i
-		copy(img[at:], m.ID[:])
-		le.PutUint64(img[at+16:], m.Offset)
-		le.PutUint64(img[at+24:], m.Checksum)
-		le.PutUint64(img[at+32:], m.Timestamp)
-		le.PutUint64(img[at+40:], m.OriginTimestamp)
-		var hs []byte
-		if len(m.Headers) > 0 {
-			hs = appendHeaders(nil, m.Headers)
-		}
-		hoff := data(hs)
-		le.PutUint64(img[at+48:], hoff)
-		le.PutUint64(img[at+56:], uint64(len(hs)))
-		poff := data(m.Payload)
-		le.PutUint64(img[at+64:], poff)
-		le.PutUint64(img[at+72:], uint64(len(m.Payload)))
-	}
-	return img
-}
+// refImage renders b as the golden IggySinkBatchRef image of iggy_connector.h §6.
+func refImage(b *SinkBatch) []byte { return AppendSinkBatchImage(nil, b) }
 
 // refFromImage builds real descriptors from a golden image: every pointer points into img.
 func refFromImage(t *testing.T, img []byte) (*SinkBatchRef, []MessageRef) {
 	t.Helper()
-	le := binary.LittleEndian
-	ptr := func(at int) unsafe.Pointer {
-		off := le.Uint64(img[at:])
-		if off == 0 {
-			return nil
-		}
-		if off >= uint64(len(img)) {
-			t.Fatalf("pointer at %d: offset %d outside the image of %d bytes", at, off, len(img))
-		}
-		return unsafe.Pointer(&img[off])
+	var bl SinkBatchRefBuilder
+	r, err := bl.ImageRef(img)
+	if err != nil {
+		t.Fatal(err)
 	}
-	r := &SinkBatchRef{Size: SinkBatchRefSize, PartitionID: le.Uint32(img[4:]), CurrentOffset: le.Uint64(img[8:]),
-		Stream: ptr(16), StreamLen: uintptr(le.Uint64(img[24:])), Topic: ptr(32), TopicLen: uintptr(le.Uint64(img[40:])),
-		Schema: ptr(48), SchemaLen: uintptr(le.Uint64(img[56:])), MessagesLen: uintptr(le.Uint64(img[72:])), MessageSize: MessageRefSize}
-	if le.Uint32(img[0:]) != 88 || le.Uint64(img[80:]) != 80 {
-		t.Fatalf("image sizes %d/%d, want 88/80", le.Uint32(img[0:]), le.Uint64(img[80:]))
-	}
-	base := int(le.Uint64(img[64:]))
-	msgs := make([]MessageRef, r.MessagesLen)
-	for i := range msgs {
-		at := base + 80*i
-		m := &msgs[i]
-		copy(m.ID[:], img[at:at+16])
-		m.Offset, m.Checksum = le.Uint64(img[at+16:]), le.Uint64(img[at+24:])
-		m.Timestamp, m.OriginTimestamp = le.Uint64(img[at+32:]), le.Uint64(img[at+40:])
-		m.Headers, m.HeadersLen = ptr(at+48), uintptr(le.Uint64(img[at+56:]))
-		m.Payload, m.PayloadLen = ptr(at+64), uintptr(le.Uint64(img[at+72:]))
-	}
-	if len(msgs) > 0 {
-		r.Messages = unsafe.Pointer(&msgs[0])
-	}
-	return r, msgs
+	return r, bl.msgs
 }
 
 func goldenSinkBatch(t *testing.T) *SinkBatch {
@@ -171,6 +99,21 @@ func TestRefBuildDecode(t *testing.T) {
 		}
 		if ref.Size != SinkBatchRefSize || ref.MessageSize != MessageRefSize || int(ref.MessagesLen) != len(want.Messages) {
 			t.Fatalf("batch %d: descriptor %+v", i, ref)
+		}
+		var ib SinkBatchRefBuilder
+		img := append([]byte("prefix"), AppendSinkBatchImage([]byte("prefix"), want)[6:]...)
+		iref, err := ib.ImageRef(img[6:])
+		if err != nil {
+			t.Fatalf("batch %d: image: %v", i, err)
+		}
+		for _, borrow := range []bool{true, false} {
+			got, err := dec.DecodeRef(iref, borrow)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if normalise(got) != normalise(viaCBOR) {
+				t.Fatalf("batch %d via image borrow=%v:\n got %s\nwant %s", i, borrow, normalise(got), normalise(viaCBOR))
+			}
 		}
 		for _, borrow := range []bool{true, false} {
 			got, err := dec.DecodeRef(ref, borrow)
@@ -262,5 +205,32 @@ func BenchmarkRefBuildDecode(b *testing.B) {
 		if _, err := dec.DecodeRef(bl.Build(batch), true); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// TestImageRefRejects: every offset and length of an image is checked against its size.
+func TestImageRefRejects(t *testing.T) {
+	img := AppendSinkBatchImage(nil, goldenSinkBatch(t))
+	var bl SinkBatchRefBuilder
+	for _, c := range []struct {
+		name, want string
+		at         int
+		v          uint64
+	}{
+		{"stream offset", "stream:", 16, 1 << 40},
+		{"topic length", "topic:", 40, 1 << 20},
+		{"message count", "messages at", 72, 1 << 40},
+		{"payload", "messages[1].payload", 88 + 80 + 64, uint64(len(img))},
+		{"headers", "messages[0].headers", 88 + 56, 1 << 30},
+		{"sizes", "sizes", 80, 96},
+	} {
+		bad := append([]byte(nil), img...)
+		binary.LittleEndian.PutUint64(bad[c.at:], c.v)
+		if _, err := bl.ImageRef(bad); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: error %v, want %q", c.name, err, c.want)
+		}
+	}
+	if _, err := bl.ImageRef(img[:50]); err == nil {
+		t.Error("a truncated image was accepted")
 	}
 }

@@ -25,6 +25,10 @@ const (
 
 	helloFlagValidate = 1 // the library exports iggy_plugin_validate_config
 	helloFlagSinkRef  = 2 // the library speaks ABI 1.1 and exports iggy_sink_consume_ref
+	helloFlagShm      = 4 // the child mapped the shared batch region (opSinkConsumeShm works)
+
+	// shmFDEnv names the child's file descriptor of the shared batch region (shm_linux.go).
+	shmFDEnv = "IGGY_PLUGIN_HOST_SHM_FD"
 )
 
 func writeRequest(w *bufio.Writer, o op, id uint32, arg uint64, in1, in2 []byte) error {

@@ -19,6 +19,10 @@ type backend interface {
 	// the batch of opSinkConsume by reference (ABI 1.1, in-process only; nil otherwise).
 	call(ctx context.Context, o op, arg uint64, in1, in2 []byte, ref *abi.SinkBatchRef) (abi.Status, []byte, error)
 	release()
+	// encodeBuf is where a sink batch should be encoded (empty, with capacity): the shared batch
+	// region of a process child, or nil for an ordinary buffer (an encoding that outgrew the region
+	// is sent inline); image asks for abi.AppendSinkBatchImage instead of the CBOR SinkBatch.
+	encodeBuf() (dst []byte, image bool)
 	// generation changes whenever the plugin side of the instance was re-created (process restart).
 	generation() uint64
 	drainIdle()
@@ -164,10 +168,19 @@ func (s *SinkInstance) Consume(ctx context.Context, b *abi.SinkBatch) (abi.SinkR
 		err = s.do(ctx, opSinkConsume, 0, nil, nil, ref, decode)
 		runtime.KeepAlive(b)
 	} else {
-		s.buf = abi.AppendSinkBatch(s.buf[:0], b)
-		err = s.do(ctx, opSinkConsume, 0, s.buf, nil, nil, decode)
-		if cap(s.buf) > 16<<20 {
-			s.buf = nil // do not pin a huge buffer after an unusually large batch
+		dst, image := s.be.encodeBuf()
+		encode := abi.AppendSinkBatch
+		if image {
+			encode = abi.AppendSinkBatchImage
+		}
+		if dst != nil {
+			err = s.do(ctx, opSinkConsume, 0, encode(dst, b), nil, nil, decode)
+		} else {
+			s.buf = encode(s.buf[:0], b)
+			err = s.do(ctx, opSinkConsume, 0, s.buf, nil, nil, decode)
+			if cap(s.buf) > 16<<20 {
+				s.buf = nil // do not pin a huge buffer after an unusually large batch
+			}
 		}
 	}
 	if err != nil {

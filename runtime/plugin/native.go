@@ -30,12 +30,20 @@ const (
 	opSourcePoll
 	opSourceCommit
 	opSourceClose
+	// opSinkConsumeShm is opSinkConsume whose CBOR batch is in the shared batch region (process
+	// transport only: arg is its length; the child turns it into opSinkConsume).
+	opSinkConsumeShm
+	// opSinkConsumeImage is opSinkConsume with the batch as an image (abi.AppendSinkBatchImage) for
+	// a child whose plugin takes batches by reference: inline in in1, or in the shared batch region
+	// (in1 empty, arg its length).
+	opSinkConsumeImage
 )
 
 var opNames = map[op]string{
 	opInfo: "plugin_info", opValidate: "validate_config", opDrainLogs: "drain_logs",
 	opSinkOpen: "sink_open", opSinkConsume: "sink_consume", opSinkClose: "sink_close",
 	opSourceOpen: "source_open", opSourcePoll: "source_poll", opSourceCommit: "source_commit", opSourceClose: "source_close",
+	opSinkConsumeShm: "sink_consume", opSinkConsumeImage: "sink_consume",
 }
 
 func (o op) String() string {

@@ -276,9 +276,13 @@ func (l *Library) openInstance(ctx context.Context, key string, o op, args func(
 		}
 	case TransportProcess:
 		pb := &procBackend{lib: l, inst: i, reopen: args}
+		if l.info.Kind == abi.KindSink {
+			pb.shm = newShm() // nil where there is none: batches then cross the pipe
+		}
 		i.be = pb
-		c, err := startChild(ctx, l.path, &l.opts, i.log)
+		c, err := startChild(ctx, l.path, &l.opts, i.log, pb.shm)
 		if err != nil {
+			pb.shm.close()
 			return nil, err
 		}
 		pb.child = c
@@ -318,6 +322,7 @@ func (b *inprocBackend) release() {
 	b.slot = nil
 }
 
-func (b *inprocBackend) generation() uint64 { return 0 }
-func (b *inprocBackend) drainIdle()         {}
-func (b *inprocBackend) shutdown()          { b.n.logs.remove(b.inst.id) }
+func (b *inprocBackend) encodeBuf() ([]byte, bool) { return nil, false }
+func (b *inprocBackend) generation() uint64        { return 0 }
+func (b *inprocBackend) drainIdle()                {}
+func (b *inprocBackend) shutdown()                 { b.n.logs.remove(b.inst.id) }
