@@ -12,11 +12,17 @@
 //     (abort, os.Exit, a panic in its own goroutine) takes the runtime down.
 //   - TransportProcess: each instance runs in its own child process, the runtime binary itself in
 //     the hidden mode `plugin-host --library PATH` (ServeHost), which loads the library and exchanges
-//     the same bytes over pipes. A child that dies fails the call in flight with a retryable
+//     the same bytes over pipes (a sink's batches through a shared memory region instead, on Linux). A child that dies fails the call in flight with a retryable
 //     *CallError saying so; the next call restarts it (exponential backoff), reopens the instance with
 //     its original config (sources: with the latest committed state) and proceeds. A context that
 //     ends during a call kills the child (the only way to interrupt a plugin call); it is restarted
 //     on the next call.
+//
+// ABI versions: a library of the runtime's major version is accepted whatever its minor. A sink that
+// speaks 1.1 and exports iggy_sink_consume_ref gets its batches by reference (abi.SinkBatchRef
+// descriptors pointing into the runtime's memory, in process; in a plugin-host child, into the shared
+// region); every other sink gets CBOR SinkBatches (ABI 1.0). Plugin outputs are decoded straight from
+// the plugin's buffer before it is freed (nothing decoded aliases it afterwards).
 //
 // Calls of one instance are serialised by the instance (an ABI rule); different instances may be
 // called concurrently. Plugin log records are drained after every call and every DrainInterval and

@@ -13,7 +13,7 @@ import (
 // shmSize is the size of a sink instance's shared batch region: the largest CBOR SinkBatch that
 // crosses to a process-transport child without the pipe (larger ones go through the pipe). The
 // memfd is sparse: only the pages batches actually touched use memory.
-const shmSize = 256 << 20
+var shmSize = 256 << 20 // a variable for tests
 
 // shmRegion is a shared-memory area (a memfd mapped by the parent and by its plugin-host child)
 // into which the parent encodes a sink's batches, so that a batch crosses to the child without being
@@ -49,7 +49,7 @@ func newShm() *shmRegion {
 		return nil
 	}
 	f := os.NewFile(uintptr(fd), "iggy-connectors-batch")
-	if err := f.Truncate(shmSize); err != nil {
+	if err := f.Truncate(int64(shmSize)); err != nil {
 		f.Close()
 		return nil
 	}
