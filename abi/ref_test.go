@@ -106,22 +106,18 @@ func TestRefBuildDecode(t *testing.T) {
 		if err != nil {
 			t.Fatalf("batch %d: image: %v", i, err)
 		}
-		for _, borrow := range []bool{true, false} {
-			got, err := dec.DecodeRef(iref, borrow)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if normalise(got) != normalise(viaCBOR) {
-				t.Fatalf("batch %d via image borrow=%v:\n got %s\nwant %s", i, borrow, normalise(got), normalise(viaCBOR))
-			}
-		}
-		for _, borrow := range []bool{true, false} {
-			got, err := dec.DecodeRef(ref, borrow)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if normalise(got) != normalise(viaCBOR) {
-				t.Fatalf("batch %d borrow=%v:\n got %s\nwant %s", i, borrow, normalise(got), normalise(viaCBOR))
+		for _, r := range []struct {
+			how string
+			ref *SinkBatchRef
+		}{{"built", ref}, {"from an image", iref}} {
+			for _, borrow := range []bool{true, false} {
+				got, err := dec.DecodeRef(r.ref, borrow)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if normalise(got) != normalise(viaCBOR) {
+					t.Fatalf("batch %d %s borrow=%v:\n got %s\nwant %s", i, r.how, borrow, normalise(got), normalise(viaCBOR))
+				}
 			}
 		}
 	}
