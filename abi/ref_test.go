@@ -3,6 +3,7 @@ package abi
 import (
 	"bytes"
 	"encoding/binary"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -228,5 +229,34 @@ func TestImageRefRejects(t *testing.T) {
 	}
 	if _, err := bl.ImageRef(img[:50]); err == nil {
 		t.Error("a truncated image was accepted")
+	}
+}
+
+// BenchmarkPollResultOwned compares the two ways to get a PollResult that owns its bytes from a
+// buffer that is about to be freed: clone the whole buffer and decode aliasing the clone, or decode
+// aliasing the buffer and gather the bytes the result keeps (DecodeOwnedPollResult).
+func BenchmarkPollResultOwned(b *testing.B) {
+	for _, size := range []int{100, 1024} {
+		r := &PollResult{BatchID: 1, Schema: SchemaJSON, Messages: make([]SourceMessage, 1000), State: []byte("state")}
+		for i := range r.Messages {
+			r.Messages[i] = SourceMessage{Payload: bytes.Repeat([]byte{'x'}, size)}
+		}
+		data := AppendPollResult(nil, r)
+		b.Run(fmt.Sprintf("clone/size=%d", size), func(b *testing.B) {
+			b.SetBytes(int64(len(data)))
+			for b.Loop() {
+				if _, err := DecodePollResult(bytes.Clone(data)); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		b.Run(fmt.Sprintf("gather/size=%d", size), func(b *testing.B) {
+			b.SetBytes(int64(len(data)))
+			for b.Loop() {
+				if _, err := DecodeOwnedPollResult(data); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }
