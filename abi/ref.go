@@ -65,7 +65,6 @@ type SinkBatchRefBuilder struct {
 	ref  SinkBatchRef
 	msgs []MessageRef
 	hdrs []byte // CBOR header arrays of the messages that have headers
-	hoff []int  // per message: start and end of its headers in hdrs (equal when none)
 }
 
 // Build fills the descriptor for b and returns it.
@@ -80,35 +79,31 @@ func (bl *SinkBatchRefBuilder) Build(b *SinkBatch) *SinkBatchRef {
 			clear(bl.msgs[n:old:old]) // drop references to an earlier, larger batch
 		}
 	}
-	bl.hdrs = bl.hdrs[:0]
-	withHeaders := false
+	// The header arrays are encoded into hdrs in the same pass that fills the descriptors; hdrs is
+	// first sized for all of them (need is an upper bound), so it does not move. (Were it to move,
+	// the descriptors written before would still be right: they keep the old array alive.)
+	need := 0
 	for i := range b.Messages {
-		if len(b.Messages[i].Headers) > 0 {
-			withHeaders = true
-			break
-		}
-	}
-	if withHeaders {
-		if cap(bl.hoff) < 2*n {
-			bl.hoff = make([]int, 2*n)
-		}
-		bl.hoff = bl.hoff[:2*n]
-		for i := range b.Messages {
-			bl.hoff[2*i] = len(bl.hdrs)
-			if hs := b.Messages[i].Headers; len(hs) > 0 {
-				bl.hdrs = appendHeaders(bl.hdrs, hs)
+		if hs := b.Messages[i].Headers; len(hs) > 0 {
+			need += 9
+			for j := range hs {
+				need += 23 + len(hs[j].Key) + len(hs[j].Value) // 0x84, two kinds, two length heads
 			}
-			bl.hoff[2*i+1] = len(bl.hdrs)
 		}
 	}
+	if cap(bl.hdrs) < need {
+		bl.hdrs = make([]byte, 0, need)
+	}
+	bl.hdrs = bl.hdrs[:0]
 	for i := range b.Messages {
 		m, r := &b.Messages[i], &bl.msgs[i]
 		r.ID, r.Offset, r.Checksum, r.Timestamp, r.OriginTimestamp = m.ID, m.Offset, m.Checksum, m.Timestamp, m.OriginTimestamp
 		r.Payload, r.PayloadLen = unsafe.Pointer(unsafe.SliceData(m.Payload)), uintptr(len(m.Payload))
 		r.Headers, r.HeadersLen = nil, 0
-		if withHeaders && bl.hoff[2*i+1] > bl.hoff[2*i] {
-			start, end := bl.hoff[2*i], bl.hoff[2*i+1]
-			r.Headers, r.HeadersLen = unsafe.Pointer(&bl.hdrs[start]), uintptr(end-start)
+		if len(m.Headers) > 0 {
+			start := len(bl.hdrs)
+			bl.hdrs = appendHeaders(bl.hdrs, m.Headers)
+			r.Headers, r.HeadersLen = unsafe.Pointer(&bl.hdrs[start]), uintptr(len(bl.hdrs)-start)
 		}
 	}
 	bl.ref = SinkBatchRef{
