@@ -130,10 +130,11 @@
  * (The Go runtime passes Go heap memory here: Go's collector does not move heap objects, and the
  * runtime keeps the batch reachable until the call has returned.)
  *
- * Process transport. Pointers cannot cross processes: the `process` transport sends the CBOR
- * SinkBatch over its pipe (inline bytes); the plugin-host child decodes it in place and calls
- * iggy_sink_consume_ref of a 1.1 library with pointers into its own receive buffer, with the same
- * lifetime rules.
+ * Process transport. Pointers cannot cross processes: the `process` transport hands the batch to
+ * its plugin-host child as inline bytes, in a shared memory region (Linux) or over its pipe. For a
+ * library that takes batches by reference the bytes are the batch's image (the layout of the golden
+ * vector below): the child only turns offsets into pointers into its mapping of those bytes and calls
+ * iggy_sink_consume_ref, with the same lifetime rules; every other library gets the CBOR SinkBatch.
  *
  * Golden vector. abi/testdata/sink_batch_ref.bin is the sink_batch vector as an IggySinkBatchRef image
  * of a 64-bit little-endian platform: the struct at offset 0, the IggyMessageRef array after it, then
