@@ -18,9 +18,17 @@ import (
 // ABI version. A plugin whose major version differs from VersionMajor is refused.
 const (
 	VersionMajor uint32 = 1
-	VersionMinor uint32 = 0
+	VersionMinor uint32 = 1
 	Version             = VersionMajor<<16 | VersionMinor
+	// Version10 is ABI 1.0: sink batches cross as CBOR SinkBatch records only. The runtime still
+	// serves 1.0 plugins that way; a 1.1 plugin also gets iggy_sink_consume_ref (sink batches by
+	// reference, ref.go).
+	Version10 = VersionMajor << 16
 )
+
+// SinkBatchesByRef reports whether a plugin speaking ABI version v may take sink batches by
+// reference (ABI 1.1 and later minors, when it exports iggy_sink_consume_ref).
+func SinkBatchesByRef(v uint32) bool { return v>>16 == VersionMajor && v&0xffff >= 1 }
 
 // VersionString renders a packed ABI version as "major.minor".
 func VersionString(v uint32) string { return fmt.Sprintf("%d.%d", v>>16, v&0xffff) }
@@ -62,7 +70,7 @@ const (
 	KindSource Kind = "source"
 )
 
-// Symbol names of ABI v1.
+// Symbol names of ABI v1 (1.0, plus iggy_sink_consume_ref from 1.1).
 const (
 	SymABIVersion     = "iggy_plugin_abi_version"
 	SymInfo           = "iggy_plugin_info"
@@ -72,6 +80,7 @@ const (
 	SymSinkOpen       = "iggy_sink_open"
 	SymSinkConsume    = "iggy_sink_consume"
 	SymSinkClose      = "iggy_sink_close"
+	SymSinkConsumeRef = "iggy_sink_consume_ref" // ABI 1.1, optional: sink batches by reference
 	SymSourceOpen     = "iggy_source_open"
 	SymSourcePoll     = "iggy_source_poll"
 	SymSourceCommit   = "iggy_source_commit"

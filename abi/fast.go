@@ -771,3 +771,42 @@ func (d *fastDecoder) sourceMessages(dst *[]SourceMessage) bool {
 	*dst = ms
 	return true
 }
+
+// DecodeOwnedPollResult decodes a PollResult like DecodePollResult and then copies every byte slice
+// of it (payloads, keys, header keys and values, state) into one fresh allocation, so the result
+// does not alias data: the runtime decodes a plugin's output buffer this way and frees the buffer
+// right after. One gathering copy of the bytes the result keeps replaces a copy of the whole buffer
+// before decoding (the CBOR framing is not copied).
+func DecodeOwnedPollResult(data []byte) (*PollResult, error) {
+	r, err := DecodePollResult(data)
+	if err != nil {
+		return nil, err
+	}
+	total := len(r.State)
+	for i := range r.Messages {
+		m := &r.Messages[i]
+		total += len(m.Payload) + len(m.Key)
+		for _, h := range m.Headers {
+			total += len(h.Key) + len(h.Value)
+		}
+	}
+	slab := make([]byte, 0, total)
+	own := func(b []byte) []byte {
+		if b == nil {
+			return nil
+		}
+		start := len(slab)
+		slab = append(slab, b...)
+		return slab[start:len(slab):len(slab)]
+	}
+	r.State = own(r.State)
+	for i := range r.Messages {
+		m := &r.Messages[i]
+		m.Payload, m.Key = own(m.Payload), own(m.Key)
+		for j := range m.Headers {
+			h := &m.Headers[j]
+			h.Key, h.Value = own(h.Key), own(h.Value)
+		}
+	}
+	return r, nil
+}

@@ -1,5 +1,5 @@
 /*
- * iggy_connector.h — the iggy-connectors plugin ABI, version 1.0 (normative).
+ * iggy_connector.h — the iggy-connectors plugin ABI, version 1.1 (normative).
  *
  * Licensed under the Apache License, Version 2.0.
  *
@@ -15,6 +15,13 @@
  * iggy_plugin_abi_version() returns (major << 16) | minor. The runtime refuses a library whose major
  * version differs from its own, naming the library and both versions. A minor version only adds
  * optional symbols or optional record fields; readers ignore unknown record keys.
+ * - 1.0: every record crosses as CBOR (§4).
+ * - 1.1: adds the optional symbol iggy_sink_consume_ref (§6): sink batches by reference. A runtime
+ *   speaking 1.1 calls it only for a library whose iggy_plugin_abi_version() reports minor >= 1 and
+ *   that exports it; every other sink (all 1.0 libraries) gets CBOR SinkBatches through
+ *   iggy_sink_consume, which a 1.1 sink must still export (a 1.0 runtime only knows that one).
+ *   `iggy-connectors plugin inspect` shows the version a library speaks and whether its sink batches
+ *   cross by reference.
  *
  * ---------------------------------------------------------------------------------------------------
  * 2. Instances
@@ -91,6 +98,48 @@
  * Every int32_t-returning function returns one of the IGGY_STATUS_* codes. On any status other than
  * IGGY_STATUS_OK the plugin should return an Error record in *out (the runtime synthesises one if the
  * plugin returns none).
+ *
+ * ---------------------------------------------------------------------------------------------------
+ * 6. Sink batches by reference (ABI 1.1)
+ * ---------------------------------------------------------------------------------------------------
+ * iggy_sink_consume_ref(instance, batch, out, out_len) is iggy_sink_consume with the batch described
+ * by an IggySinkBatchRef instead of a CBOR SinkBatch: the same messages and fields, with the payloads
+ * (and the header bytes) as pointer + length into the runtime's own memory, normally the buffer the
+ * runtime read the messages from Iggy into. Neither side copies the payloads or walks them: the plugin
+ * touches only the payloads it reads. Everything else (status codes, the SinkResult in *out, errors,
+ * threading) is as for iggy_sink_consume.
+ *
+ * Layout. IggySinkBatchRef and IggyMessageRef below are plain C structs with the platform's natural
+ * alignment (8 bytes on 64-bit platforms: 88 and 80 bytes; every field at the offset noted beside
+ * it, little- or big-endian as the platform). Pointers to bytes have no alignment. Text (stream,
+ * topic, schema) is UTF-8 and not NUL-terminated. A pointer may be NULL only when its length is 0.
+ * - size is sizeof(IggySinkBatchRef) as the runtime built it, and message_size the distance in bytes
+ *   between consecutive IggyMessageRef entries. Later minor versions may append fields to either
+ *   struct (size / message_size grow); a plugin reads the fields it knows and steps by message_size.
+ *   A plugin rejects (IGGY_STATUS_BAD_INPUT) a size or message_size smaller than 1.1's.
+ * - id is the Iggy u128 message id as 16 big-endian bytes; offset, checksum, timestamp and
+ *   origin_timestamp as in Message (§4).
+ * - headers / headers_len is the message's user headers as the CBOR array [Header] of §4 (exactly the
+ *   bytes of Message key 6), NULL / 0 when the message has none.
+ * - payload / payload_len is the payload, schema saying how to read it.
+ *
+ * Lifetime and ownership. The IggySinkBatchRef, the IggyMessageRef array and every byte they point to
+ * belong to the runtime and are valid only until iggy_sink_consume_ref returns; they are read-only
+ * for the plugin. A plugin that keeps anything after returning (a buffering sink) copies it first.
+ * The runtime does not modify or free any of it during the call and retains nothing of the call.
+ * (The Go runtime passes Go heap memory here: Go's collector does not move heap objects, and the
+ * runtime keeps the batch reachable until the call has returned.)
+ *
+ * Process transport. Pointers cannot cross processes: the `process` transport hands the batch to
+ * its plugin-host child as inline bytes, in a shared memory region (Linux) or over its pipe. For a
+ * library that takes batches by reference the bytes are the batch's image (the layout of the golden
+ * vector below): the child only turns offsets into pointers into its mapping of those bytes and calls
+ * iggy_sink_consume_ref, with the same lifetime rules; every other library gets the CBOR SinkBatch.
+ *
+ * Golden vector. abi/testdata/sink_batch_ref.bin is the sink_batch vector as an IggySinkBatchRef image
+ * of a 64-bit little-endian platform: the struct at offset 0, the IggyMessageRef array after it, then
+ * the bytes, every pointer written as its offset from the start of the file (0 = NULL). A test adds
+ * the address of its copy of the file to every non-zero pointer and decodes the result.
  */
 #ifndef IGGY_CONNECTOR_H
 #define IGGY_CONNECTOR_H
@@ -103,7 +152,7 @@ extern "C" {
 #endif
 
 #define IGGY_ABI_VERSION_MAJOR 1
-#define IGGY_ABI_VERSION_MINOR 0
+#define IGGY_ABI_VERSION_MINOR 1
 #define IGGY_ABI_VERSION ((uint32_t)((IGGY_ABI_VERSION_MAJOR << 16) | IGGY_ABI_VERSION_MINOR))
 
 /* The call did what it was asked. *out holds the call's result record, if it has one. */
@@ -174,6 +223,40 @@ int32_t iggy_sink_open(uint32_t instance, const uint8_t *config, size_t config_l
  * partition and offset, or by message id) because a batch can be offered again after a crash. */
 int32_t iggy_sink_consume(uint32_t instance, const uint8_t *batch, size_t batch_len, uint8_t **out,
                           size_t *out_len);
+
+/* ABI 1.1 (§6): one message of an IggySinkBatchRef. */
+typedef struct IggyMessageRef {
+    uint8_t id[16];            /*  0: u128, big-endian */
+    uint64_t offset;           /* 16 */
+    uint64_t checksum;         /* 24 */
+    uint64_t timestamp;        /* 32: µs since the epoch (broker) */
+    uint64_t origin_timestamp; /* 40: µs since the epoch (producer) */
+    const uint8_t *headers;    /* 48: CBOR [Header] array, NULL when none */
+    size_t headers_len;        /* 56 */
+    const uint8_t *payload;    /* 64 */
+    size_t payload_len;        /* 72 */
+} IggyMessageRef;              /* 80 bytes on 64-bit platforms */
+
+/* ABI 1.1 (§6): a sink batch by reference; messages of one partition, in offset order. */
+typedef struct IggySinkBatchRef {
+    uint32_t size;                  /*  0: sizeof(IggySinkBatchRef) as built by the runtime */
+    uint32_t partition_id;          /*  4 */
+    uint64_t current_offset;        /*  8 */
+    const char *stream;             /* 16: UTF-8, not NUL-terminated */
+    size_t stream_len;              /* 24 */
+    const char *topic;              /* 32 */
+    size_t topic_len;               /* 40 */
+    const char *schema;             /* 48: "json", "raw", "text", "proto", "flatbuffer" */
+    size_t schema_len;              /* 56 */
+    const IggyMessageRef *messages; /* 64: messages_len entries, message_size bytes apart */
+    size_t messages_len;            /* 72 */
+    size_t message_size;            /* 80: sizeof(IggyMessageRef) as built by the runtime */
+} IggySinkBatchRef;                 /* 88 bytes on 64-bit platforms */
+
+/* OPTIONAL, ABI 1.1 (§6). Writes one batch given by reference; *batch and everything it points to are
+ * valid only during the call. Status, *out and retry rules as iggy_sink_consume. */
+int32_t iggy_sink_consume_ref(uint32_t instance, const IggySinkBatchRef *batch, uint8_t **out,
+                              size_t *out_len);
 
 /* Flushes and closes the instance; the id is unknown afterwards. Called once, after the last
  * consume has returned. An error is logged; the instance is considered closed either way. */

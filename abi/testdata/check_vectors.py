@@ -11,7 +11,10 @@ script checks that:
   3. re-encoding the decoded value with cbor2 in canonical mode gives the same bytes (so the Go
      encoder writes definite lengths, minimal integers and ascending keys);
 
-and that no .cbor file in the directory is missing from vectors.json. A shared bug between the Go
+and that no .cbor file in the directory is missing from vectors.json. It also reads
+sink_batch_ref.bin, the ABI 1.1 IggySinkBatchRef image of the sink_batch vector (iggy_connector.h
+§6: 64-bit little-endian, pointers as offsets from the start of the file, 0 = NULL), with struct, and
+checks that it describes exactly the sink_batch vector's value. A shared bug between the Go
 encoder and the Go decoder cannot hide from a reader that is not ours.
 
 Usage: build/venv/bin/python abi/testdata/check_vectors.py [testdata-dir]
@@ -21,6 +24,7 @@ Exits 0 when everything matches, 1 with one line per mismatch otherwise.
 import io
 import json
 import os
+import struct
 import sys
 
 try:
@@ -130,9 +134,58 @@ def check(testdata):
     return len(listed | failed), failed, problems
 
 
+def ref_image_generic(img):
+    """Reads an IggySinkBatchRef image into the generic form of the SinkBatch it describes."""
+    size, partition_id, current_offset = struct.unpack_from("<IIQ", img, 0)
+    if size != 88:
+        raise ValueError(f"size {size}, want 88")
+
+    def span(at, what):
+        off, n = struct.unpack_from("<QQ", img, at)
+        if n == 0:
+            return b""
+        if off == 0 or off + n > len(img):
+            raise ValueError(f"{what}: offset {off} length {n} outside the image of {len(img)} bytes")
+        return img[off:off + n]
+
+    stream, topic, schema = (span(16 * i + 16, name).decode("utf-8") for i, name in enumerate(("stream", "topic", "schema")))
+    messages_at, messages_len, message_size = struct.unpack_from("<QQQ", img, 64)
+    if message_size != 80:
+        raise ValueError(f"message_size {message_size}, want 80")
+    messages = []
+    for i in range(messages_len):
+        at = messages_at + 80 * i
+        offset, checksum, timestamp, origin = struct.unpack_from("<QQQQ", img, at + 16)
+        m = {"1": {"bytes": img[at:at + 16].hex()}, "2": offset, "3": checksum, "4": timestamp, "5": origin,
+             "7": {"bytes": span(at + 64, f"messages[{i}].payload").hex()}}
+        headers = span(at + 48, f"messages[{i}].headers")
+        if headers:
+            m["6"] = to_generic(decode_exactly(headers), f"messages[{i}].headers")
+        messages.append(m)
+    return {"1": stream, "2": topic, "3": partition_id, "4": current_offset, "5": schema, "6": messages}
+
+
+def check_ref_image(testdata, vectors):
+    """Checks sink_batch_ref.bin against the sink_batch vector; returns a list of problems."""
+    want = next((v["value"] for v in vectors if v["name"] == "sink_batch"), None)
+    try:
+        with open(os.path.join(testdata, "sink_batch_ref.bin"), "rb") as f:
+            got = ref_image_generic(f.read())
+    except Exception as e:
+        return [f"sink_batch_ref.bin: cannot read the image: {e}"]
+    diff = first_difference(got, want)
+    return [f"sink_batch_ref.bin: differs from the sink_batch vector: {diff}"] if diff else []
+
+
 def main(argv):
     testdata = argv[1] if len(argv) > 1 else os.path.dirname(os.path.abspath(__file__))
     count, failed, problems = check(testdata)
+    with open(os.path.join(testdata, "vectors.json"), encoding="utf-8") as f:
+        ref_problems = check_ref_image(testdata, json.load(f))
+    problems += ref_problems
+    count += 1
+    if ref_problems:
+        failed.add("sink_batch_ref.bin")
     for p in problems:
         print(f"check_vectors: {p}", file=sys.stderr)
     print(f"check_vectors: {count - len(failed)} passed, {len(failed)} failed")

@@ -62,14 +62,18 @@ func runInspect(_ context.Context, env *Env, args []string) int {
 		out := struct {
 			Path       string `json:"path"`
 			ABIVersion string `json:"abi_version"`
+			SinkBatch  string `json:"sink_batches,omitempty"`
 			abi.PluginInfo
-		}{lib.Path(), abi.VersionString(info.ABIVersion), info}
+		}{lib.Path(), abi.VersionString(info.ABIVersion), sinkBatches(lib), info}
 		b, _ := json.MarshalIndent(out, "", "  ")
 		fmt.Fprintln(env.Stdout, string(b))
 		return 0
 	}
 	fmt.Fprintf(env.Stdout, "path:        %s\nabi version: %s\nkind:        %s\nname:        %s\nversion:     %s\n",
 		lib.Path(), abi.VersionString(info.ABIVersion), info.Kind, info.Name, info.Version)
+	if sb := sinkBatches(lib); sb != "" {
+		fmt.Fprintf(env.Stdout, "sink batches: %s\n", sb)
+	}
 	if info.Description != "" {
 		fmt.Fprintf(env.Stdout, "description: %s\n", info.Description)
 	}
@@ -100,4 +104,16 @@ func runInspect(_ context.Context, env *Env, args []string) int {
 		}
 	}
 	return 0
+}
+
+// sinkBatches says how a sink library takes its batches: "by reference" (ABI 1.1's
+// iggy_sink_consume_ref) or "cbor" (ABI 1.0's iggy_sink_consume); "" for a source.
+func sinkBatches(lib *plugin.Library) string {
+	switch {
+	case lib.Info().Kind != abi.KindSink:
+		return ""
+	case lib.SinkBatchesByRef():
+		return "by reference"
+	}
+	return "cbor"
 }

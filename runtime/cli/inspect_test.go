@@ -22,7 +22,7 @@ func TestPluginInspect(t *testing.T) {
 		return code, out.String(), errb.String()
 	}
 	code, out, _ := run("plugin", "inspect", lib)
-	for _, want := range []string{"abi version: 1.0", "kind:        sink", "name:        stdout", "version:     0.1.0", "print_payload"} {
+	for _, want := range []string{"abi version: 1.1", "sink batches: by reference", "kind:        sink", "name:        stdout", "version:     0.1.0", "print_payload"} {
 		if code != 0 || !strings.Contains(out, want) {
 			t.Fatalf("inspect (exit %d) output lacks %q:\n%s", code, want, out)
 		}
@@ -31,9 +31,10 @@ func TestPluginInspect(t *testing.T) {
 	var info struct {
 		Path       string `json:"path"`
 		ABIVersion string `json:"abi_version"`
+		SinkBatch  string `json:"sink_batches"`
 		Kind, Name string
 	}
-	if err := json.Unmarshal([]byte(out), &info); err != nil || code != 0 || info.ABIVersion != "1.0" || info.Kind != "sink" || info.Name != "stdout" || info.Path != lib {
+	if err := json.Unmarshal([]byte(out), &info); err != nil || code != 0 || info.ABIVersion != "1.1" || info.SinkBatch != "by reference" || info.Kind != "sink" || info.Name != "stdout" || info.Path != lib {
 		t.Fatalf("inspect --json (exit %d): %+v %v\n%s", code, info, err, out)
 	}
 	bad := filepath.Join(t.TempDir(), "libiggy_connector_junk_sink.so")

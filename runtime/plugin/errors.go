@@ -21,7 +21,7 @@ var (
 var loadReasons = []error{nil, ErrNotFound, ErrNotSharedLibrary, ErrMissingSymbol, ErrABIMismatch, ErrBadInfo, ErrHost}
 
 // LoadError says why a library could not be loaded. Error() names the library and the cause, e.g.
-// `plugin library "/opt/p/libx.so": missing symbol iggy_sink_consume (required of a sink by ABI 1.0)`.
+// `plugin library "/opt/p/libx.so": missing symbol iggy_sink_consume (required of a sink by ABI 1.1)`.
 type LoadError struct {
 	Library string // the path as given, or resolved when resolution succeeded
 	Reason  error  // one of the Err* reasons above

@@ -15,6 +15,9 @@ import (
 //	reply:   u32 length | i32 status | u32 outLen | out | logs (a CBOR LogBatch, possibly empty)
 //
 // in1/in2 and out are exactly the bytes of the in-process call (JSON config, state, CBOR records).
+// A sink's batch may instead be in the shared batch region (shm_linux.go): op sink_consume_shm
+// (CBOR) or sink_consume_image (an abi.AppendSinkBatchImage image, for a plugin that takes batches
+// by reference; also sent inline) with its length in arg and no in1.
 // The first reply, before any request, is the hello: status helloOK with the PluginInfo record in out
 // and one flags byte in logs, or helloFailed with a reason byte and the load error's text in out.
 
@@ -24,6 +27,11 @@ const (
 	helloFailed = -100
 
 	helloFlagValidate = 1 // the library exports iggy_plugin_validate_config
+	helloFlagSinkRef  = 2 // the library speaks ABI 1.1 and exports iggy_sink_consume_ref
+	helloFlagShm      = 4 // the child mapped the shared batch region (opSinkConsumeShm works)
+
+	// shmFDEnv names the child's file descriptor of the shared batch region (shm_linux.go).
+	shmFDEnv = "IGGY_PLUGIN_HOST_SHM_FD"
 )
 
 func writeRequest(w *bufio.Writer, o op, id uint32, arg uint64, in1, in2 []byte) error {

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"strconv"
 
 	"github.com/iggy-go/connectors/abi"
 )
@@ -33,11 +35,30 @@ func ServeHost(library string, requests io.Reader, replies io.Writer) error {
 	if n.validate != 0 {
 		flags |= helloFlagValidate
 	}
+	if n.sinkConsumeRef != 0 {
+		flags |= helloFlagSinkRef
+	}
+	// The shared batch region, when the parent passed one (process.go).
+	var shm *shmRegion
+	if v := os.Getenv(shmFDEnv); v != "" {
+		os.Unsetenv(shmFDEnv) // not for the plugin's own children
+		if fd, err := strconv.Atoi(v); err == nil {
+			if shm, err = openShm(uintptr(fd)); err == nil {
+				flags |= helloFlagShm
+				defer shm.close()
+			}
+		}
+	}
 	if err := writeReply(bw, helloOK, mustMarshal(&n.info), []byte{flags}); err != nil {
 		return err
 	}
 	br := bufio.NewReaderSize(requests, 64<<10)
 	var buf []byte
+	// A plugin speaking ABI 1.1 gets sink batches by reference: the CBOR batch of the request is
+	// decoded in place (payloads alias buf, which stays untouched until the next request) and
+	// described to the plugin by a SinkBatchRef.
+	var dec abi.SinkBatchDecoder
+	var refs abi.SinkBatchRefBuilder
 	for {
 		buf, err = readFrame(br, buf)
 		if err == io.EOF {
@@ -50,14 +71,59 @@ func ServeHost(library string, requests io.Reader, replies io.Writer) error {
 		if err != nil {
 			return err
 		}
-		st, out := n.call(o, id, arg, in1, in2)
+		if o == opSinkConsumeShm {
+			if shm == nil || arg > uint64(len(shm.mem)) {
+				return fmt.Errorf("bad request: a batch of %d bytes in a shared region this host does not have", arg)
+			}
+			o, in1, arg = opSinkConsume, shm.mem[:arg:arg], 0
+		}
+		var ref *abi.SinkBatchRef
+		if o == opSinkConsumeImage {
+			img := in1
+			if len(in1) == 0 && arg > 0 {
+				if shm == nil || arg > uint64(len(shm.mem)) {
+					return fmt.Errorf("bad request: a batch image of %d bytes in a shared region this host does not have", arg)
+				}
+				img = shm.mem[:arg:arg]
+			}
+			var err error
+			if ref, err = refs.ImageRef(img); err != nil || n.sinkConsumeRef == 0 {
+				if err == nil {
+					err = errors.New("the library takes no batches by reference")
+				}
+				msg := mustMarshal(&abi.Error{Code: abi.CodeBadInput, Message: "bad batch image in the plugin host: " + err.Error()})
+				if err := writeReply(bw, int32(abi.StatusBadInput), msg, nil); err != nil {
+					return fmt.Errorf("write reply: %w", err)
+				}
+				continue
+			}
+			o, in1, arg = opSinkConsume, nil, 0
+		} else if o == opSinkConsume && n.sinkConsumeRef != 0 {
+			b, err := dec.Decode(in1)
+			if err != nil {
+				msg := mustMarshal(&abi.Error{Code: abi.CodeBadInput, Message: "undecodable SinkBatch in the plugin host: " + err.Error()})
+				if err := writeReply(bw, int32(abi.StatusBadInput), msg, nil); err != nil {
+					return fmt.Errorf("write reply: %w", err)
+				}
+				continue
+			}
+			ref = refs.Build(b)
+		}
+		// The outputs are written from the plugin's buffers, then freed: no copies.
+		st, out, slot := n.callRaw(o, id, arg, in1, in2, ref)
 		var logs []byte
+		var lslot *outSlot
 		if o == opDrainLogs {
 			logs, out = out, nil
-		} else if lst, l := n.call(opDrainLogs, 0, 0, nil, nil); lst == abi.StatusOK {
-			logs = l
+		} else if lst, l, ls := n.callRaw(opDrainLogs, 0, 0, nil, nil, nil); lst == abi.StatusOK {
+			logs, lslot = l, ls
+		} else {
+			n.release(ls)
 		}
-		if err := writeReply(bw, int32(st), out, logs); err != nil {
+		err = writeReply(bw, int32(st), out, logs)
+		n.release(slot)
+		n.release(lslot)
+		if err != nil {
 			return fmt.Errorf("write reply: %w", err)
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -12,8 +13,16 @@ import (
 )
 
 type backend interface {
-	// call makes one call of the instance; a non-nil error is a *CallError of the transport.
-	call(ctx context.Context, o op, arg uint64, in1, in2 []byte) (abi.Status, []byte, error)
+	// call makes one call of the instance; a non-nil error is a *CallError of the transport. out
+	// may view memory of the plugin or the transport: it is valid until release, which the caller
+	// must call after every call that returned no error, once it has decoded what it needs. ref is
+	// the batch of opSinkConsume by reference (ABI 1.1, in-process only; nil otherwise).
+	call(ctx context.Context, o op, arg uint64, in1, in2 []byte, ref *abi.SinkBatchRef) (abi.Status, []byte, error)
+	release()
+	// encodeBuf is where a sink batch should be encoded (empty, with capacity): the shared batch
+	// region of a process child, or nil for an ordinary buffer (an encoding that outgrew the region
+	// is sent inline); image asks for abi.AppendSinkBatchImage instead of the CBOR SinkBatch.
+	encodeBuf() (dst []byte, image bool)
 	// generation changes whenever the plugin side of the instance was re-created (process restart).
 	generation() uint64
 	drainIdle()
@@ -64,19 +73,25 @@ func (i *inst) transportError(o op, st abi.Status, code, msg string, err error) 
 	return e
 }
 
-// do makes a call with the lock held and turns a non-OK status into a *CallError.
-func (i *inst) do(ctx context.Context, o op, arg uint64, in1, in2 []byte) ([]byte, error) {
+// do makes a call with the lock held and turns a non-OK status into a *CallError. On OK, use (when
+// not nil) gets the call's output, which is valid only while use runs: use decodes or copies what it
+// keeps, and its error is do's.
+func (i *inst) do(ctx context.Context, o op, arg uint64, in1, in2 []byte, ref *abi.SinkBatchRef, use func(out []byte) error) error {
 	if i.closed {
-		return nil, i.transportError(o, abi.StatusPermanent, CodeTransport, "the instance is closed", errClosed)
+		return i.transportError(o, abi.StatusPermanent, CodeTransport, "the instance is closed", errClosed)
 	}
-	st, out, err := i.be.call(ctx, o, arg, in1, in2)
+	st, out, err := i.be.call(ctx, o, arg, in1, in2, ref)
 	if err != nil {
-		return nil, err
+		return err
 	}
+	defer i.be.release()
 	if st != abi.StatusOK {
-		return nil, i.callError(o, st, errorRecord(st, out))
+		return i.callError(o, st, errorRecord(st, out))
 	}
-	return out, nil
+	if use != nil {
+		return use(out)
+	}
+	return nil
 }
 
 // close makes the close call once; the instance is closed whatever it returns.
@@ -86,7 +101,7 @@ func (i *inst) close(ctx context.Context, o op) error {
 	if i.closed {
 		return nil
 	}
-	_, err := i.do(ctx, o, 0, nil, nil)
+	err := i.do(ctx, o, 0, nil, nil, nil, nil)
 	i.closed = true
 	close(i.stop)
 	i.be.shutdown()
@@ -116,7 +131,9 @@ func (i *inst) drainLoop() {
 // SinkInstance is an open sink instance. Its methods serialise themselves.
 type SinkInstance struct {
 	*inst
-	buf []byte // reused encoding buffer (guarded by mu)
+	buf   []byte                  // reused encoding buffer (guarded by mu)
+	refs  abi.SinkBatchRefBuilder // reused descriptors of batches by reference (guarded by mu)
+	byRef bool                    // in-process plugin speaking ABI 1.1: batches by reference
 }
 
 // Consume hands one batch to the plugin. On success the SinkResult lists the messages that were not
@@ -124,20 +141,50 @@ type SinkInstance struct {
 // written and the same batch should be offered again after a backoff (this includes a plugin process
 // that died); otherwise the failure is permanent for the whole batch (e.g. a recovered panic, code
 // "panic").
+//
+// With an in-process plugin speaking ABI 1.1 the batch is passed by reference (iggy_connector.h
+// §6): the plugin reads b's payloads where they are, during the call only, so b must not change
+// until Consume returns and nothing of it is retained afterwards (the descriptors keep the last
+// batch's memory reachable until the next Consume or Close). Otherwise it is encoded as a CBOR
+// SinkBatch (ABI 1.0 plugins; the process transport, whose child passes it on by reference itself
+// when its plugin speaks 1.1).
 func (s *SinkInstance) Consume(ctx context.Context, b *abi.SinkBatch) (abi.SinkResult, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.buf = abi.AppendSinkBatch(s.buf[:0], b)
-	out, err := s.do(ctx, opSinkConsume, 0, s.buf, nil)
-	if cap(s.buf) > 16<<20 {
-		s.buf = nil // do not pin a huge buffer after an unusually large batch
-	}
-	if err != nil || len(out) == 0 {
-		return abi.SinkResult{}, err
-	}
 	var r abi.SinkResult
-	if err := abi.Unmarshal(out, &r); err != nil {
-		return abi.SinkResult{}, s.transportError(opSinkConsume, abi.StatusPermanent, CodeTransport, "undecodable SinkResult: "+err.Error(), err)
+	decode := func(out []byte) error {
+		if len(out) == 0 {
+			return nil
+		}
+		// Unmarshal copies every string: nothing of r aliases the plugin's buffer.
+		if err := abi.Unmarshal(out, &r); err != nil {
+			return s.transportError(opSinkConsume, abi.StatusPermanent, CodeTransport, "undecodable SinkResult: "+err.Error(), err)
+		}
+		return nil
+	}
+	var err error
+	if s.byRef {
+		ref := s.refs.Build(b)
+		err = s.do(ctx, opSinkConsume, 0, nil, nil, ref, decode)
+		runtime.KeepAlive(b)
+	} else {
+		dst, image := s.be.encodeBuf()
+		encode := abi.AppendSinkBatch
+		if image {
+			encode = abi.AppendSinkBatchImage
+		}
+		if dst != nil {
+			err = s.do(ctx, opSinkConsume, 0, encode(dst, b), nil, nil, decode)
+		} else {
+			s.buf = encode(s.buf[:0], b)
+			err = s.do(ctx, opSinkConsume, 0, s.buf, nil, nil, decode)
+			if cap(s.buf) > 16<<20 {
+				s.buf = nil // do not pin a huge buffer after an unusually large batch
+			}
+		}
+	}
+	if err != nil {
+		return abi.SinkResult{}, err
 	}
 	for _, f := range r.Failures {
 		if int(f.Index) >= len(b.Messages) {
@@ -150,7 +197,13 @@ func (s *SinkInstance) Consume(ctx context.Context, b *abi.SinkBatch) (abi.SinkR
 
 // Close flushes and closes the instance (once; later calls return nil). The instance is closed
 // whatever the plugin answers; an error is informational.
-func (s *SinkInstance) Close(ctx context.Context) error { return s.close(ctx, opSinkClose) }
+func (s *SinkInstance) Close(ctx context.Context) error {
+	err := s.close(ctx, opSinkClose)
+	s.mu.Lock()
+	s.refs.Reset()
+	s.mu.Unlock()
+	return err
+}
 
 // SourceInstance is an open source instance. Its methods serialise themselves.
 //
@@ -198,13 +251,16 @@ func (s *SourceInstance) currentState() ([]byte, error) {
 func (s *SourceInstance) Poll(ctx context.Context) (*abi.PollResult, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	out, err := s.do(ctx, opSourcePoll, 0, nil, nil)
+	var r *abi.PollResult
+	err := s.do(ctx, opSourcePoll, 0, nil, nil, nil, func(out []byte) error {
+		var err error
+		if r, err = abi.DecodeOwnedPollResult(out); err != nil {
+			return s.transportError(opSourcePoll, abi.StatusPermanent, CodeTransport, "undecodable PollResult: "+err.Error(), err)
+		}
+		return nil
+	})
 	if err != nil {
 		return nil, err
-	}
-	r, err := abi.DecodePollResult(out) // aliases out, which is ours
-	if err != nil {
-		return nil, s.transportError(opSourcePoll, abi.StatusPermanent, CodeTransport, "undecodable PollResult: "+err.Error(), err)
 	}
 	s.next++
 	ref := batchRef{id: s.next, pluginID: r.BatchID, gen: s.be.generation(), state: r.State, hasState: len(r.State) > 0}
@@ -245,8 +301,7 @@ func (s *SourceInstance) Commit(ctx context.Context, batchID uint64) error {
 	if fwd == nil {
 		return nil
 	}
-	_, err := s.do(ctx, opSourceCommit, pluginID, nil, nil)
-	return err
+	return s.do(ctx, opSourceCommit, pluginID, nil, nil, nil, nil)
 }
 
 // Close closes the instance; uncommitted batches are abandoned (re-read after the next open).

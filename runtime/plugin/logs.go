@@ -107,7 +107,8 @@ func (r *logRouter) drain() {
 		return
 	}
 	defer r.draining.Unlock()
-	st, out := r.n.call(opDrainLogs, 0, 0, nil, nil)
+	st, out, slot := r.n.callRaw(opDrainLogs, 0, 0, nil, nil, nil)
+	defer r.n.release(slot) // emitLogBatch copies what it logs
 	if st != abi.StatusOK {
 		r.route(0).Warn("plugin log drain failed", "status", st.String(), "error", errorRecord(st, out).Message)
 		return

@@ -30,12 +30,20 @@ const (
 	opSourcePoll
 	opSourceCommit
 	opSourceClose
+	// opSinkConsumeShm is opSinkConsume whose CBOR batch is in the shared batch region (process
+	// transport only: arg is its length; the child turns it into opSinkConsume).
+	opSinkConsumeShm
+	// opSinkConsumeImage is opSinkConsume with the batch as an image (abi.AppendSinkBatchImage) for
+	// a child whose plugin takes batches by reference: inline in in1, or in the shared batch region
+	// (in1 empty, arg its length).
+	opSinkConsumeImage
 )
 
 var opNames = map[op]string{
 	opInfo: "plugin_info", opValidate: "validate_config", opDrainLogs: "drain_logs",
 	opSinkOpen: "sink_open", opSinkConsume: "sink_consume", opSinkClose: "sink_close",
 	opSourceOpen: "source_open", opSourcePoll: "source_poll", opSourceCommit: "source_commit", opSourceClose: "source_close",
+	opSinkConsumeShm: "sink_consume", opSinkConsumeImage: "sink_consume",
 }
 
 func (o op) String() string {
@@ -55,6 +63,7 @@ type native struct {
 
 	abiVersion, pluginInfo, free, drainLogs, validate uintptr
 	sinkOpen, sinkConsume, sinkClose                  uintptr
+	sinkConsumeRef                                    uintptr // ABI 1.1 sinks; 0 for a 1.0 plugin
 	sourceOpen, sourcePoll, sourceCommit, sourceClose uintptr
 
 	logs *logRouter
@@ -146,11 +155,15 @@ func dlopen(path string) (*native, error) {
 		}
 	}
 	n.validate, _ = sym(abi.SymValidateConfig, false, "")
-	status, out := n.call(opInfo, 0, 0, nil, nil)
+	status, out, slot := n.callRaw(opInfo, 0, 0, nil, nil, nil)
 	if status != abi.StatusOK {
-		return nil, fail(ErrBadInfo, "%s returned %s: %s", abi.SymInfo, status, errorRecord(status, out).Message)
+		msg := errorRecord(status, out).Message
+		n.release(slot)
+		return nil, fail(ErrBadInfo, "%s returned %s: %s", abi.SymInfo, status, msg)
 	}
-	if err := abi.Unmarshal(out, &n.info); err != nil {
+	err = abi.Unmarshal(out, &n.info) // copies every string: nothing aliases the plugin's buffer
+	n.release(slot)
+	if err != nil {
 		return nil, fail(ErrBadInfo, "%s returned an undecodable record: %v", abi.SymInfo, err)
 	}
 	if n.info.ABIVersion != n.version {
@@ -172,6 +185,10 @@ func dlopen(path string) (*native, error) {
 			return nil, err
 		}
 	}
+	if n.info.Kind == abi.KindSink && abi.SinkBatchesByRef(n.version) {
+		// Optional in 1.1: without it the sink gets CBOR batches, as a 1.0 plugin does.
+		n.sinkConsumeRef, _ = sym(abi.SymSinkConsumeRef, false, "")
+	}
 	n.logs = newLogRouter(n)
 	return n, nil
 }
@@ -190,9 +207,26 @@ type outSlot struct {
 
 // call makes one raw ABI call and returns its status and a Go copy of its output (nil when none); the
 // plugin's buffer is released with iggy_plugin_free before call returns. Calls for one instance must
-// be serialised by the caller. in1/in2 are the call's input buffers (config and state, or the batch);
-// Go memory is passed directly: it is not retained by the plugin (ABI §3) and holds no Go pointers.
+// be serialised by the caller.
 func (n *native) call(o op, instance uint32, arg uint64, in1, in2 []byte) (abi.Status, []byte) {
+	st, out, s := n.callRaw(o, instance, arg, in1, in2, nil)
+	if len(out) > 0 {
+		out = bytes.Clone(out)
+	}
+	n.release(s)
+	return st, out
+}
+
+// callRaw makes one raw ABI call and returns its status and a view of the plugin's output buffer
+// (nil when none), valid until release(slot), which the caller must call exactly once after it has
+// decoded (or copied) what it needs; nothing decoded may alias out afterwards. in1/in2 are the call's
+// input buffers (config and state, or the CBOR batch); ref is the batch of opSinkConsume for a 1.1
+// plugin (then in1 is unused and iggy_sink_consume_ref is called). Go memory is passed to C directly:
+// the collector does not move heap objects, the plugin does not retain them (ABI §3, §6), and
+// KeepAlive keeps them reachable until the call has returned. The SinkBatchRef holds Go pointers
+// (payloads, the message descriptors) because it is Go memory itself, so the collector keeps
+// everything it references alive with it.
+func (n *native) callRaw(o op, instance uint32, arg uint64, in1, in2 []byte, ref *abi.SinkBatchRef) (abi.Status, []byte, *outSlot) {
 	s := new(outSlot)
 	var r uintptr
 	id := uintptr(instance)
@@ -203,7 +237,7 @@ func (n *native) call(o op, instance uint32, arg uint64, in1, in2 []byte) (abi.S
 		r, _, _ = purego.SyscallN(n.drainLogs, uintptr(unsafe.Pointer(&s.p)), uintptr(unsafe.Pointer(&s.n)))
 	case opValidate:
 		if n.validate == 0 {
-			return abi.StatusOK, nil
+			return abi.StatusOK, nil, s
 		}
 		r, _, _ = purego.SyscallN(n.validate, uintptr(unsafe.Pointer(unsafe.SliceData(in1))), uintptr(len(in1)),
 			uintptr(unsafe.Pointer(&s.p)), uintptr(unsafe.Pointer(&s.n)))
@@ -211,6 +245,12 @@ func (n *native) call(o op, instance uint32, arg uint64, in1, in2 []byte) (abi.S
 		r, _, _ = purego.SyscallN(n.sinkOpen, id, uintptr(unsafe.Pointer(unsafe.SliceData(in1))), uintptr(len(in1)),
 			uintptr(unsafe.Pointer(&s.p)), uintptr(unsafe.Pointer(&s.n)))
 	case opSinkConsume:
+		if ref != nil {
+			r, _, _ = purego.SyscallN(n.sinkConsumeRef, id, uintptr(unsafe.Pointer(ref)),
+				uintptr(unsafe.Pointer(&s.p)), uintptr(unsafe.Pointer(&s.n)))
+			runtime.KeepAlive(ref)
+			break
+		}
 		r, _, _ = purego.SyscallN(n.sinkConsume, id, uintptr(unsafe.Pointer(unsafe.SliceData(in1))), uintptr(len(in1)),
 			uintptr(unsafe.Pointer(&s.p)), uintptr(unsafe.Pointer(&s.n)))
 	case opSinkClose:
@@ -226,18 +266,23 @@ func (n *native) call(o op, instance uint32, arg uint64, in1, in2 []byte) (abi.S
 	case opSourceClose:
 		r, _, _ = purego.SyscallN(n.sourceClose, id, uintptr(unsafe.Pointer(&s.p)), uintptr(unsafe.Pointer(&s.n)))
 	default:
-		return abi.StatusPermanent, mustMarshal(&abi.Error{Code: CodeTransport, Message: "unknown operation " + o.String()})
+		return abi.StatusPermanent, mustMarshal(&abi.Error{Code: CodeTransport, Message: "unknown operation " + o.String()}), s
 	}
 	runtime.KeepAlive(in1)
 	runtime.KeepAlive(in2)
 	var out []byte
-	if s.p != nil {
-		if s.n > 0 {
-			out = bytes.Clone(unsafe.Slice((*byte)(s.p), s.n))
-		}
-		purego.SyscallN(n.free, uintptr(s.p), s.n)
+	if s.p != nil && s.n > 0 {
+		out = unsafe.Slice((*byte)(s.p), s.n)
 	}
-	return abi.Status(int32(uint32(r))), out
+	return abi.Status(int32(uint32(r))), out, s
+}
+
+// release frees the output buffer of a callRaw (once; nil and empty slots are fine).
+func (n *native) release(s *outSlot) {
+	if s != nil && s.p != nil {
+		purego.SyscallN(n.free, uintptr(s.p), s.n)
+		s.p, s.n = nil, 0
+	}
 }
 
 // errorRecord decodes the Error record of a non-OK call, or synthesises one.

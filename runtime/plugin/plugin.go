@@ -12,11 +12,17 @@
 //     (abort, os.Exit, a panic in its own goroutine) takes the runtime down.
 //   - TransportProcess: each instance runs in its own child process, the runtime binary itself in
 //     the hidden mode `plugin-host --library PATH` (ServeHost), which loads the library and exchanges
-//     the same bytes over pipes. A child that dies fails the call in flight with a retryable
+//     the same bytes over pipes (a sink's batches through a shared memory region instead, on Linux). A child that dies fails the call in flight with a retryable
 //     *CallError saying so; the next call restarts it (exponential backoff), reopens the instance with
 //     its original config (sources: with the latest committed state) and proceeds. A context that
 //     ends during a call kills the child (the only way to interrupt a plugin call); it is restarted
 //     on the next call.
+//
+// ABI versions: a library of the runtime's major version is accepted whatever its minor. A sink that
+// speaks 1.1 and exports iggy_sink_consume_ref gets its batches by reference (abi.SinkBatchRef
+// descriptors pointing into the runtime's memory, in process; in a plugin-host child, into the shared
+// region); every other sink gets CBOR SinkBatches (ABI 1.0). Plugin outputs are decoded straight from
+// the plugin's buffer before it is freed (nothing decoded aliases it afterwards).
 //
 // Calls of one instance are serialised by the instance (an ABI rule); different instances may be
 // called concurrently. Plugin log records are drained after every call and every DrainInterval and
@@ -85,6 +91,7 @@ type Library struct {
 	opts      Options
 	info      abi.PluginInfo
 	validate  bool    // exports iggy_plugin_validate_config
+	sinkRef   bool    // a sink speaking ABI 1.1 that exports iggy_sink_consume_ref
 	n         *native // in-process only
 	log       *slog.Logger
 	restarts  atomic.Uint64
@@ -120,10 +127,10 @@ func Open(path string, opts Options) (*Library, error) {
 			return nil, err
 		}
 		n.logs.setLibrary(l.log)
-		l.n, l.info, l.validate = n, n.info, n.validate != 0
+		l.n, l.info, l.validate, l.sinkRef = n, n.info, n.validate != 0, n.sinkConsumeRef != 0
 	case TransportProcess:
 		err := probe(context.Background(), resolved, &l.opts, l.log, func(c *child) error {
-			l.info, l.validate = c.info, c.flags&helloFlagValidate != 0
+			l.info, l.validate, l.sinkRef = c.info, c.flags&helloFlagValidate != 0, c.flags&helloFlagSinkRef != 0
 			return nil
 		})
 		if err != nil {
@@ -132,6 +139,12 @@ func Open(path string, opts Options) (*Library, error) {
 	}
 	return l, nil
 }
+
+// SinkBatchesByRef reports whether the library is a sink that takes batches by reference (it speaks
+// ABI 1.1 or later and exports iggy_sink_consume_ref); otherwise its batches cross as CBOR (ABI 1.0).
+// With the process transport the batches cross the pipe as CBOR either way and the plugin-host
+// child passes them on by reference.
+func (l *Library) SinkBatchesByRef() bool { return l.sinkRef }
 
 // Info is the library's PluginInfo (kind, name, version, config fields).
 func (l *Library) Info() abi.PluginInfo { return l.info }
@@ -224,7 +237,9 @@ func (l *Library) OpenSink(ctx context.Context, key string, cfgJSON []byte) (*Si
 	if err != nil {
 		return nil, err
 	}
-	return &SinkInstance{inst: i}, nil
+	// Batches by reference need pointers into this process: only the in-process transport passes
+	// them; a process child converts the CBOR it receives for a 1.1 plugin itself (host.go).
+	return &SinkInstance{inst: i, byRef: l.opts.Transport == TransportInProcess && l.sinkRef}, nil
 }
 
 // OpenSource opens a source instance with its JSON plugin config and last persisted state (nil =
@@ -259,7 +274,7 @@ func (l *Library) openInstance(ctx context.Context, key string, o op, args func(
 		l.n.logs.add(id, i.log)
 		i.be = &inprocBackend{n: l.n, inst: i}
 		i.mu.Lock()
-		_, err = i.do(ctx, o, 0, in1, in2)
+		err = i.do(ctx, o, 0, in1, in2, nil, nil)
 		i.mu.Unlock()
 		if err != nil {
 			l.n.logs.remove(id)
@@ -267,14 +282,18 @@ func (l *Library) openInstance(ctx context.Context, key string, o op, args func(
 		}
 	case TransportProcess:
 		pb := &procBackend{lib: l, inst: i, reopen: args}
+		if l.info.Kind == abi.KindSink {
+			pb.shm = newShm() // nil where there is none: batches then cross the pipe
+		}
 		i.be = pb
-		c, err := startChild(ctx, l.path, &l.opts, i.log)
+		c, err := startChild(ctx, l.path, &l.opts, i.log, pb.shm)
 		if err != nil {
+			pb.shm.close()
 			return nil, err
 		}
 		pb.child = c
 		i.mu.Lock()
-		_, err = i.do(ctx, o, 0, in1, in2)
+		err = i.do(ctx, o, 0, in1, in2, nil, nil)
 		i.mu.Unlock()
 		if err != nil {
 			pb.shutdown()
@@ -290,17 +309,26 @@ func (l *Library) openInstance(ctx context.Context, key string, o op, args func(
 type inprocBackend struct {
 	n    *native
 	inst *inst
+	slot *outSlot // output of the last call until release (guarded by the instance lock)
 }
 
-func (b *inprocBackend) call(ctx context.Context, o op, arg uint64, in1, in2 []byte) (abi.Status, []byte, error) {
+func (b *inprocBackend) call(ctx context.Context, o op, arg uint64, in1, in2 []byte, ref *abi.SinkBatchRef) (abi.Status, []byte, error) {
 	if err := ctx.Err(); err != nil {
 		return 0, nil, b.inst.transportError(o, abi.StatusRetryable, CodeTransport, "cancelled before the call", err)
 	}
-	st, out := b.n.call(o, b.inst.id, arg, in1, in2)
+	st, out, slot := b.n.callRaw(o, b.inst.id, arg, in1, in2, ref)
+	b.slot = slot
 	b.n.logs.drain()
 	return st, out, nil
 }
 
-func (b *inprocBackend) generation() uint64 { return 0 }
-func (b *inprocBackend) drainIdle()         {}
-func (b *inprocBackend) shutdown()          { b.n.logs.remove(b.inst.id) }
+// release frees the plugin's output buffer of the last call (the caller has decoded it).
+func (b *inprocBackend) release() {
+	b.n.release(b.slot)
+	b.slot = nil
+}
+
+func (b *inprocBackend) encodeBuf() ([]byte, bool) { return nil, false }
+func (b *inprocBackend) generation() uint64        { return 0 }
+func (b *inprocBackend) drainIdle()                {}
+func (b *inprocBackend) shutdown()                 { b.n.logs.remove(b.inst.id) }

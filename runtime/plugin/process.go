@@ -13,6 +13,7 @@ import (
 	"sync"
 	"syscall"
 	"time"
+	"unsafe"
 
 	"github.com/iggy-go/connectors/abi"
 )
@@ -82,7 +83,10 @@ func (c *child) stop(grace time.Duration) {
 // startChild runs `<exe> plugin-host --library <path>` and reads its hello. log receives the child's
 // stderr, line by line. A child that does not say hello within the context's deadline (or 30 s) is
 // killed.
-func startChild(ctx context.Context, path string, opts *Options, log *slog.Logger) (*child, error) {
+//
+// shm, when not nil, is the instance's shared batch region: the child gets it as file descriptor 4
+// (named by IGGY_PLUGIN_HOST_SHM_FD) and says in its hello whether it mapped it.
+func startChild(ctx context.Context, path string, opts *Options, log *slog.Logger, shm *shmRegion) (*child, error) {
 	exe := opts.Executable
 	if exe == "" {
 		var err error
@@ -106,6 +110,10 @@ func startChild(ctx context.Context, path string, opts *Options, log *slog.Logge
 		return nil, &LoadError{Library: path, Reason: ErrHost, Detail: err.Error()}
 	}
 	cmd.ExtraFiles = []*os.File{pw}
+	if shm != nil {
+		cmd.ExtraFiles = append(cmd.ExtraFiles, shm.f)
+		cmd.Env = append(os.Environ(), shmFDEnv+"=4")
+	}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true} // terminal signals go to the runtime, which stops children itself
 	sr, stdin, err := os.Pipe()
 	if err != nil {
@@ -198,8 +206,8 @@ func (c *child) roundTrip(ctx context.Context, o op, id uint32, arg uint64, in1,
 		c.kill()
 		return 0, nil, nil, err
 	}
-	// out and logs alias c.buf, which the next call reuses: copy out (logs are consumed at once).
-	return abi.Status(s), append([]byte(nil), out...), logs, nil
+	// out and logs alias c.buf, which the next call reuses: callers decode them before that.
+	return abi.Status(s), out, logs, nil
 }
 
 // procBackend runs one instance in its own plugin-host process and restarts it when it dies.
@@ -210,9 +218,11 @@ type procBackend struct {
 	open   bool // the instance is open in the current child
 	reopen func() (op, []byte, []byte, error)
 
-	failures int       // consecutive failures (deaths, failed restarts)
-	retryAt  time.Time // earliest next restart
-	gen      uint64    // incremented on every restart
+	shm      *shmRegion // shared batch region of a sink, kept across child restarts (nil: none)
+	image    bool       // the last encodeBuf asked for a batch image (the child's plugin takes refs)
+	failures int        // consecutive failures (deaths, failed restarts)
+	retryAt  time.Time  // earliest next restart
+	gen      uint64     // incremented on every restart
 }
 
 func (b *procBackend) generation() uint64 { return b.gen }
@@ -244,7 +254,7 @@ func (b *procBackend) ensure(ctx context.Context, o op) error {
 			case <-t.C:
 			}
 		}
-		c, err := startChild(ctx, b.lib.path, &b.lib.opts, b.inst.log)
+		c, err := startChild(ctx, b.lib.path, &b.lib.opts, b.inst.log, b.shm)
 		if err != nil {
 			b.failed()
 			return b.inst.transportError(o, abi.StatusRetryable, CodeProcessDied, "cannot restart the plugin process: "+err.Error(), err)
@@ -279,7 +289,19 @@ func (b *procBackend) failed() {
 // raw makes one call in the current child; a dead child becomes a retryable CallError.
 func (b *procBackend) raw(ctx context.Context, o op, arg uint64, in1, in2 []byte) (abi.Status, []byte, error) {
 	c := b.child
-	st, out, logs, err := c.roundTrip(ctx, o, b.inst.id, arg, in1, in2)
+	wo := o
+	if o == opSinkConsume {
+		if b.image {
+			wo = opSinkConsumeImage
+		}
+		if b.shm != nil && c.flags&helloFlagShm != 0 && len(in1) > 0 && unsafe.SliceData(in1) == unsafe.SliceData(b.shm.mem) {
+			arg, in1 = uint64(len(in1)), nil // the batch is in the region already
+			if wo == opSinkConsume {
+				wo = opSinkConsumeShm
+			}
+		}
+	}
+	st, out, logs, err := c.roundTrip(ctx, wo, b.inst.id, arg, in1, in2)
 	if err != nil {
 		reason := c.exitReason()
 		c.stop(0)
@@ -298,7 +320,12 @@ func (b *procBackend) raw(ctx context.Context, o op, arg uint64, in1, in2 []byte
 	return st, out, nil
 }
 
-func (b *procBackend) call(ctx context.Context, o op, arg uint64, in1, in2 []byte) (abi.Status, []byte, error) {
+// release: out of the last call views the child's reply buffer, which only the next call reuses.
+func (b *procBackend) release() {}
+
+// call makes one call in the child. ref must be nil: batches cross the pipe as CBOR (the child
+// passes them on by reference itself when its plugin speaks ABI 1.1).
+func (b *procBackend) call(ctx context.Context, o op, arg uint64, in1, in2 []byte, _ *abi.SinkBatchRef) (abi.Status, []byte, error) {
 	if err := ctx.Err(); err != nil {
 		return 0, nil, b.inst.transportError(o, abi.StatusRetryable, CodeTransport, "cancelled before the call", err)
 	}
@@ -330,16 +357,29 @@ func (b *procBackend) drainIdle() {
 	_, _, _ = b.raw(ctx, opDrainLogs, 0, nil, nil)
 }
 
+// encodeBuf: a sink encodes its batches straight into the shared region (none after shutdown), as
+// an image when the child's plugin takes batches by reference (the child then only relocates the
+// descriptors instead of decoding CBOR: it never touches a payload the plugin does not read).
+func (b *procBackend) encodeBuf() ([]byte, bool) {
+	b.image = b.child != nil && b.child.flags&helloFlagSinkRef != 0
+	if b.shm == nil {
+		return nil, b.image
+	}
+	return b.shm.mem[:0], b.image
+}
+
 func (b *procBackend) shutdown() {
 	if b.child != nil {
 		b.child.stop(5 * time.Second)
 		b.child = nil
 	}
+	b.shm.close()
+	b.shm = nil
 }
 
 // probe starts a short-lived host to load the library (Open) or validate a config.
 func probe(ctx context.Context, path string, opts *Options, log *slog.Logger, fn func(c *child) error) error {
-	c, err := startChild(ctx, path, opts, log)
+	c, err := startChild(ctx, path, opts, log, nil)
 	if err != nil {
 		return err
 	}

@@ -1,5 +1,5 @@
 /*
- * iggy_connector_sdk.h — header-only helpers for iggy-connectors plugins written in C (ABI v1).
+ * iggy_connector_sdk.h — header-only helpers for iggy-connectors plugins written in C (ABI 1.1).
  *
  * Licensed under the Apache License, Version 2.0.
  *
@@ -10,7 +10,8 @@
  *   - iggy_cbor_reader: a bounds-checked CBOR reader over a caller-owned buffer (text and byte
  *     strings come back as views, unknown items of any type can be skipped, truncated input,
  *     indefinite lengths and nesting deeper than IGGY_CBOR_MAX_DEPTH are errors, never crashes);
- *   - typed helpers for the records a sink or a source needs: decode SinkBatch; encode PluginInfo,
+ *   - typed helpers for the records a sink or a source needs: decode SinkBatch (CBOR, ABI 1.0, or
+ *     by reference, ABI 1.1: iggy_sink_batch_from_ref); encode PluginInfo,
  *     Error, SinkResult, LogBatch and PollResult;
  *   - iggy_json_object: a small, strict reader for the plugin config (a flat JSON object);
  *   - iggy_log_buffer: the bounded, thread-safe log buffer behind iggy_plugin_drain_logs;
@@ -735,6 +736,73 @@ fail:
         iggy_sink_batch_free(b);
         return oom ? IGGY_STATUS_RETRYABLE : IGGY_STATUS_BAD_INPUT;
     }
+}
+
+/* ABI 1.1 (iggy_connector.h §6): fills *b from the batch given by reference to iggy_sink_consume_ref,
+ * so one consume function serves both iggy_sink_consume and iggy_sink_consume_ref. Nothing is copied:
+ * stream, topic, schema and payload views point into the runtime's memory and, like the header views
+ * (decoded from each message's CBOR header array into a malloc'ed array), are valid only until the
+ * call returns. Returns like iggy_decode_sink_batch (BAD_INPUT for a NULL batch, a size or
+ * message_size smaller than 1.1's, a NULL pointer with a length, or undecodable headers, with the
+ * message naming the field); release *b with iggy_sink_batch_free. */
+static inline int32_t iggy_sink_batch_from_ref(const IggySinkBatchRef *ref, iggy_sink_batch *b, char *err, size_t err_cap) {
+    memset(b, 0, sizeof *b);
+#define IGGY__REF_FAIL(...) do { if (err != NULL && err_cap > 0) snprintf(err, err_cap, __VA_ARGS__); iggy_sink_batch_free(b); return IGGY_STATUS_BAD_INPUT; } while (0)
+    if (ref == NULL) IGGY__REF_FAIL("SinkBatchRef: NULL batch");
+    if (ref->size < sizeof(IggySinkBatchRef)) IGGY__REF_FAIL("SinkBatchRef: size %u is smaller than ABI 1.1's %zu", ref->size, sizeof(IggySinkBatchRef));
+    if (ref->messages_len > 0 && (ref->messages == NULL || ref->message_size < sizeof(IggyMessageRef)))
+        IGGY__REF_FAIL("SinkBatchRef.messages: %zu messages with stride %zu (want a pointer and stride >= %zu)", ref->messages_len, ref->message_size, sizeof(IggyMessageRef));
+    if ((ref->stream == NULL && ref->stream_len > 0) || (ref->topic == NULL && ref->topic_len > 0) || (ref->schema == NULL && ref->schema_len > 0))
+        IGGY__REF_FAIL("SinkBatchRef: NULL stream, topic or schema with a length");
+    b->stream = (iggy_view){(const uint8_t *)ref->stream, ref->stream_len};
+    b->topic = (iggy_view){(const uint8_t *)ref->topic, ref->topic_len};
+    b->schema = (iggy_view){(const uint8_t *)ref->schema, ref->schema_len};
+    if (!iggy_utf8_valid(b->stream.ptr, b->stream.len) || !iggy_utf8_valid(b->topic.ptr, b->topic.len) || !iggy_utf8_valid(b->schema.ptr, b->schema.len))
+        IGGY__REF_FAIL("SinkBatchRef: stream, topic or schema is not valid UTF-8");
+    b->partition_id = ref->partition_id;
+    b->current_offset = ref->current_offset;
+    if (ref->messages_len == 0) return IGGY_STATUS_OK;
+    b->messages = (iggy_message *)calloc(ref->messages_len, sizeof *b->messages);
+    if (b->messages == NULL) {
+        if (err != NULL && err_cap > 0) snprintf(err, err_cap, "out of memory for %zu messages", ref->messages_len);
+        return IGGY_STATUS_RETRYABLE;
+    }
+    b->messages_len = ref->messages_len;
+    for (size_t i = 0; i < ref->messages_len; i++) {
+        const IggyMessageRef *mr = (const IggyMessageRef *)((const uint8_t *)ref->messages + i * ref->message_size);
+        iggy_message *m = &b->messages[i];
+        memcpy(m->id, mr->id, 16);
+        m->offset = mr->offset;
+        m->checksum = mr->checksum;
+        m->timestamp = mr->timestamp;
+        m->origin_timestamp = mr->origin_timestamp;
+        if (mr->payload == NULL && mr->payload_len > 0) IGGY__REF_FAIL("SinkBatchRef.messages[%zu].payload: NULL with length %zu", i, mr->payload_len);
+        if (mr->headers == NULL && mr->headers_len > 0) IGGY__REF_FAIL("SinkBatchRef.messages[%zu].headers: NULL with length %zu", i, mr->headers_len);
+        m->payload = (iggy_view){mr->payload, mr->payload_len};
+        if (mr->headers_len == 0) continue;
+        iggy_cbor_reader r;
+        size_t n;
+        iggy_cr_init(&r, mr->headers, mr->headers_len);
+        if (iggy_cr_array(&r, &n) == 0 && n > 0) {
+            m->headers = (iggy_header *)calloc(n, sizeof *m->headers);
+            if (m->headers == NULL) {
+                if (err != NULL && err_cap > 0) snprintf(err, err_cap, "out of memory for %zu headers", n);
+                iggy_sink_batch_free(b);
+                return IGGY_STATUS_RETRYABLE;
+            }
+            m->headers_len = n;
+            for (size_t h = 0; h < n && !r.failed; h++)
+                if (iggy_decode_header(&r, &m->headers[h]) != 0) iggy_cr_context(&r, "headers[%zu]", h);
+        }
+        if (!r.failed) iggy_cr_finish(&r);
+        if (r.failed) {
+            char why[200];
+            iggy_cr_error(&r, why, sizeof why);
+            IGGY__REF_FAIL("SinkBatchRef.messages[%zu].%s", i, why);
+        }
+    }
+#undef IGGY__REF_FAIL
+    return IGGY_STATUS_OK;
 }
 
 /* ==============================================================================================

@@ -73,6 +73,7 @@ func Register(p *sdk.Plugin) {
 		logs.Logger(0).Warn("ignoring bad log level", "error", err)
 	}
 	served = shim.New(p, logs)
+	served.SetABIVersion(abiVersion)
 	slog.SetDefault(logs.Logger(0))
 }
 
@@ -143,7 +144,7 @@ func guard(rc *C.int32_t, out **C.uint8_t, outLen *C.size_t) {
 }
 
 //export iggy_plugin_abi_version
-func iggy_plugin_abi_version() C.uint32_t { return C.uint32_t(abi.Version) }
+func iggy_plugin_abi_version() C.uint32_t { return C.uint32_t(abiVersion) }
 
 //export iggy_plugin_info
 func iggy_plugin_info(out **C.uint8_t, outLen *C.size_t) (rc C.int32_t) {

@@ -214,7 +214,7 @@ static const struct {
     const char *diag;
 } golden[] = {
     {"plugin_info.cbor",
-     "{1: 65536, 2: \"sink\", 3: \"stdout\", 4: \"0.1.0\", 5: \"Prints messages to standard output\", "
+     "{1: 65537, 2: \"sink\", 3: \"stdout\", 4: \"0.1.0\", 5: \"Prints messages to standard output\", "
      "6: [{1: \"print_payload\", 2: \"bool\", 4: \"false\", 5: \"log every payload\"}, "
      "{1: \"connection_string\", 2: \"string\", 3: true, 6: true}], 7: \"go-sdk/0.1.0\"}"},
     {"error.cbor", "{1: \"invalid_config\", 2: \"batch_size must be at least 1\", 4: \"batch_size\"}"},
@@ -248,21 +248,17 @@ static void test_golden_read(void) {
     }
 }
 
-static void test_sink_batch_typed(void) {
-    blob raw = read_file(testdata, "sink_batch.cbor");
-    iggy_sink_batch b;
-    char err[256];
-    int32_t st = iggy_decode_sink_batch(raw.data, raw.len, &b, err, sizeof err);
-    CHECK(st == IGGY_STATUS_OK, "decode sink_batch: %d %s", st, err);
-    if (st != IGGY_STATUS_OK) { free(raw.data); return; }
-    CHECK(iggy_view_eq(b.stream, "orders"), "stream");
-    CHECK(iggy_view_eq(b.topic, "created"), "topic");
-    CHECK(b.partition_id == 3, "partition_id %u", b.partition_id);
-    CHECK(b.current_offset == 1000000000000ull, "current_offset %llu", (unsigned long long)b.current_offset);
-    CHECK(iggy_view_eq(b.schema, "json"), "schema");
-    CHECK(b.messages_len == 2, "messages_len %zu", b.messages_len);
-    if (b.messages_len == 2) {
-        const iggy_message *m = &b.messages[0];
+/* Checks the golden sink_batch record, decoded from CBOR or from its by-reference image; every view
+ * must point into [base, base + base_len). */
+static void check_golden_sink_batch(const iggy_sink_batch *b, const uint8_t *base, size_t base_len) {
+    CHECK(iggy_view_eq(b->stream, "orders"), "stream");
+    CHECK(iggy_view_eq(b->topic, "created"), "topic");
+    CHECK(b->partition_id == 3, "partition_id %u", b->partition_id);
+    CHECK(b->current_offset == 1000000000000ull, "current_offset %llu", (unsigned long long)b->current_offset);
+    CHECK(iggy_view_eq(b->schema, "json"), "schema");
+    CHECK(b->messages_len == 2, "messages_len %zu", b->messages_len);
+    if (b->messages_len == 2) {
+        const iggy_message *m = &b->messages[0];
         static const uint8_t id1[16] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16};
         static const uint8_t id2[16] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2};
         CHECK(memcmp(m->id, id1, 16) == 0, "messages[0].id");
@@ -278,16 +274,80 @@ static void test_sink_batch_typed(void) {
             CHECK(m->headers[1].value_kind == IGGY_HEADER_UINT32 && iggy_view_eq_bytes(m->headers[1].value, "\x07\0\0\0", 4), "header 1 value");
         }
         CHECK(iggy_view_eq(m->payload, "{\"a\":1}"), "messages[0].payload");
-        m = &b.messages[1];
+        m = &b->messages[1];
         CHECK(memcmp(m->id, id2, 16) == 0, "messages[1].id");
         CHECK(m->offset == 42 && m->checksum == 1 && m->timestamp == 1700000000000001ull && m->origin_timestamp == 0, "messages[1] numbers");
         CHECK(m->headers_len == 0 && m->headers == NULL, "messages[1] has no headers");
         CHECK(iggy_view_eq_bytes(m->payload, "\x00\xff\x10", 3), "messages[1].payload");
         /* views point into the input buffer: nothing was copied */
-        CHECK(m->payload.ptr > raw.data && m->payload.ptr + m->payload.len <= raw.data + raw.len, "payload is a view into the input");
+        CHECK(m->payload.ptr > base && m->payload.ptr + m->payload.len <= base + base_len, "payload is a view into the input");
     }
+}
+
+static void test_sink_batch_typed(void) {
+    blob raw = read_file(testdata, "sink_batch.cbor");
+    iggy_sink_batch b;
+    char err[256];
+    int32_t st = iggy_decode_sink_batch(raw.data, raw.len, &b, err, sizeof err);
+    CHECK(st == IGGY_STATUS_OK, "decode sink_batch: %d %s", st, err);
+    if (st != IGGY_STATUS_OK) { free(raw.data); return; }
+    check_golden_sink_batch(&b, raw.data, raw.len);
     iggy_sink_batch_free(&b);
     free(raw.data);
+}
+
+/* ABI 1.1: sink_batch_ref.bin is the same batch as an IggySinkBatchRef image (64-bit little-endian,
+ * pointers as offsets from the start of the file, 0 = NULL); relocated, it decodes to the same batch. */
+static void test_sink_batch_ref(void) {
+    if (sizeof(void *) != 8 || sizeof(IggySinkBatchRef) != 88 || sizeof(IggyMessageRef) != 80) {
+        CHECK(sizeof(void *) != 8, "IggySinkBatchRef %zu / IggyMessageRef %zu bytes, want 88 / 80", sizeof(IggySinkBatchRef), sizeof(IggyMessageRef));
+        return; /* the image is of a 64-bit platform */
+    }
+    CHECK(offsetof(IggySinkBatchRef, messages) == 64 && offsetof(IggyMessageRef, headers) == 48 && offsetof(IggyMessageRef, payload) == 64,
+          "the structs have the offsets of iggy_connector.h");
+    blob img = read_file(testdata, "sink_batch_ref.bin");
+    /* relocate: every pointer field holds an offset into the image */
+    IggySinkBatchRef *ref = (IggySinkBatchRef *)(void *)img.data;
+#define RELOC(p) do { uint64_t off; memcpy(&off, &(p), 8); if (off != 0) { CHECK(off < img.len, "pointer offset %llu", (unsigned long long)off); (p) = (void *)(img.data + off); } } while (0)
+    RELOC(ref->stream);
+    RELOC(ref->topic);
+    RELOC(ref->schema);
+    RELOC(ref->messages);
+    for (size_t i = 0; i < ref->messages_len; i++) {
+        IggyMessageRef *m = (IggyMessageRef *)(void *)((uint8_t *)ref->messages + i * ref->message_size);
+        RELOC(m->headers);
+        RELOC(m->payload);
+    }
+#undef RELOC
+    iggy_sink_batch b;
+    char err[256];
+    int32_t st = iggy_sink_batch_from_ref(ref, &b, err, sizeof err);
+    CHECK(st == IGGY_STATUS_OK, "decode sink_batch_ref: %d %s", st, err);
+    if (st == IGGY_STATUS_OK) {
+        check_golden_sink_batch(&b, img.data, img.len);
+        iggy_sink_batch_free(&b);
+    }
+    /* malformed descriptors are refused with the field named */
+    IggySinkBatchRef bad = *ref;
+    bad.size = 40;
+    st = iggy_sink_batch_from_ref(&bad, &b, err, sizeof err);
+    CHECK(st == IGGY_STATUS_BAD_INPUT && strstr(err, "size 40") != NULL, "small size: %d %s", st, err);
+    bad = *ref;
+    IggyMessageRef ms[2];
+    memcpy(ms, ref->messages, sizeof ms);
+    ms[1].payload = NULL;
+    bad.messages = ms;
+    st = iggy_sink_batch_from_ref(&bad, &b, err, sizeof err);
+    CHECK(st == IGGY_STATUS_BAD_INPUT && strstr(err, "messages[1].payload") != NULL, "NULL payload: %d %s", st, err);
+    memcpy(ms, ref->messages, sizeof ms);
+    static const uint8_t junk[] = {0x82, 0x01};
+    ms[0].headers = junk;
+    ms[0].headers_len = sizeof junk;
+    st = iggy_sink_batch_from_ref(&bad, &b, err, sizeof err);
+    CHECK(st == IGGY_STATUS_BAD_INPUT && strstr(err, "messages[0].") != NULL, "bad headers: %d %s", st, err);
+    st = iggy_sink_batch_from_ref(NULL, &b, err, sizeof err);
+    CHECK(st == IGGY_STATUS_BAD_INPUT, "NULL batch: %d", st);
+    free(img.data);
 }
 
 /* ---------------------------------------------------------------------------------------------- */
@@ -757,7 +817,7 @@ static void test_sink(const char *so_path) {
     *(void **)&sink.close = dlsym(lib, "iggy_sink_close");
     if (!sink.abi_version || !sink.info || !sink.drain_logs || !sink.free_ || !sink.validate || !sink.open || !sink.consume || !sink.close) return;
 
-    CHECK(sink.abi_version() == 0x00010000u, "abi version 0x%x", sink.abi_version());
+    CHECK(sink.abi_version() == 0x00010001u, "abi version 0x%x", sink.abi_version());
 
     /* plugin info */
     uint8_t *out = NULL;
@@ -766,7 +826,7 @@ static void test_sink(const char *so_path) {
     char err[256];
     CHECK(sink.info(&out, &len) == IGGY_STATUS_OK && out != NULL, "info");
     CHECK(out && diag_all(out, len, &s, err, sizeof err) == 0, "info decodes");
-    CHECK(strcmp(s.buf, "{1: 65536, 2: \"sink\", 3: \"c_file\", 4: \"0.1.0\", "
+    CHECK(strcmp(s.buf, "{1: 65537, 2: \"sink\", 3: \"c_file\", 4: \"0.1.0\", "
                         "5: \"Example C sink: appends <offset>\\t<payload hex> lines to a file, fsynced per batch\", "
                         "6: [{1: \"path\", 2: \"string\", 3: true, 5: \"file to append one line per message to: <offset>\\t<payload hex>\"}, "
                         "{1: \"abort_on_payload\", 2: \"string\", 5: \"crash switch for process-isolation tests: abort() when a payload equals this string\"}], "
@@ -926,6 +986,7 @@ int main(int argc, char **argv) {
     testdata = argv[1];
     test_golden_read();
     test_sink_batch_typed();
+    test_sink_batch_ref();
     test_golden_write();
     test_writer_ints();
     test_truncations_and_corruptions();

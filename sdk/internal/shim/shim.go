@@ -32,7 +32,13 @@ type Shim struct {
 
 	mu        sync.Mutex
 	instances map[uint32]*instance
+
+	abiVersion uint32 // reported in PluginInfo; abi.Version unless SetABIVersion changed it
 }
+
+// SetABIVersion sets the ABI version the library reports (the export package's build for ABI 1.0
+// compatibility tests sets abi.Version10). Call it before any call is served.
+func (s *Shim) SetABIVersion(v uint32) { s.abiVersion = v }
 
 type instance struct {
 	mu     sync.Mutex
@@ -69,6 +75,9 @@ func (s *Shim) Logs() *sdk.LogBuffer { return s.logs }
 func (s *Shim) Info() (st abi.Status, out []byte) {
 	defer s.recoverInto("info", &st, &out)
 	info := s.plugin.PluginInfo()
+	if s.abiVersion != 0 {
+		info.ABIVersion = s.abiVersion
+	}
 	return encode(&info)
 }
 
@@ -166,14 +175,11 @@ func (s *Shim) SinkOpen(id uint32, cfg []byte) (st abi.Status, out []byte) {
 // buffer when the sink is an sdk.BatchBorrower).
 func (s *Shim) SinkConsume(id uint32, batch []byte) (st abi.Status, out []byte) {
 	defer s.recoverInto("sink_consume", &st, &out)
-	in, st, out := s.lookup(id)
+	in, st, out := s.sinkInstance(id)
 	if in == nil {
 		return st, out
 	}
 	defer in.mu.Unlock()
-	if in.sink == nil {
-		return errorRecord(abi.StatusPermanent, abi.Error{Code: abi.CodeBadInput, Message: fmt.Sprintf("instance %d is a source, not a sink", id)})
-	}
 	var b *abi.SinkBatch
 	var err error
 	if in.borrow {
@@ -185,6 +191,44 @@ func (s *Shim) SinkConsume(id uint32, batch []byte) (st abi.Status, out []byte) 
 	if err != nil {
 		return errorRecord(abi.StatusBadInput, abi.Error{Code: abi.CodeBadInput, Message: err.Error()})
 	}
+	return s.consume(in, b)
+}
+
+// SinkConsumeRef is SinkConsume for a batch by reference (ABI 1.1, iggy_sink_consume_ref): ref and
+// everything it points to are the runtime's memory, valid during the call only. An sdk.BatchBorrower
+// gets payloads and header bytes that alias that memory (nothing is copied: exactly the borrow
+// contract); any other sink gets a batch in fresh memory it may keep.
+func (s *Shim) SinkConsumeRef(id uint32, ref *abi.SinkBatchRef) (st abi.Status, out []byte) {
+	defer s.recoverInto("sink_consume_ref", &st, &out)
+	in, st, out := s.sinkInstance(id)
+	if in == nil {
+		return st, out
+	}
+	defer in.mu.Unlock()
+	b, err := in.dec.DecodeRef(ref, in.borrow)
+	if err != nil {
+		return errorRecord(abi.StatusBadInput, abi.Error{Code: abi.CodeBadInput, Message: err.Error()})
+	}
+	return s.consume(in, b)
+}
+
+// sinkInstance looks up sink instance id and returns it locked (nil with the call's answer when it
+// is unknown or not a sink).
+func (s *Shim) sinkInstance(id uint32) (*instance, abi.Status, []byte) {
+	in, st, out := s.lookup(id)
+	if in == nil {
+		return nil, st, out
+	}
+	if in.sink == nil {
+		in.mu.Unlock()
+		st, out := errorRecord(abi.StatusPermanent, abi.Error{Code: abi.CodeBadInput, Message: fmt.Sprintf("instance %d is a source, not a sink", id)})
+		return nil, st, out
+	}
+	return in, abi.StatusOK, nil
+}
+
+// consume hands a decoded batch to the sink and encodes its SinkResult.
+func (s *Shim) consume(in *instance, b *abi.SinkBatch) (abi.Status, []byte) {
 	res, err := in.sink.Consume(s.ctx, b)
 	if err != nil {
 		return errorOut(err, abi.CodeWriteFailed, true)

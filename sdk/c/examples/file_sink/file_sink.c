@@ -220,11 +220,13 @@ static int write_all(int fd, const char *buf, size_t len) {
     return 0;
 }
 
-static int32_t consume_locked(file_sink *s, const uint8_t *batch, size_t batch_len, uint8_t **out, size_t *out_len) {
+/* Decodes a batch: CBOR (batch != NULL, iggy_sink_consume) or by reference (ref, ABI 1.1's
+ * iggy_sink_consume_ref); both give the same iggy_sink_batch of views into the runtime's memory. */
+static int32_t consume_locked(file_sink *s, const uint8_t *batch, size_t batch_len, const IggySinkBatchRef *ref, uint8_t **out, size_t *out_len) {
     static const char hex[] = "0123456789abcdef";
     iggy_sink_batch b;
     char err[256];
-    int32_t st = iggy_decode_sink_batch(batch, batch_len, &b, err, sizeof err);
+    int32_t st = ref != NULL ? iggy_sink_batch_from_ref(ref, &b, err, sizeof err) : iggy_decode_sink_batch(batch, batch_len, &b, err, sizeof err);
     if (st == IGGY_STATUS_BAD_INPUT) {
         iggy_log(&logs, IGGY_LOG_ERROR, s->id, LOG_TARGET, "undecodable batch: %s", err);
         return iggy_fail(st, "bad_input", NULL, out, out_len, "cannot decode SinkBatch: %s", err);
@@ -287,7 +289,20 @@ IGGY_EXPORT int32_t iggy_sink_consume(uint32_t instance, const uint8_t *batch, s
         return iggy_fail(IGGY_STATUS_UNKNOWN_INSTANCE, "unknown_instance", NULL, out, out_len, "instance %u is not open", instance);
     file_sink *s = (file_sink *)in->ptr;
     pthread_mutex_lock(&s->mu);
-    int32_t st = consume_locked(s, batch, batch_len, out, out_len);
+    int32_t st = consume_locked(s, batch, batch_len, NULL, out, out_len);
+    pthread_mutex_unlock(&s->mu);
+    iggy_instances_release(&instances, in);
+    return st;
+}
+
+/* ABI 1.1: the same, with the batch by reference (valid only during the call). */
+IGGY_EXPORT int32_t iggy_sink_consume_ref(uint32_t instance, const IggySinkBatchRef *batch, uint8_t **out, size_t *out_len) {
+    iggy_instance *in = iggy_instances_acquire(&instances, instance);
+    if (in == NULL)
+        return iggy_fail(IGGY_STATUS_UNKNOWN_INSTANCE, "unknown_instance", NULL, out, out_len, "instance %u is not open", instance);
+    file_sink *s = (file_sink *)in->ptr;
+    pthread_mutex_lock(&s->mu);
+    int32_t st = consume_locked(s, NULL, 0, batch, out, out_len);
     pthread_mutex_unlock(&s->mu);
     iggy_instances_release(&instances, in);
     return st;

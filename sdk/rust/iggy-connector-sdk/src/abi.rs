@@ -20,7 +20,7 @@ use minicbor::Decoder;
 /// Major version of the ABI this crate implements.
 pub const ABI_VERSION_MAJOR: u32 = 1;
 /// Minor version of the ABI this crate implements.
-pub const ABI_VERSION_MINOR: u32 = 0;
+pub const ABI_VERSION_MINOR: u32 = 1;
 /// `(major << 16) | minor`, the value of `iggy_plugin_abi_version()`.
 pub const ABI_VERSION: u32 = ABI_VERSION_MAJOR << 16 | ABI_VERSION_MINOR;
 
@@ -196,6 +196,151 @@ pub struct SinkBatch {
     /// `json`, `raw`, `text`, `proto` or `flatbuffer`.
     pub schema: String,
     pub messages: Vec<Message>,
+}
+
+/// ABI 1.1 `IggyMessageRef` (iggy_connector.h §6): one message of a [`SinkBatchRef`]. The pointers
+/// point into the runtime's memory and are valid only during `iggy_sink_consume_ref`.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct MessageRef {
+    /// The u128 message id, 16 big-endian bytes.
+    pub id: [u8; 16],
+    pub offset: u64,
+    pub checksum: u64,
+    pub timestamp: u64,
+    pub origin_timestamp: u64,
+    /// The CBOR `[Header]` array of `Message` key 6, NULL when there are none.
+    pub headers: *const u8,
+    pub headers_len: usize,
+    pub payload: *const u8,
+    pub payload_len: usize,
+}
+
+/// ABI 1.1 `IggySinkBatchRef` (iggy_connector.h §6): a sink batch by reference, the input of
+/// `iggy_sink_consume_ref`. Everything it points to belongs to the runtime and is valid only during
+/// the call.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct SinkBatchRef {
+    /// `size_of::<SinkBatchRef>()` as built by the runtime (later minors may append fields).
+    pub size: u32,
+    pub partition_id: u32,
+    pub current_offset: u64,
+    pub stream: *const u8,
+    pub stream_len: usize,
+    pub topic: *const u8,
+    pub topic_len: usize,
+    pub schema: *const u8,
+    pub schema_len: usize,
+    pub messages: *const MessageRef,
+    pub messages_len: usize,
+    /// Distance in bytes between consecutive [`MessageRef`]s.
+    pub message_size: usize,
+}
+
+/// The `len` bytes at `p` (empty for `len == 0`), or an error naming `field` for NULL with a length.
+///
+/// # Safety
+/// `p` must be valid for `len` bytes for the returned lifetime.
+unsafe fn ref_bytes<'a>(p: *const u8, len: usize, field: &str) -> Result<&'a [u8], DecodeError> {
+    if len == 0 {
+        return Ok(&[]);
+    }
+    if p.is_null() {
+        return Err(DecodeError::new(format!("NULL with length {len}"), 0).within(field.to_owned()));
+    }
+    Ok(std::slice::from_raw_parts(p, len))
+}
+
+impl MessageRef {
+    /// The payload, borrowed from the runtime: no copy.
+    ///
+    /// # Safety
+    /// Only during the `iggy_sink_consume_ref` call that passed this message.
+    pub unsafe fn payload(&self) -> Result<&[u8], DecodeError> {
+        ref_bytes(self.payload, self.payload_len, "payload")
+    }
+
+    /// Decodes the message's headers.
+    ///
+    /// # Safety
+    /// As [`MessageRef::payload`].
+    pub unsafe fn headers(&self) -> Result<Vec<Header>, DecodeError> {
+        let h = ref_bytes(self.headers, self.headers_len, "headers")?;
+        if h.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut r = Reader::new(h);
+        let v = r.list(Header::decode).map_err(|e| e.within("headers"))?;
+        r.finish().map_err(|e| e.within("headers"))?;
+        Ok(v)
+    }
+}
+
+impl SinkBatchRef {
+    /// The messages, borrowed from the runtime (steps by `message_size`).
+    ///
+    /// # Safety
+    /// Only during the `iggy_sink_consume_ref` call that passed this batch.
+    pub unsafe fn messages(&self) -> Result<Vec<&MessageRef>, DecodeError> {
+        if self.size < std::mem::size_of::<SinkBatchRef>() as u32 {
+            return Err(DecodeError::new(
+                format!("size {} is smaller than ABI 1.1's {}", self.size, std::mem::size_of::<SinkBatchRef>()),
+                0,
+            )
+            .within("SinkBatchRef"));
+        }
+        if self.messages_len > 0 && (self.messages.is_null() || self.message_size < std::mem::size_of::<MessageRef>()) {
+            return Err(DecodeError::new(
+                format!(
+                    "{} messages with stride {} (want a pointer and stride >= {})",
+                    self.messages_len,
+                    self.message_size,
+                    std::mem::size_of::<MessageRef>()
+                ),
+                0,
+            )
+            .within("SinkBatchRef.messages"));
+        }
+        Ok((0..self.messages_len)
+            .map(|i| &*((self.messages as *const u8).add(i * self.message_size) as *const MessageRef))
+            .collect())
+    }
+
+    /// Copies the batch into an owned [`SinkBatch`] (the same value `iggy_sink_consume` would decode).
+    ///
+    /// # Safety
+    /// Only during the `iggy_sink_consume_ref` call that passed this batch.
+    pub unsafe fn to_sink_batch(&self) -> Result<SinkBatch, DecodeError> {
+        let text = |p, n, field: &str| -> Result<String, DecodeError> {
+            let b = ref_bytes(p, n, field)?;
+            std::str::from_utf8(b)
+                .map(str::to_owned)
+                .map_err(|_| DecodeError::new("invalid UTF-8", 0).within(field.to_owned()))
+        };
+        let within = |e: DecodeError| e.within("SinkBatchRef");
+        let mut b = SinkBatch {
+            stream: text(self.stream, self.stream_len, "stream").map_err(within)?,
+            topic: text(self.topic, self.topic_len, "topic").map_err(within)?,
+            partition_id: self.partition_id,
+            current_offset: self.current_offset,
+            schema: text(self.schema, self.schema_len, "schema").map_err(within)?,
+            messages: Vec::new(),
+        };
+        for (i, m) in self.messages()?.into_iter().enumerate() {
+            let at = |e: DecodeError| e.within(format!("SinkBatchRef.messages[{i}]"));
+            b.messages.push(Message {
+                id: u128::from_be_bytes(m.id),
+                offset: m.offset,
+                checksum: m.checksum,
+                timestamp: m.timestamp,
+                origin_timestamp: m.origin_timestamp,
+                headers: m.headers().map_err(at)?,
+                payload: m.payload().map_err(at)?.to_vec(),
+            });
+        }
+        Ok(b)
+    }
 }
 
 /// `SinkResult`: the optional output of a successful `iggy_sink_consume`.

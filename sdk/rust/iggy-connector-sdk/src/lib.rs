@@ -1,4 +1,4 @@
-//! Rust SDK for iggy-connectors plugins (ABI v1).
+//! Rust SDK for iggy-connectors plugins (ABI 1.1).
 //!
 //! A plugin is a `cdylib` that exports the C functions of `abi/iggy_connector.h`. With this crate a
 //! source plugin is a type implementing [`Source`] plus one line:
@@ -43,7 +43,8 @@ mod source;
 
 pub use abi::{
     code, header_kind, log_level, status, ConfigField, DecodeError, Error, Header, LogAttr, LogRecord, Message,
-    MessageFailure, PluginInfo, PollResult, Record, SinkBatch, SinkResult, SourceMessage, ABI_VERSION,
+    MessageFailure, MessageRef, PluginInfo, PollResult, Record, SinkBatch, SinkBatchRef, SinkResult, SourceMessage,
+    ABI_VERSION,
 };
 pub use log::Logger;
 pub use source::{Batch, Env, Info, Source};

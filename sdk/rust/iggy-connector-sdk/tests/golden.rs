@@ -297,3 +297,57 @@ fn golden_state_is_counter_state_next_2() {
     assert_eq!(s, State { next: 2 });
     assert_eq!(iggy_connector_sdk::encode_state(&s).unwrap(), vec![0x91, 0x02]);
 }
+
+/// ABI 1.1: sink_batch_ref.bin is the sink_batch vector as an IggySinkBatchRef image (64-bit
+/// little-endian, pointers as offsets from the start of the file, 0 = NULL). Relocated, it reads as
+/// the same batch, with payloads borrowed from the image.
+#[test]
+#[cfg(all(target_pointer_width = "64", target_endian = "little"))]
+fn sink_batch_ref_image_reads_as_the_sink_batch_vector() {
+    assert_eq!(std::mem::size_of::<SinkBatchRef>(), 88);
+    assert_eq!(std::mem::size_of::<MessageRef>(), 80);
+    let bytes = read("sink_batch_ref.bin");
+    // 8-aligned copy of the image
+    let mut words = vec![0u64; bytes.len().div_ceil(8)];
+    let base = words.as_mut_ptr() as *mut u8;
+    unsafe { std::ptr::copy_nonoverlapping(bytes.as_ptr(), base, bytes.len()) };
+    let reloc = |at: usize| unsafe {
+        let p = base.add(at) as *mut u64;
+        let off = p.read();
+        if off != 0 {
+            assert!((off as usize) < bytes.len(), "pointer at {at}: offset {off}");
+            p.write(base as u64 + off);
+        }
+    };
+    for at in [16, 32, 48, 64] {
+        reloc(at);
+    }
+    let n = u64::from_le_bytes(bytes[72..80].try_into().unwrap()) as usize;
+    let first = u64::from_le_bytes(bytes[64..72].try_into().unwrap()) as usize;
+    for i in 0..n {
+        reloc(first + 80 * i + 48);
+        reloc(first + 80 * i + 64);
+    }
+    let r = unsafe { &*(base as *const SinkBatchRef) };
+    let got = unsafe { r.to_sink_batch() }.expect("decode sink_batch_ref.bin");
+    assert_eq!(got, sink_batch());
+    let msgs = unsafe { r.messages() }.unwrap();
+    let p = unsafe { msgs[0].payload() }.unwrap();
+    assert_eq!(p, b"{\"a\":1}");
+    assert!(
+        p.as_ptr() as usize >= base as usize && (p.as_ptr() as usize) < base as usize + bytes.len(),
+        "payload is borrowed"
+    );
+
+    let mut bad = *r;
+    bad.size = 40;
+    let e = unsafe { bad.to_sink_batch() }.unwrap_err().to_string();
+    assert!(e.contains("size 40"), "{e}");
+    let mut ms: Vec<MessageRef> = msgs.iter().map(|m| **m).collect();
+    ms[1].payload = std::ptr::null();
+    let mut bad = *r;
+    bad.messages = ms.as_ptr();
+    let e = unsafe { bad.to_sink_batch() }.unwrap_err().to_string();
+    assert!(e.contains("messages[1]") && e.contains("payload") && e.contains("NULL"), "{e}");
+    drop(words);
+}

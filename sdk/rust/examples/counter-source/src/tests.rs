@@ -84,12 +84,12 @@ fn payloads(p: &PollResult) -> Vec<String> {
 
 #[test]
 fn abi_version_and_plugin_info() {
-    assert_eq!(iggy_plugin_abi_version(), 0x0001_0000);
+    assert_eq!(iggy_plugin_abi_version(), 0x0001_0001);
     let (mut out, mut len) = (ptr::null_mut(), 0usize);
     let r = take(unsafe { iggy_plugin_info(&mut out, &mut len) }, out, len);
     assert_eq!(r.0, status::OK);
     let info = PluginInfo::from_cbor(&r.1.unwrap()).unwrap();
-    assert_eq!(info.abi_version, 0x0001_0000);
+    assert_eq!(info.abi_version, 0x0001_0001);
     assert_eq!((info.kind.as_str(), info.name.as_str(), info.version.as_str()), ("source", "counter", "0.1.0"));
     assert_eq!(info.sdk, "rust-sdk/0.1.0");
     let names: Vec<_> =

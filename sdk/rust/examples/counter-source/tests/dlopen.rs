@@ -68,7 +68,7 @@ fn the_built_library_exports_the_source_abi() {
     }
     unsafe {
         let version: VersionFn = std::mem::transmute(lib.sym("iggy_plugin_abi_version"));
-        assert_eq!(version(), 0x0001_0000);
+        assert_eq!(version(), 0x0001_0001);
         let open: OpenFn = std::mem::transmute(lib.sym("iggy_source_open"));
         let poll: PollFn = std::mem::transmute(lib.sym("iggy_source_poll"));
         let close: PollFn = std::mem::transmute(lib.sym("iggy_source_close"));
