@@ -778,11 +778,22 @@ func (d *fastDecoder) sourceMessages(dst *[]SourceMessage) bool {
 // right after. One gathering copy of the bytes the result keeps replaces a copy of the whole buffer
 // before decoding (the CBOR framing is not copied).
 func DecodeOwnedPollResult(data []byte) (*PollResult, error) {
+	r, _, err := DecodePollResultInto(data, nil)
+	return r, err
+}
+
+// DecodePollResultInto is DecodeOwnedPollResult with the messages' bytes (payloads, keys, header
+// keys and values) gathered into slab, which is reused when its capacity suffices and replaced by a
+// larger allocation otherwise; it returns the slab the messages alias, so the caller can reuse it
+// for a later result once nothing refers to this one's messages any more. The state never shares
+// the slab: it gets its own allocation, as it outlives the messages (it is saved and kept after
+// the batch is sent).
+func DecodePollResultInto(data, slab []byte) (*PollResult, []byte, error) {
 	r, err := DecodePollResult(data)
 	if err != nil {
-		return nil, err
+		return nil, slab, err
 	}
-	total := len(r.State)
+	total := 0
 	for i := range r.Messages {
 		m := &r.Messages[i]
 		total += len(m.Payload) + len(m.Key)
@@ -790,7 +801,10 @@ func DecodeOwnedPollResult(data []byte) (*PollResult, error) {
 			total += len(h.Key) + len(h.Value)
 		}
 	}
-	slab := make([]byte, 0, total)
+	if cap(slab) < total {
+		slab = make([]byte, 0, total)
+	}
+	slab = slab[:0]
 	own := func(b []byte) []byte {
 		if b == nil {
 			return nil
@@ -799,7 +813,9 @@ func DecodeOwnedPollResult(data []byte) (*PollResult, error) {
 		slab = append(slab, b...)
 		return slab[start:len(slab):len(slab)]
 	}
-	r.State = own(r.State)
+	if r.State != nil {
+		r.State = append(make([]byte, 0, len(r.State)), r.State...)
+	}
 	for i := range r.Messages {
 		m := &r.Messages[i]
 		m.Payload, m.Key = own(m.Payload), own(m.Key)
@@ -808,5 +824,5 @@ func DecodeOwnedPollResult(data []byte) (*PollResult, error) {
 			h.Key, h.Value = own(h.Key), own(h.Value)
 		}
 	}
-	return r, nil
+	return r, slab, nil
 }

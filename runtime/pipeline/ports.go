@@ -35,6 +35,14 @@ type SourcePlugin interface {
 	Commit(ctx context.Context, batchID uint64) error
 }
 
+// PollReleaser is optionally implemented by a SourcePlugin whose poll results' message bytes can be
+// reused (runtime/plugin.SourceInstance). The source calls ReleasePoll once per non-empty result,
+// after the batch was sent to every stream (or dropped), when nothing refers to its messages' bytes
+// any more; the result's State and BatchID stay in use until the batch is finished.
+type PollReleaser interface {
+	ReleasePoll(res *abi.PollResult)
+}
+
 // ConsumedBatch is what a Consumer returns: messages of one partition in offset order.
 type ConsumedBatch struct {
 	PartitionID   uint32

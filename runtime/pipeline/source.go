@@ -158,15 +158,21 @@ func (s *Source) Run(ctx context.Context) error {
 		}
 		finishDone <- ferr
 	}()
+	releasePoll := func(*abi.PollResult) {}
+	if r, ok := s.opt.Plugin.(PollReleaser); ok {
+		releasePoll = r.ReleasePoll
+	}
 	var sendErr error
 	for b := range batches {
 		if ctx.Err() != nil || sendErr != nil {
+			releasePoll(b.res)
 			release() // stopping: abandon the batch before anything of it reached Iggy
 			continue
 		}
 		dctx, stop := finishing(ctx, s.opt.FinishTimeout)
 		ok, err := s.send(dctx, b.res, b.start)
 		stop()
+		releasePoll(b.res) // sent or dropped: its messages' bytes are no longer referenced
 		switch {
 		case err != nil:
 			sendErr = err

@@ -1,6 +1,7 @@
 package plugin
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -383,4 +384,63 @@ func TestProcessCallCancelled(t *testing.T) {
 		t.Fatalf("restarts = %d", s.Restarts())
 	}
 	_ = s.Close(context.Background())
+}
+
+// TestSourceReleasePoll: a released result's message bytes are reused by a later poll, a result not
+// yet released is never overwritten, and the state of a released result stays intact.
+func TestSourceReleasePoll(t *testing.T) {
+	for _, tr := range transports {
+		t.Run(string(tr), func(t *testing.T) {
+			lib, err := Open(seqSource(t), Options{Transport: tr, Logger: discardLogger()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx := context.Background()
+			src, err := lib.OpenSource(ctx, "seq", []byte(`{"batch_size":3,"payload_size":12}`), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer src.Close(ctx)
+			next := uint64(0)
+			poll := func() *abi.PollResult {
+				t.Helper()
+				r, err := src.Poll(ctx)
+				if err != nil {
+					t.Fatal(err)
+				}
+				checkSeq(t, r, &next)
+				return r
+			}
+			held := poll()
+			heldCopy := cloneMessages(held)
+			first := poll()
+			firstState := append([]byte(nil), first.State...)
+			firstPayload := &first.Messages[0].Payload[0]
+			src.ReleasePoll(first)
+			src.ReleasePoll(first) // twice is harmless
+			second := poll()
+			if &second.Messages[0].Payload[0] != firstPayload {
+				t.Errorf("the released slab was not reused by the next poll")
+			}
+			if !bytes.Equal(first.State, firstState) {
+				t.Errorf("state of a released result changed: %q, was %q", first.State, firstState)
+			}
+			for range 3 { // polls and releases around the held result never touch it
+				src.ReleasePoll(poll())
+			}
+			for i, m := range held.Messages {
+				if !bytes.Equal(m.Payload, heldCopy[i]) {
+					t.Fatalf("unreleased result overwritten: message %d is %q, was %q", i, m.Payload, heldCopy[i])
+				}
+			}
+		})
+	}
+}
+
+func cloneMessages(r *abi.PollResult) [][]byte {
+	out := make([][]byte, len(r.Messages))
+	for i, m := range r.Messages {
+		out[i] = append([]byte(nil), m.Payload...)
+	}
+	return out
 }

@@ -217,7 +217,17 @@ type SourceInstance struct {
 	lastState []byte     // state of the newest committed batch (or the opening state)
 	stateFunc func() ([]byte, error)
 	smu       sync.Mutex // guards lastState and stateFunc for currentState
+
+	// Slabs hold the bytes of polled messages (see ReleasePoll); guarded by slabMu, as ReleasePoll
+	// runs on the caller's sending goroutine while Poll may run on another.
+	slabMu   sync.Mutex
+	slabOf   map[*abi.PollResult][]byte // results handed out and not yet released
+	freeSlab [][]byte                   // released slabs, reused by the next polls
 }
+
+// maxFreeSlabs bounds the released slabs an instance keeps for reuse: one per batch in flight is
+// enough (max_in_flight is small), more only holds memory.
+const maxFreeSlabs = 4
 
 type batchRef struct {
 	id, pluginID, gen uint64
@@ -245,22 +255,35 @@ func (s *SourceInstance) currentState() ([]byte, error) {
 	return s.lastState, nil
 }
 
-// Poll asks the plugin for the next batch. Payloads and state in the result are owned by the caller.
+// Poll asks the plugin for the next batch. Payloads and state in the result are owned by the caller;
+// the messages' bytes until the caller hands them back with ReleasePoll, if it does.
 // An error is a *CallError; Retryable() means nothing was read and polling again after a backoff is
 // right.
 func (s *SourceInstance) Poll(ctx context.Context) (*abi.PollResult, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var r *abi.PollResult
+	slab := s.takeSlab()
 	err := s.do(ctx, opSourcePoll, 0, nil, nil, nil, func(out []byte) error {
 		var err error
-		if r, err = abi.DecodeOwnedPollResult(out); err != nil {
+		if r, slab, err = abi.DecodePollResultInto(out, slab); err != nil {
 			return s.transportError(opSourcePoll, abi.StatusPermanent, CodeTransport, "undecodable PollResult: "+err.Error(), err)
 		}
 		return nil
 	})
 	if err != nil {
+		s.putSlab(slab)
 		return nil, err
+	}
+	if len(r.Messages) == 0 {
+		s.putSlab(slab)
+	} else {
+		s.slabMu.Lock()
+		if s.slabOf == nil {
+			s.slabOf = make(map[*abi.PollResult][]byte)
+		}
+		s.slabOf[r] = slab
+		s.slabMu.Unlock()
 	}
 	s.next++
 	ref := batchRef{id: s.next, pluginID: r.BatchID, gen: s.be.generation(), state: r.State, hasState: len(r.State) > 0}
@@ -270,6 +293,45 @@ func (s *SourceInstance) Poll(ctx context.Context) (*abi.PollResult, error) {
 	s.pending = append(s.pending, ref)
 	r.BatchID = s.next
 	return r, nil
+}
+
+// ReleasePoll hands the memory of r's messages (payloads, keys, headers) back for reuse by later
+// polls: the caller promises that nothing refers to those bytes any more (the batch was sent, or
+// dropped). r.State and the other fields stay valid. Calling it is optional (an unreleased result
+// is garbage-collected as usual), more than once is harmless, and it may be called from any
+// goroutine.
+func (s *SourceInstance) ReleasePoll(r *abi.PollResult) {
+	s.slabMu.Lock()
+	slab, ok := s.slabOf[r]
+	delete(s.slabOf, r)
+	s.slabMu.Unlock()
+	if ok {
+		s.putSlab(slab)
+	}
+}
+
+func (s *SourceInstance) takeSlab() []byte {
+	s.slabMu.Lock()
+	defer s.slabMu.Unlock()
+	n := len(s.freeSlab)
+	if n == 0 {
+		return nil
+	}
+	slab := s.freeSlab[n-1]
+	s.freeSlab[n-1] = nil
+	s.freeSlab = s.freeSlab[:n-1]
+	return slab
+}
+
+func (s *SourceInstance) putSlab(slab []byte) {
+	if cap(slab) == 0 {
+		return
+	}
+	s.slabMu.Lock()
+	if len(s.freeSlab) < maxFreeSlabs {
+		s.freeSlab = append(s.freeSlab, slab[:0])
+	}
+	s.slabMu.Unlock()
 }
 
 // Commit tells the plugin that the batch with this id (from Poll) and every earlier one are durably
