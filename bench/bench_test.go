@@ -262,7 +262,7 @@ func TestVerdictsAndRender(t *testing.T) {
 		t.Errorf("B5 cost %v, want +100%%", c)
 	}
 	md := Render(r, &Soak{Duration: 10 * time.Minute, Growth: 0.02, EarlyRSS: 30 << 20, LateRSS: 31 << 20}, "Analysis text.", "chart.png")
-	for _, s := range []string{"| B1 source path (max_in_flight = 1, the default) ≥ 0.9 × plain producer | 0.95 | **yes** |", "![throughput against batch size](chart.png)",
+	for _, s := range []string{"| B1 source path (max_in_flight = 2, the default) ≥ 0.9 × plain producer | 0.95 | **yes** |", "![throughput against batch size](chart.png)",
 		"| 10 | 5 msg/s | 100 msg/s | **0.05** |", "Analysis text.", "+2.0% over 10m0s | **yes**"} {
 		if !strings.Contains(md, s) {
 			t.Errorf("report lacks %q", s)

@@ -13,6 +13,10 @@ import (
 // MessageSize bytes per poll, as fast as it can (interval 0, linger_time 0), stopping after
 // maxCount messages (0 = never). inFlight is max_in_flight (batches polled and not yet committed;
 // 2 polls the next batch while the previous one is sent).
+// defaultInFlight is the runtime's default max_in_flight (runtime/config), written out explicitly
+// in the B1 connector files so a run says what it measured.
+const defaultInFlight = 2
+
 func sourceTOML(plugin, topic string, batch, inFlight int, maxCount uint64) string {
 	maxLine := ""
 	if maxCount > 0 {
