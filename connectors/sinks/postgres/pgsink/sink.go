@@ -72,9 +72,10 @@ type Sink struct {
 	cols    columns
 	table   []string // parsed target_table
 	quoted  string   // quoted target_table
-	ident   pgx.Identifier
 	insert  string // INSERT ... SELECT ... ON CONFLICT DO NOTHING
 	staging string // CREATE TEMP TABLE IF NOT EXISTS staging ...
+	copyTo  string // COPY target (cols) FROM STDIN BINARY
+	copyStg string // COPY staging (cols) FROM STDIN BINARY
 	pool    *pgxpool.Pool
 	sleep   func(ctx context.Context, d time.Duration) error
 	// direct is set at Open when the table's columns have exactly the types the sink writes, so rows
@@ -83,6 +84,9 @@ type Sink struct {
 	// staging path without trying the fast one first.
 	direct, replaying bool
 	stats             Stats
+	// rows and enc are reused by every Consume (nothing of a batch is kept after it returns).
+	rows []row
+	enc  copyReader
 }
 
 // Stats counts how rounds were written; for tests and logs.
@@ -105,7 +109,7 @@ func newSink(cfg *Config, log *slog.Logger) (*Sink, error) {
 	if err != nil {
 		return nil, sdk.FieldErrorf("target_table", "%v", err)
 	}
-	s := &Sink{cfg: cfg, log: log, cols: newColumns(cfg), table: table, quoted: pgutil.QuoteQualified(table), ident: pgx.Identifier(table), sleep: pgutil.Sleep}
+	s := &Sink{cfg: cfg, log: log, cols: newColumns(cfg), table: table, quoted: pgutil.QuoteQualified(table), sleep: pgutil.Sleep}
 	quotedCols := make([]string, len(s.cols.names))
 	for i, n := range s.cols.names {
 		quotedCols[i] = pgutil.QuoteIdent(n)
@@ -113,6 +117,9 @@ func newSink(cfg *Config, log *slog.Logger) (*Sink, error) {
 	list := strings.Join(quotedCols, ", ")
 	s.staging = s.stagingSQL()
 	s.insert = fmt.Sprintf("INSERT INTO %s (%s) SELECT %s FROM %s ON CONFLICT DO NOTHING", s.quoted, list, list, stagingTable)
+	s.copyTo = fmt.Sprintf("COPY %s (%s) FROM STDIN BINARY", s.quoted, list)
+	s.copyStg = fmt.Sprintf("COPY %s (%s) FROM STDIN BINARY", stagingTable, list)
+	s.enc.cols = s.cols
 	return s, nil
 }
 
@@ -297,7 +304,8 @@ func (s *Sink) Consume(ctx context.Context, batch *sdk.SinkBatch) (sdk.Result, e
 	}
 	start := time.Now()
 	var res sdk.Result
-	rows := make([]row, 0, len(batch.Messages))
+	rows := s.rows[:0]
+	defer func() { clear(rows); s.rows = rows[:0] }() // drop the references into the batch
 	for i := range batch.Messages {
 		r, err := s.cols.convert(i, &batch.Messages[i])
 		if err != nil {
@@ -307,12 +315,12 @@ func (s *Sink) Consume(ctx context.Context, batch *sdk.SinkBatch) (sdk.Result, e
 		rows = append(rows, r)
 	}
 	invalid := len(res.Failures)
-	src := rowSource{cols: s.cols, stream: batch.Stream, topic: batch.Topic, partition: int32(batch.PartitionID),
-		vals: make([]any, 0, len(s.cols.names))}
+	src := &s.enc
+	src.stream, src.topic, src.partition = batch.Stream, batch.Topic, int32(batch.PartitionID)
 	var inserted int64
 	for lo := 0; lo < len(rows); lo += s.cfg.BatchSize {
 		hi := min(lo+s.cfg.BatchSize, len(rows))
-		n, err := s.writeIsolating(ctx, &src, rows[lo:hi], &res)
+		n, err := s.writeIsolating(ctx, src, rows[lo:hi], &res)
 		inserted += n
 		if err != nil {
 			return sdk.Result{}, err
@@ -332,7 +340,7 @@ func (s *Sink) Consume(ctx context.Context, batch *sdk.SinkBatch) (sdk.Result, e
 // writeIsolating writes rows; when the server rejects them with a data error it bisects until the
 // offending rows are alone and records them as failures. It returns the number of rows inserted
 // and a non-nil error only for a failure of the whole call (transient after retries, or permanent).
-func (s *Sink) writeIsolating(ctx context.Context, src *rowSource, rows []row, res *sdk.Result) (int64, error) {
+func (s *Sink) writeIsolating(ctx context.Context, src *copyReader, rows []row, res *sdk.Result) (int64, error) {
 	n, err := s.writeWithRetry(ctx, src, rows)
 	if err == nil {
 		return n, nil
@@ -356,7 +364,7 @@ func (s *Sink) writeIsolating(ctx context.Context, src *rowSource, rows []row, r
 
 // writeWithRetry runs one round, retrying transient failures; the returned error is already
 // classified (sdk.Retryable / sdk.Permanent) except for data errors, which are returned raw.
-func (s *Sink) writeWithRetry(ctx context.Context, src *rowSource, rows []row) (int64, error) {
+func (s *Sink) writeWithRetry(ctx context.Context, src *copyReader, rows []row) (int64, error) {
 	var n int64
 	retry := pgutil.Retry{Attempts: s.cfg.MaxRetries, Delay: s.cfg.RetryDelay.D(), Sleep: s.sleep,
 		OnRetry: func(a, attempts int, delay time.Duration, err error) {
@@ -382,7 +390,7 @@ func (s *Sink) writeWithRetry(ctx context.Context, src *rowSource, rows []row) (
 // the table; if that hits a unique conflict (23505: some rows are already there, i.e. a replay),
 // nothing of it was written and the round is redone through the staging path. Staging path: COPY
 // into the temporary staging table, then INSERT ... SELECT ... ON CONFLICT DO NOTHING.
-func (s *Sink) writeRound(ctx context.Context, src *rowSource, rows []row) (int64, error) {
+func (s *Sink) writeRound(ctx context.Context, src *copyReader, rows []row) (int64, error) {
 	ctx, cancel := context.WithTimeout(ctx, roundTimeout)
 	defer cancel()
 	if s.direct && !s.replaying {
@@ -406,13 +414,19 @@ func (s *Sink) writeRound(ctx context.Context, src *rowSource, rows []row) (int6
 	return n, err
 }
 
-func (s *Sink) copyDirect(ctx context.Context, src *rowSource, rows []row) (int64, error) {
-	src.rows, src.i = rows, 0
-	// CopyFrom outside a transaction is atomic: one COPY statement.
-	return s.pool.CopyFrom(ctx, s.ident, s.cols.names, src)
+func (s *Sink) copyDirect(ctx context.Context, src *copyReader, rows []row) (int64, error) {
+	conn, err := s.pool.Acquire(ctx)
+	if err != nil {
+		return 0, err
+	}
+	defer conn.Release()
+	src.reset(rows)
+	// COPY outside a transaction is atomic: one statement.
+	tag, err := conn.Conn().PgConn().CopyFrom(ctx, src, s.copyTo)
+	return tag.RowsAffected(), err
 }
 
-func (s *Sink) copyStaged(ctx context.Context, src *rowSource, rows []row) (int64, error) {
+func (s *Sink) copyStaged(ctx context.Context, src *copyReader, rows []row) (int64, error) {
 	tx, err := s.pool.Begin(ctx)
 	if err != nil {
 		return 0, err
@@ -423,8 +437,8 @@ func (s *Sink) copyStaged(ctx context.Context, src *rowSource, rows []row) (int6
 	if _, err := tx.Exec(ctx, s.staging); err != nil {
 		return 0, err
 	}
-	src.rows, src.i = rows, 0
-	if _, err := tx.CopyFrom(ctx, pgx.Identifier{stagingTable}, s.cols.names, src); err != nil {
+	src.reset(rows)
+	if _, err := tx.Conn().PgConn().CopyFrom(ctx, src, s.copyStg); err != nil {
 		return 0, err
 	}
 	tag, err := tx.Exec(ctx, s.insert)
