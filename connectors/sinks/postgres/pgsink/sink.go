@@ -72,10 +72,10 @@ type Sink struct {
 	cols    columns
 	table   []string // parsed target_table
 	quoted  string   // quoted target_table
-	insert  string // INSERT ... SELECT ... ON CONFLICT DO NOTHING
-	staging string // CREATE TEMP TABLE IF NOT EXISTS staging ...
-	copyTo  string // COPY target (cols) FROM STDIN BINARY
-	copyStg string // COPY staging (cols) FROM STDIN BINARY
+	insert  string   // INSERT ... SELECT ... ON CONFLICT DO NOTHING
+	staging string   // CREATE TEMP TABLE IF NOT EXISTS staging ...
+	copyTo  string   // COPY target (cols) FROM STDIN BINARY
+	copyStg string   // COPY staging (cols) FROM STDIN BINARY
 	pool    *pgxpool.Pool
 	sleep   func(ctx context.Context, d time.Duration) error
 	// direct is set at Open when the table's columns have exactly the types the sink writes, so rows
