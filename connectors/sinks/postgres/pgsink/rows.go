@@ -76,7 +76,8 @@ type row struct {
 var ErrInvalidPayload = errors.New("invalid message")
 
 // convert turns one message into a row, or returns why it cannot be stored. Conversions follow the
-// original: bytea is byte-exact; json/jsonb must parse as JSON; text must be UTF-8 (and, for
+// original: bytea is byte-exact; json/jsonb must parse as JSON (checked by invalidJSON, see there);
+// text must be UTF-8 (and, for
 // PostgreSQL, free of NUL bytes); timestamps are µs since the epoch; the u64 checksum is stored as
 // the BIGINT with the same 64 bits (values above 2^63-1 become negative).
 func (c columns) convert(i int, m *sdk.Message) (row, error) {
@@ -107,10 +108,7 @@ func (c columns) convert(i int, m *sdk.Message) (row, error) {
 		}
 		r.payload = p
 	case FormatJSONB:
-		if !json.Valid(m.Payload) {
-			return r, fmt.Errorf("%w: offset %d: payload is not valid JSON (payload_format jsonb)%s", ErrInvalidPayload, m.Offset, jsonErrorDetail(m.Payload))
-		}
-		r.payload = m.Payload
+		r.payload = m.Payload // checked by invalidJSON only when PostgreSQL rejects the round
 	case FormatText:
 		if !utf8.Valid(m.Payload) {
 			return r, fmt.Errorf("%w: offset %d: payload is not valid UTF-8 (payload_format text)", ErrInvalidPayload, m.Offset)
@@ -123,6 +121,21 @@ func (c columns) convert(i int, m *sdk.Message) (row, error) {
 		r.payload = m.Payload
 	}
 	return r, nil
+}
+
+// invalidJSON returns why a jsonb row's payload is not JSON (wrapping ErrInvalidPayload), or nil.
+// The sink runs it only on the rows of a round PostgreSQL rejected with a data error
+// (writeIsolating), not on every row, so valid data is not parsed twice. PostgreSQL's JSON parser
+// is as strict as Go's about syntax (and stricter about invalid UTF-8, lone surrogates and "\u0000"
+// in jsonb), so a round it accepts holds no payload this check would reject, with one exception:
+// nesting deeper than Go's limit (10000 levels), which PostgreSQL stores as long as its stack
+// allows (about 20000 levels with the default max_stack_depth; deeper fails with 54001, and then
+// this check rejects it).
+func invalidJSON(r *row) error {
+	if json.Valid(r.payload) {
+		return nil
+	}
+	return fmt.Errorf("%w: offset %d: payload is not valid JSON (payload_format jsonb)%s", ErrInvalidPayload, r.offset, jsonErrorDetail(r.payload))
 }
 
 func jsonErrorDetail(p []byte) string {

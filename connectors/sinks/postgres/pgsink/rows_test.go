@@ -54,6 +54,9 @@ func TestConvert(t *testing.T) {
 		cols := all
 		cols.format = c.format
 		r, err := cols.convert(3, c.msg)
+		if err == nil && c.format == FormatJSONB {
+			err = invalidJSON(&r) // the check the sink runs when PostgreSQL rejects a round
+		}
 		if c.err != "" {
 			if err == nil || !errors.Is(err, ErrInvalidPayload) || !strings.Contains(err.Error(), c.err) {
 				t.Errorf("%s: want error containing %q, got %v", c.name, c.err, err)

@@ -3,7 +3,7 @@
 //
 // # Writing
 //
-// Consume converts every message to a row in Go first (payload checks per payload_format); a message
+// Consume converts every message to a row in Go first (UTF-8 and NUL checks for text); a message
 // that cannot be stored is reported as a per-message sdk.Failure and the others are written. Valid rows
 // are written in rounds of at most batch_size rows, each atomic. The idempotent path is COPY (binary)
 // into a per-connection temporary staging table, then
@@ -24,8 +24,12 @@
 // created by hand, Open warns when no such unique index exists. ON CONFLICT has no conflict target, so
 // a conflict on any unique index of the table counts as "already written".
 //
-// If the server still rejects a round with a data error (SQLSTATE class 22 or 23, e.g. a JSON value
-// that Go accepts but jsonb does not, such as "\u0000"), the round is bisected until the bad rows are
+// Payloads of json/jsonb are parsed by PostgreSQL only, not by Go first (parsing every payload twice
+// would cost the sink most of its CPU): if the server rejects a round with a data error (SQLSTATE
+// class 22 or 23) or a program limit (class 54, e.g. JSON nested too deeply), the round's payloads
+// are checked with Go's JSON parser, the invalid ones become per-message failures ("not valid JSON")
+// and the others are written again. If the server still rejects them (e.g. a JSON value that Go
+// accepts but jsonb does not, such as "\u0000"), the round is bisected until the bad rows are
 // alone; they become per-message failures and every other row is written.
 //
 // # Errors
@@ -320,7 +324,7 @@ func (s *Sink) Consume(ctx context.Context, batch *sdk.SinkBatch) (sdk.Result, e
 	var inserted int64
 	for lo := 0; lo < len(rows); lo += s.cfg.BatchSize {
 		hi := min(lo+s.cfg.BatchSize, len(rows))
-		n, err := s.writeIsolating(ctx, src, rows[lo:hi], &res)
+		n, err := s.writeIsolating(ctx, src, rows[lo:hi], &res, false)
 		inserted += n
 		if err != nil {
 			return sdk.Result{}, err
@@ -337,16 +341,34 @@ func (s *Sink) Consume(ctx context.Context, batch *sdk.SinkBatch) (sdk.Result, e
 	return res, nil
 }
 
-// writeIsolating writes rows; when the server rejects them with a data error it bisects until the
-// offending rows are alone and records them as failures. It returns the number of rows inserted
-// and a non-nil error only for a failure of the whole call (transient after retries, or permanent).
-func (s *Sink) writeIsolating(ctx context.Context, src *copyReader, rows []row, res *sdk.Result) (int64, error) {
+// writeIsolating writes rows; when the server rejects them with a data error it first (unless
+// checked) runs the Go payload check of jsonb rows (invalidJSON), records the rows it rejects as
+// failures and writes the others; otherwise it bisects until the offending rows are alone and
+// records them as failures. It returns the number of rows inserted and a non-nil error only for a
+// failure of the whole call (transient after retries, or permanent). It may reorder rows in place.
+func (s *Sink) writeIsolating(ctx context.Context, src *copyReader, rows []row, res *sdk.Result, checked bool) (int64, error) {
 	n, err := s.writeWithRetry(ctx, src, rows)
 	if err == nil {
 		return n, nil
 	}
-	if !pgutil.IsDataError(err) {
+	if !isRowError(err) {
 		return 0, err
+	}
+	if !checked && s.cols.format == FormatJSONB {
+		valid := rows[:0]
+		for _, r := range rows {
+			if err := invalidJSON(&r); err != nil {
+				res.Failures = append(res.Failures, sdk.Failure{Index: r.index, Err: err})
+				continue
+			}
+			valid = append(valid, r)
+		}
+		if len(valid) < len(rows) {
+			if len(valid) == 0 {
+				return 0, nil
+			}
+			return s.writeIsolating(ctx, src, valid, res, true)
+		}
 	}
 	if len(rows) == 1 {
 		res.Failures = append(res.Failures, sdk.Failure{Index: rows[0].index,
@@ -354,16 +376,24 @@ func (s *Sink) writeIsolating(ctx context.Context, src *copyReader, rows []row, 
 		return 0, nil
 	}
 	mid := len(rows) / 2
-	n1, err := s.writeIsolating(ctx, src, rows[:mid], res)
+	n1, err := s.writeIsolating(ctx, src, rows[:mid], res, true)
 	if err != nil {
 		return n1, err
 	}
-	n2, err := s.writeIsolating(ctx, src, rows[mid:], res)
+	n2, err := s.writeIsolating(ctx, src, rows[mid:], res, true)
 	return n1 + n2, err
 }
 
+// isRowError reports whether the rows of a round may have caused err, so that writeIsolating looks
+// for the offending rows instead of failing the batch: a data error (SQLSTATE class 22 or 23) or a
+// program limit hit by a value (class 54, e.g. 54001 for a JSON payload nested too deeply for the
+// server's stack).
+func isRowError(err error) bool {
+	return pgutil.IsDataError(err) || strings.HasPrefix(pgutil.SQLState(err), "54")
+}
+
 // writeWithRetry runs one round, retrying transient failures; the returned error is already
-// classified (sdk.Retryable / sdk.Permanent) except for data errors, which are returned raw.
+// classified (sdk.Retryable / sdk.Permanent) except for row errors (isRowError), which are returned raw.
 func (s *Sink) writeWithRetry(ctx context.Context, src *copyReader, rows []row) (int64, error) {
 	var n int64
 	retry := pgutil.Retry{Attempts: s.cfg.MaxRetries, Delay: s.cfg.RetryDelay.D(), Sleep: s.sleep,
@@ -375,7 +405,7 @@ func (s *Sink) writeWithRetry(ctx context.Context, src *copyReader, rows []row) 
 		n, err = s.writeRound(ctx, src, rows)
 		return err
 	}, func(what string, err error) error {
-		if pgutil.IsDataError(err) {
+		if isRowError(err) {
 			return err
 		}
 		return s.classify(what, err)
