@@ -24,8 +24,8 @@ const copyChunk = 64 << 10
 const pgEpochMicros = 946_684_800_000_000
 
 // copyReader is the io.Reader of one COPY: the header, the rows in binary, the trailer. It encodes
-// rows lazily, at most about copyChunk bytes ahead of the reader, into a buffer reused across
-// COPYs. Not safe for concurrent use; one per Sink (Consume calls are serialised).
+// rows lazily, at most about copyChunk bytes ahead of the reader, into buf (which Sink.copyFrom
+// reuses across COPYs). One per COPY, not safe for concurrent use.
 type copyReader struct {
 	cols      columns
 	stream    string
@@ -37,11 +37,6 @@ type copyReader struct {
 	pos       int
 	header    bool // header written
 	done      bool // trailer written
-}
-
-// reset starts a new COPY of rows.
-func (r *copyReader) reset(rows []row) {
-	r.rows, r.i, r.buf, r.pos, r.header, r.done = rows, 0, r.buf[:0], 0, false, false
 }
 
 // Read implements io.Reader.

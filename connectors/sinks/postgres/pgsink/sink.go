@@ -53,6 +53,7 @@ import (
 	"github.com/iggy-go/connectors/connectors/internal/pgutil"
 	"github.com/iggy-go/connectors/sdk"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
@@ -88,9 +89,9 @@ type Sink struct {
 	// staging path without trying the fast one first.
 	direct, replaying bool
 	stats             Stats
-	// rows and enc are reused by every Consume (nothing of a batch is kept after it returns).
-	rows []row
-	enc  copyReader
+	// rows and encBuf are reused by every Consume (nothing of a batch is kept after it returns).
+	rows   []row
+	encBuf []byte
 }
 
 // Stats counts how rounds were written; for tests and logs.
@@ -123,7 +124,6 @@ func newSink(cfg *Config, log *slog.Logger) (*Sink, error) {
 	s.insert = fmt.Sprintf("INSERT INTO %s (%s) SELECT %s FROM %s ON CONFLICT DO NOTHING", s.quoted, list, list, stagingTable)
 	s.copyTo = fmt.Sprintf("COPY %s (%s) FROM STDIN BINARY", s.quoted, list)
 	s.copyStg = fmt.Sprintf("COPY %s (%s) FROM STDIN BINARY", stagingTable, list)
-	s.enc.cols = s.cols
 	return s, nil
 }
 
@@ -319,8 +319,7 @@ func (s *Sink) Consume(ctx context.Context, batch *sdk.SinkBatch) (sdk.Result, e
 		rows = append(rows, r)
 	}
 	invalid := len(res.Failures)
-	src := &s.enc
-	src.stream, src.topic, src.partition = batch.Stream, batch.Topic, int32(batch.PartitionID)
+	src := &copyReader{cols: s.cols, stream: batch.Stream, topic: batch.Topic, partition: int32(batch.PartitionID)}
 	var inserted int64
 	for lo := 0; lo < len(rows); lo += s.cfg.BatchSize {
 		hi := min(lo+s.cfg.BatchSize, len(rows))
@@ -450,10 +449,8 @@ func (s *Sink) copyDirect(ctx context.Context, src *copyReader, rows []row) (int
 		return 0, err
 	}
 	defer conn.Release()
-	src.reset(rows)
 	// COPY outside a transaction is atomic: one statement.
-	tag, err := conn.Conn().PgConn().CopyFrom(ctx, src, s.copyTo)
-	return tag.RowsAffected(), err
+	return s.copyFrom(ctx, conn.Conn().PgConn(), s.copyTo, src, rows)
 }
 
 func (s *Sink) copyStaged(ctx context.Context, src *copyReader, rows []row) (int64, error) {
@@ -467,8 +464,7 @@ func (s *Sink) copyStaged(ctx context.Context, src *copyReader, rows []row) (int
 	if _, err := tx.Exec(ctx, s.staging); err != nil {
 		return 0, err
 	}
-	src.reset(rows)
-	if _, err := tx.Conn().PgConn().CopyFrom(ctx, src, s.copyStg); err != nil {
+	if _, err := s.copyFrom(ctx, tx.Conn().PgConn(), s.copyStg, src, rows); err != nil {
 		return 0, err
 	}
 	tag, err := tx.Exec(ctx, s.insert)
@@ -478,6 +474,21 @@ func (s *Sink) copyStaged(ctx context.Context, src *copyReader, rows []row) (int
 	if err := tx.Commit(ctx); err != nil {
 		return 0, err
 	}
+	return tag.RowsAffected(), nil
+}
+
+// copyFrom runs one binary COPY of rows (sql is s.copyTo or s.copyStg) with its own reader made
+// from the template src, encoding into s.encBuf. The buffer is kept for the next COPY only after
+// one that succeeded: on some connection failures pgconn returns while its goroutine may still be
+// reading.
+func (s *Sink) copyFrom(ctx context.Context, pc *pgconn.PgConn, sql string, src *copyReader, rows []row) (int64, error) {
+	r := *src
+	r.rows, r.buf = rows, s.encBuf[:0]
+	tag, err := pc.CopyFrom(ctx, &r, sql)
+	if err != nil {
+		return 0, err
+	}
+	s.encBuf = r.buf[:0]
 	return tag.RowsAffected(), nil
 }
 
