@@ -14,7 +14,8 @@ import (
 
 // TestSinkIDsRoundTrip writes every id of u128Cases through the sink, on the fast path (COPY
 // straight into the table) and on the staging path (a replay with new rows mixed in), and reads
-// them back with the real psql client as PostgreSQL's own decimal rendering of the NUMERIC.
+// them back with the real psql client as PostgreSQL's own decimal rendering of the NUMERIC (with the
+// timestamps as µs since the Unix epoch, the checksum and the text payload).
 func TestSinkIDsRoundTrip(t *testing.T) {
 	if _, err := exec.LookPath("psql"); err != nil {
 		t.Skip("psql not installed")
@@ -31,8 +32,12 @@ func TestSinkIDsRoundTrip(t *testing.T) {
 		}
 		off := uint64(len(batch.Messages))
 		batch.Messages = append(batch.Messages, batchOf(off, []byte("id "+c)).Messages[0])
-		batch.Messages[off].ID = id
-		want = append(want, fmt.Sprintf("%d|%s|id %s", off, c, c))
+		m := &batch.Messages[off]
+		m.ID = id
+		if off == 0 { // timestamps before PostgreSQL's epoch (2000-01-01) are negative on the wire
+			m.Timestamp, m.OriginTimestamp = 0, 5
+		}
+		want = append(want, fmt.Sprintf("%d|%s|%d|%d|%d|id %s", off, c, m.Timestamp, m.OriginTimestamp, int64(m.Checksum), c))
 	}
 	half := *batch
 	half.Messages = batch.Messages[:len(batch.Messages)/2]
@@ -47,7 +52,8 @@ func TestSinkIDsRoundTrip(t *testing.T) {
 		t.Fatalf("want one direct round, then a conflict redone through staging; got %+v", st)
 	}
 	out, err := exec.Command("psql", "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-d", db.URL, "-c",
-		fmt.Sprintf(`SELECT iggy_offset, id::text, payload FROM %s ORDER BY iggy_offset`, db.Q("ids"))).CombinedOutput()
+		fmt.Sprintf(`SELECT iggy_offset, id::text, (extract(epoch FROM iggy_timestamp) * 1000000)::bigint,
+			(extract(epoch FROM iggy_origin_timestamp) * 1000000)::bigint, iggy_checksum, payload FROM %s ORDER BY iggy_offset`, db.Q("ids"))).CombinedOutput()
 	if err != nil {
 		t.Fatalf("psql: %v\n%s", err, out)
 	}
