@@ -5,12 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"math/big"
-	"time"
 	"unicode/utf8"
 
 	"github.com/iggy-go/connectors/sdk"
-	"github.com/jackc/pgx/v5/pgtype"
 )
 
 // columns describes which columns the sink writes, in order. It depends only on the config.
@@ -62,28 +59,30 @@ func (c columns) sqlTypes() []string {
 	return out
 }
 
-// row is one message converted to column values. Stream, topic and partition are per batch.
+// row is one message converted to column values (encoded by copyReader). Stream, topic and
+// partition are per batch. payload aliases the message's payload: rows live only during Consume.
 type row struct {
 	index    int // position in SinkBatch.Messages
 	offset   uint64
-	id       pgtype.Numeric
+	id       [16]byte // the u128, big-endian
 	iggyOff  int64
-	ts       time.Time
+	ts       int64 // µs since the Unix epoch
 	checksum int64
-	origin   time.Time
-	payload  any // []byte for bytea and jsonb, string for text
+	origin   int64 // µs since the Unix epoch
+	payload  []byte
 }
 
 // ErrInvalidPayload is wrapped by every per-message conversion failure.
 var ErrInvalidPayload = errors.New("invalid message")
 
 // convert turns one message into a row, or returns why it cannot be stored. Conversions follow the
-// original: bytea is byte-exact; json/jsonb must parse as JSON; text must be UTF-8 (and, for
+// original: bytea is byte-exact; json/jsonb must parse as JSON (checked by invalidJSON, see there);
+// text must be UTF-8 (and, for
 // PostgreSQL, free of NUL bytes); timestamps are µs since the epoch; the u64 checksum is stored as
 // the BIGINT with the same 64 bits (values above 2^63-1 become negative).
 func (c columns) convert(i int, m *sdk.Message) (row, error) {
 	r := row{index: i, offset: m.Offset,
-		id:       pgtype.Numeric{Int: new(big.Int).SetBytes(m.ID[:]), Valid: true},
+		id:       m.ID,
 		checksum: int64(m.Checksum)}
 	if c.metadata {
 		if m.Offset > math.MaxInt64 {
@@ -93,13 +92,13 @@ func (c columns) convert(i int, m *sdk.Message) (row, error) {
 		if m.Timestamp > math.MaxInt64 {
 			return r, fmt.Errorf("%w: offset %d: timestamp %d µs out of range", ErrInvalidPayload, m.Offset, m.Timestamp)
 		}
-		r.ts = time.UnixMicro(int64(m.Timestamp)).UTC()
+		r.ts = int64(m.Timestamp)
 	}
 	if c.origin {
 		if m.OriginTimestamp > math.MaxInt64 {
 			return r, fmt.Errorf("%w: offset %d: origin_timestamp %d µs out of range", ErrInvalidPayload, m.Offset, m.OriginTimestamp)
 		}
-		r.origin = time.UnixMicro(int64(m.OriginTimestamp)).UTC()
+		r.origin = int64(m.OriginTimestamp)
 	}
 	switch c.format {
 	case FormatBytea:
@@ -109,10 +108,7 @@ func (c columns) convert(i int, m *sdk.Message) (row, error) {
 		}
 		r.payload = p
 	case FormatJSONB:
-		if !json.Valid(m.Payload) {
-			return r, fmt.Errorf("%w: offset %d: payload is not valid JSON (payload_format jsonb)%s", ErrInvalidPayload, m.Offset, jsonErrorDetail(m.Payload))
-		}
-		r.payload = m.Payload
+		r.payload = m.Payload // checked by invalidJSON only when PostgreSQL rejects the round
 	case FormatText:
 		if !utf8.Valid(m.Payload) {
 			return r, fmt.Errorf("%w: offset %d: payload is not valid UTF-8 (payload_format text)", ErrInvalidPayload, m.Offset)
@@ -122,9 +118,24 @@ func (c columns) convert(i int, m *sdk.Message) (row, error) {
 				return r, fmt.Errorf("%w: offset %d: payload contains a NUL byte, which PostgreSQL text cannot store", ErrInvalidPayload, m.Offset)
 			}
 		}
-		r.payload = string(m.Payload)
+		r.payload = m.Payload
 	}
 	return r, nil
+}
+
+// invalidJSON returns why a jsonb row's payload is not JSON (wrapping ErrInvalidPayload), or nil.
+// The sink runs it only on the rows of a round PostgreSQL rejected with a data error
+// (writeIsolating), not on every row, so valid data is not parsed twice. PostgreSQL's JSON parser
+// is as strict as Go's about syntax (and stricter about invalid UTF-8, lone surrogates and "\u0000"
+// in jsonb), so a round it accepts holds no payload this check would reject, with one exception:
+// nesting deeper than Go's limit (10000 levels), which PostgreSQL stores as long as its stack
+// allows (about 20000 levels with the default max_stack_depth; deeper fails with 54001, and then
+// this check rejects it).
+func invalidJSON(r *row) error {
+	if json.Valid(r.payload) {
+		return nil
+	}
+	return fmt.Errorf("%w: offset %d: payload is not valid JSON (payload_format jsonb)%s", ErrInvalidPayload, r.offset, jsonErrorDetail(r.payload))
 }
 
 func jsonErrorDetail(p []byte) string {
@@ -134,37 +145,3 @@ func jsonErrorDetail(p []byte) string {
 	}
 	return ""
 }
-
-// rowSource feeds rows to pgx.CopyFrom without building a [][]any; one values slice is reused
-// (CopyFrom encodes a row before asking for the next).
-type rowSource struct {
-	cols      columns
-	rows      []row
-	stream    string
-	topic     string
-	partition int32
-	i         int
-	vals      []any
-}
-
-func (s *rowSource) Next() bool { s.i++; return s.i <= len(s.rows) }
-
-func (s *rowSource) Values() ([]any, error) {
-	r := &s.rows[s.i-1]
-	v := s.vals[:0]
-	v = append(v, r.id)
-	if s.cols.metadata {
-		v = append(v, r.iggyOff, r.ts, s.stream, s.topic, s.partition)
-	}
-	if s.cols.checksum {
-		v = append(v, r.checksum)
-	}
-	if s.cols.origin {
-		v = append(v, r.origin)
-	}
-	v = append(v, r.payload)
-	s.vals = v
-	return v, nil
-}
-
-func (s *rowSource) Err() error { return nil }

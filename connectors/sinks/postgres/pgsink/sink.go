@@ -3,7 +3,7 @@
 //
 // # Writing
 //
-// Consume converts every message to a row in Go first (payload checks per payload_format); a message
+// Consume converts every message to a row in Go first (UTF-8 and NUL checks for text); a message
 // that cannot be stored is reported as a per-message sdk.Failure and the others are written. Valid rows
 // are written in rounds of at most batch_size rows, each atomic. The idempotent path is COPY (binary)
 // into a per-connection temporary staging table, then
@@ -24,8 +24,12 @@
 // created by hand, Open warns when no such unique index exists. ON CONFLICT has no conflict target, so
 // a conflict on any unique index of the table counts as "already written".
 //
-// If the server still rejects a round with a data error (SQLSTATE class 22 or 23, e.g. a JSON value
-// that Go accepts but jsonb does not, such as "\u0000"), the round is bisected until the bad rows are
+// Payloads of json/jsonb are parsed by PostgreSQL only, not by Go first (parsing every payload twice
+// would cost the sink most of its CPU): if the server rejects a round with a data error (SQLSTATE
+// class 22 or 23) or a program limit (class 54, e.g. JSON nested too deeply), the round's payloads
+// are checked with Go's JSON parser, the invalid ones become per-message failures ("not valid JSON")
+// and the others are written again. If the server still rejects them (e.g. a JSON value that Go
+// accepts but jsonb does not, such as "\u0000"), the round is bisected until the bad rows are
 // alone; they become per-message failures and every other row is written.
 //
 // # Errors
@@ -49,6 +53,7 @@ import (
 	"github.com/iggy-go/connectors/connectors/internal/pgutil"
 	"github.com/iggy-go/connectors/sdk"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
@@ -72,9 +77,10 @@ type Sink struct {
 	cols    columns
 	table   []string // parsed target_table
 	quoted  string   // quoted target_table
-	ident   pgx.Identifier
-	insert  string // INSERT ... SELECT ... ON CONFLICT DO NOTHING
-	staging string // CREATE TEMP TABLE IF NOT EXISTS staging ...
+	insert  string   // INSERT ... SELECT ... ON CONFLICT DO NOTHING
+	staging string   // CREATE TEMP TABLE IF NOT EXISTS staging ...
+	copyTo  string   // COPY target (cols) FROM STDIN BINARY
+	copyStg string   // COPY staging (cols) FROM STDIN BINARY
 	pool    *pgxpool.Pool
 	sleep   func(ctx context.Context, d time.Duration) error
 	// direct is set at Open when the table's columns have exactly the types the sink writes, so rows
@@ -83,6 +89,9 @@ type Sink struct {
 	// staging path without trying the fast one first.
 	direct, replaying bool
 	stats             Stats
+	// rows and encBuf are reused by every Consume (nothing of a batch is kept after it returns).
+	rows   []row
+	encBuf []byte
 }
 
 // Stats counts how rounds were written; for tests and logs.
@@ -105,7 +114,7 @@ func newSink(cfg *Config, log *slog.Logger) (*Sink, error) {
 	if err != nil {
 		return nil, sdk.FieldErrorf("target_table", "%v", err)
 	}
-	s := &Sink{cfg: cfg, log: log, cols: newColumns(cfg), table: table, quoted: pgutil.QuoteQualified(table), ident: pgx.Identifier(table), sleep: pgutil.Sleep}
+	s := &Sink{cfg: cfg, log: log, cols: newColumns(cfg), table: table, quoted: pgutil.QuoteQualified(table), sleep: pgutil.Sleep}
 	quotedCols := make([]string, len(s.cols.names))
 	for i, n := range s.cols.names {
 		quotedCols[i] = pgutil.QuoteIdent(n)
@@ -113,6 +122,8 @@ func newSink(cfg *Config, log *slog.Logger) (*Sink, error) {
 	list := strings.Join(quotedCols, ", ")
 	s.staging = s.stagingSQL()
 	s.insert = fmt.Sprintf("INSERT INTO %s (%s) SELECT %s FROM %s ON CONFLICT DO NOTHING", s.quoted, list, list, stagingTable)
+	s.copyTo = fmt.Sprintf("COPY %s (%s) FROM STDIN BINARY", s.quoted, list)
+	s.copyStg = fmt.Sprintf("COPY %s (%s) FROM STDIN BINARY", stagingTable, list)
 	return s, nil
 }
 
@@ -297,7 +308,8 @@ func (s *Sink) Consume(ctx context.Context, batch *sdk.SinkBatch) (sdk.Result, e
 	}
 	start := time.Now()
 	var res sdk.Result
-	rows := make([]row, 0, len(batch.Messages))
+	rows := s.rows[:0]
+	defer func() { clear(rows); s.rows = rows[:0] }() // drop the references into the batch
 	for i := range batch.Messages {
 		r, err := s.cols.convert(i, &batch.Messages[i])
 		if err != nil {
@@ -307,12 +319,11 @@ func (s *Sink) Consume(ctx context.Context, batch *sdk.SinkBatch) (sdk.Result, e
 		rows = append(rows, r)
 	}
 	invalid := len(res.Failures)
-	src := rowSource{cols: s.cols, stream: batch.Stream, topic: batch.Topic, partition: int32(batch.PartitionID),
-		vals: make([]any, 0, len(s.cols.names))}
+	src := &copyReader{cols: s.cols, stream: batch.Stream, topic: batch.Topic, partition: int32(batch.PartitionID)}
 	var inserted int64
 	for lo := 0; lo < len(rows); lo += s.cfg.BatchSize {
 		hi := min(lo+s.cfg.BatchSize, len(rows))
-		n, err := s.writeIsolating(ctx, &src, rows[lo:hi], &res)
+		n, err := s.writeIsolating(ctx, src, rows[lo:hi], &res, false)
 		inserted += n
 		if err != nil {
 			return sdk.Result{}, err
@@ -329,16 +340,34 @@ func (s *Sink) Consume(ctx context.Context, batch *sdk.SinkBatch) (sdk.Result, e
 	return res, nil
 }
 
-// writeIsolating writes rows; when the server rejects them with a data error it bisects until the
-// offending rows are alone and records them as failures. It returns the number of rows inserted
-// and a non-nil error only for a failure of the whole call (transient after retries, or permanent).
-func (s *Sink) writeIsolating(ctx context.Context, src *rowSource, rows []row, res *sdk.Result) (int64, error) {
+// writeIsolating writes rows; when the server rejects them with a data error it first (unless
+// checked) runs the Go payload check of jsonb rows (invalidJSON), records the rows it rejects as
+// failures and writes the others; otherwise it bisects until the offending rows are alone and
+// records them as failures. It returns the number of rows inserted and a non-nil error only for a
+// failure of the whole call (transient after retries, or permanent). It may reorder rows in place.
+func (s *Sink) writeIsolating(ctx context.Context, src *copyReader, rows []row, res *sdk.Result, checked bool) (int64, error) {
 	n, err := s.writeWithRetry(ctx, src, rows)
 	if err == nil {
 		return n, nil
 	}
-	if !pgutil.IsDataError(err) {
+	if !isRowError(err) {
 		return 0, err
+	}
+	if !checked && s.cols.format == FormatJSONB {
+		valid := rows[:0]
+		for _, r := range rows {
+			if err := invalidJSON(&r); err != nil {
+				res.Failures = append(res.Failures, sdk.Failure{Index: r.index, Err: err})
+				continue
+			}
+			valid = append(valid, r)
+		}
+		if len(valid) < len(rows) {
+			if len(valid) == 0 {
+				return 0, nil
+			}
+			return s.writeIsolating(ctx, src, valid, res, true)
+		}
 	}
 	if len(rows) == 1 {
 		res.Failures = append(res.Failures, sdk.Failure{Index: rows[0].index,
@@ -346,17 +375,25 @@ func (s *Sink) writeIsolating(ctx context.Context, src *rowSource, rows []row, r
 		return 0, nil
 	}
 	mid := len(rows) / 2
-	n1, err := s.writeIsolating(ctx, src, rows[:mid], res)
+	n1, err := s.writeIsolating(ctx, src, rows[:mid], res, true)
 	if err != nil {
 		return n1, err
 	}
-	n2, err := s.writeIsolating(ctx, src, rows[mid:], res)
+	n2, err := s.writeIsolating(ctx, src, rows[mid:], res, true)
 	return n1 + n2, err
 }
 
+// isRowError reports whether the rows of a round may have caused err, so that writeIsolating looks
+// for the offending rows instead of failing the batch: a data error (SQLSTATE class 22 or 23) or a
+// program limit hit by a value (class 54, e.g. 54001 for a JSON payload nested too deeply for the
+// server's stack).
+func isRowError(err error) bool {
+	return pgutil.IsDataError(err) || strings.HasPrefix(pgutil.SQLState(err), "54")
+}
+
 // writeWithRetry runs one round, retrying transient failures; the returned error is already
-// classified (sdk.Retryable / sdk.Permanent) except for data errors, which are returned raw.
-func (s *Sink) writeWithRetry(ctx context.Context, src *rowSource, rows []row) (int64, error) {
+// classified (sdk.Retryable / sdk.Permanent) except for row errors (isRowError), which are returned raw.
+func (s *Sink) writeWithRetry(ctx context.Context, src *copyReader, rows []row) (int64, error) {
 	var n int64
 	retry := pgutil.Retry{Attempts: s.cfg.MaxRetries, Delay: s.cfg.RetryDelay.D(), Sleep: s.sleep,
 		OnRetry: func(a, attempts int, delay time.Duration, err error) {
@@ -367,7 +404,7 @@ func (s *Sink) writeWithRetry(ctx context.Context, src *rowSource, rows []row) (
 		n, err = s.writeRound(ctx, src, rows)
 		return err
 	}, func(what string, err error) error {
-		if pgutil.IsDataError(err) {
+		if isRowError(err) {
 			return err
 		}
 		return s.classify(what, err)
@@ -382,7 +419,7 @@ func (s *Sink) writeWithRetry(ctx context.Context, src *rowSource, rows []row) (
 // the table; if that hits a unique conflict (23505: some rows are already there, i.e. a replay),
 // nothing of it was written and the round is redone through the staging path. Staging path: COPY
 // into the temporary staging table, then INSERT ... SELECT ... ON CONFLICT DO NOTHING.
-func (s *Sink) writeRound(ctx context.Context, src *rowSource, rows []row) (int64, error) {
+func (s *Sink) writeRound(ctx context.Context, src *copyReader, rows []row) (int64, error) {
 	ctx, cancel := context.WithTimeout(ctx, roundTimeout)
 	defer cancel()
 	if s.direct && !s.replaying {
@@ -406,13 +443,17 @@ func (s *Sink) writeRound(ctx context.Context, src *rowSource, rows []row) (int6
 	return n, err
 }
 
-func (s *Sink) copyDirect(ctx context.Context, src *rowSource, rows []row) (int64, error) {
-	src.rows, src.i = rows, 0
-	// CopyFrom outside a transaction is atomic: one COPY statement.
-	return s.pool.CopyFrom(ctx, s.ident, s.cols.names, src)
+func (s *Sink) copyDirect(ctx context.Context, src *copyReader, rows []row) (int64, error) {
+	conn, err := s.pool.Acquire(ctx)
+	if err != nil {
+		return 0, err
+	}
+	defer conn.Release()
+	// COPY outside a transaction is atomic: one statement.
+	return s.copyFrom(ctx, conn.Conn().PgConn(), s.copyTo, src, rows)
 }
 
-func (s *Sink) copyStaged(ctx context.Context, src *rowSource, rows []row) (int64, error) {
+func (s *Sink) copyStaged(ctx context.Context, src *copyReader, rows []row) (int64, error) {
 	tx, err := s.pool.Begin(ctx)
 	if err != nil {
 		return 0, err
@@ -423,8 +464,7 @@ func (s *Sink) copyStaged(ctx context.Context, src *rowSource, rows []row) (int6
 	if _, err := tx.Exec(ctx, s.staging); err != nil {
 		return 0, err
 	}
-	src.rows, src.i = rows, 0
-	if _, err := tx.CopyFrom(ctx, pgx.Identifier{stagingTable}, s.cols.names, src); err != nil {
+	if _, err := s.copyFrom(ctx, tx.Conn().PgConn(), s.copyStg, src, rows); err != nil {
 		return 0, err
 	}
 	tag, err := tx.Exec(ctx, s.insert)
@@ -434,6 +474,21 @@ func (s *Sink) copyStaged(ctx context.Context, src *rowSource, rows []row) (int6
 	if err := tx.Commit(ctx); err != nil {
 		return 0, err
 	}
+	return tag.RowsAffected(), nil
+}
+
+// copyFrom runs one binary COPY of rows (sql is s.copyTo or s.copyStg) with its own reader made
+// from the template src, encoding into s.encBuf. The buffer is kept for the next COPY only after
+// one that succeeded: on some connection failures pgconn returns while its goroutine may still be
+// reading.
+func (s *Sink) copyFrom(ctx context.Context, pc *pgconn.PgConn, sql string, src *copyReader, rows []row) (int64, error) {
+	r := *src
+	r.rows, r.buf = rows, s.encBuf[:0]
+	tag, err := pc.CopyFrom(ctx, &r, sql)
+	if err != nil {
+		return 0, err
+	}
+	s.encBuf = r.buf[:0]
 	return tag.RowsAffected(), nil
 }
 
