@@ -106,8 +106,9 @@ type CopyResult struct {
 }
 
 // RunCopy is the B3 baseline: it reads rows messages of bench/<topic> (not timed), then converts
-// them to the sink's rows exactly as the sink does and writes them with plain pgx CopyFrom in rounds
-// of batch rows into schema.table (which has the sink's shape), the conversion of each round timed
+// them to the sink's rows (the same values, through pgx's own encoders as a user would write it: the
+// u128 id as a big.Int NUMERIC, where the sink encodes binary COPY itself) and writes them with
+// plain pgx CopyFrom in rounds of batch rows into schema.table (which has the sink's shape), the conversion of each round timed
 // with it (as pgsink's BenchmarkSinkVsCopyFrom does). The first tenth of the rounds is a warm-up;
 // the rest is timed (wall and this process's CPU) and reported.
 func RunCopy(ctx context.Context, addr, topic, pgURL, schema, table string, rows, batch int, out io.Writer) error {
