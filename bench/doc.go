@@ -14,7 +14,8 @@
 //   - B5 transforms: B2 with an add/update/filter/delete_fields chain vs B2 without, plus
 //     runtime/transform's benchmarks.
 //   - B6 memory: RSS idle with the demo pipeline, loaded (B1 + B2 in one runtime), and growth over
-//     a 10-minute soak (Harness.Soak, `make soak`).
+//     a soak after its warm-up (Harness.Soak, `make soak`, 10 minutes; `make soak SOAK=1h`), with
+//     the memory maps per kind (smaps.go) and every Go runtime's heap (gostats.go) once a minute.
 //
 // Method: the machine is small and shared, so nothing is judged on one absolute time. The runtime
 // and the baseline run as separate processes, pinned to the same core (taskset) away from the

@@ -6,8 +6,11 @@
 #   scripts/bench.sh --smoke   every scenario once with tiny windows (`make bench-smoke`, CI): proves
 #                              the harness works; report and chart in bench/out/smoke/. Fails when a
 #                              scenario cannot run, never because of the numbers.
-#   scripts/bench.sh --soak    the 10-minute memory soak (`make soak`): bench/out/full/soak.json, then
-#                              bench/RESULTS.md is rendered again with it (if a full run exists)
+#   scripts/bench.sh --soak    the memory soak (`make soak`, 10 minutes; `make soak SOAK=1h`): RSS
+#                              every 5 s and memory maps per kind every minute in
+#                              bench/out/full/soak.json, its report SOAK.md and chart soak.png beside
+#                              it; then bench/RESULTS.md (with bench/soak.png) is rendered again with
+#                              it if a full run exists
 #
 # Builds (incrementally) the runtime and iggy-devserver with CGO_ENABLED=0, the plugins the scenarios
 # load (random source, discard sink, PostgreSQL sink, stdout sink) and the harness into build/. B3
@@ -16,7 +19,10 @@
 # matplotlib (for the chart) is missing.
 #
 # Environment: BENCH_RUNS (interleaved runs per side), BENCH_ONLY (e.g. B1,B2), BENCH_SWEEP (batch
-# sizes of B1 and B2, e.g. 100,1000), SOAK_DURATION (default 10m).
+# sizes of B1 and B2, e.g. 100,1000), SOAK_DURATION (default 10m), SOAK_OUT (the soak's directory,
+# default bench/out/full; another one leaves bench/RESULTS.md alone, for A/B soaks side by side).
+# The soak's runtime inherits the environment: allocator settings such as MALLOC_ARENA_MAX or GOGC
+# are recorded in soak.json and shown in the report.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -25,7 +31,7 @@ case "${1:-}" in
   "") ;;
   --smoke) MODE=smoke ;;
   --soak) MODE=soak ;;
-  -h|--help) sed -n '2,19p' "$0"; exit 0 ;;
+  -h|--help) sed -n '2,25p' "$0"; exit 0 ;;
   *) echo "bench.sh: unknown argument $1 (--smoke, --soak)" >&2; exit 2 ;;
 esac
 log() { printf '\033[1;34m[bench]\033[0m %s\n' "$*" >&2; }
@@ -96,13 +102,16 @@ case "$MODE" in
     log "smoke run passed: $OUT/RESULTS.md, $OUT/throughput.png (total $((SECONDS - START))s)"
     ;;
   soak)
-    OUT=bench/out/full
+    OUT=${SOAK_OUT:-bench/out/full}
     "${BENCH[@]}" soak --root . --out "$OUT" --duration "${SOAK_DURATION:-10m}"
-    if [ -f "$OUT/results.json" ]; then
+    "$PY" bench/soakchart.py "$OUT/soak.json" "$OUT/soak.png"
+    log "soak: $OUT/soak.json, report $OUT/SOAK.md, chart $OUT/soak.png"
+    if [ "$OUT" = bench/out/full ] && [ -f "$OUT/results.json" ]; then
+      cp "$OUT/soak.png" bench/soak.png
       build/bin/iggy-bench report --root . --out "$OUT" --report bench/RESULTS.md --chart throughput.png
-      log "bench/RESULTS.md rendered again with the soak"
+      log "bench/RESULTS.md rendered again with the soak (chart bench/soak.png)"
     else
-      log "soak result in $OUT/soak.json (run make bench to put it into bench/RESULTS.md)"
+      log "bench/RESULTS.md left alone (no full run in bench/out/full, or SOAK_OUT given)"
     fi
     log "total $((SECONDS - START))s"
     ;;
