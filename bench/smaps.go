@@ -27,7 +27,8 @@ const (
 	glibcHeapMax    = 64 << 20           // HEAP_MAX_SIZE on 64-bit glibc: arenas are aligned to it
 	goHeapLow       = uint64(1) << 32    // Go arena hints start at 0xc0<<32; the executable and brk lie below 4 GB
 	goHeapHigh      = uint64(0x7e) << 40 // the kernel's top-down mmap area starts near 0x7fxx_xxxx_xxxx
-	pthreadStackMin = 1 << 20            // anonymous mappings below a guard page at least this big are stacks
+	pthreadStackMin = 1 << 20            // anonymous mappings above a guard page at least this big are stacks
+	pthreadGuardMax = 64 << 10           // glibc's guard: a page by default (the Go runtimes' reserves are larger)
 	smapsKB         = 1024               //
 )
 
@@ -106,7 +107,10 @@ func ReadSmaps(pid int) ([]Mapping, error) {
 
 // Classify names the kind of every mapping (see the Kind constants), by address and layout: glibc
 // arenas are anonymous heaps aligned to 64 MB (their unused reserve follows as a PROT_NONE mapping),
-// pthread stacks sit right above a PROT_NONE guard, Go heap arenas live at Go's arena hints.
+// pthread stacks sit right above a PROT_NONE guard page, Go heap arenas lie below the kernel's mmap
+// area (see the Kind constants). The rest of the anonymous memory (the Go runtimes' own structures:
+// span and page metadata, GC work buffers; malloc's large chunks) is "other anonymous". A heuristic:
+// a Go structure that happens to be 64 MB-aligned counts as a malloc arena.
 func Classify(maps []Mapping) []string {
 	kinds := make([]string, len(maps))
 	for i, m := range maps {
@@ -124,7 +128,7 @@ func Classify(maps []Mapping) []string {
 		case m.Start%glibcHeapMax == 0 && m.End-m.Start <= glibcHeapMax && arenaTail(maps, i):
 			kinds[i] = KindMallocArena
 		case i > 0 && maps[i-1].End == m.Start && maps[i-1].Perms == "---p" && maps[i-1].Path == "" &&
-			m.End-m.Start >= pthreadStackMin && m.Perms == "rw-p":
+			maps[i-1].End-maps[i-1].Start <= pthreadGuardMax && m.End-m.Start >= pthreadStackMin && m.Perms == "rw-p":
 			kinds[i] = KindStacks
 		default:
 			kinds[i] = KindAnon

@@ -110,6 +110,7 @@ func (h *Harness) Soak(ctx context.Context, d, every time.Duration) (*Soak, erro
 		}
 		h.log.Info("soak", "at", at.Round(time.Second), "rss_mb", ps.RSS>>20, "messages", n)
 	}
+	s.Machine.LoadEnd = loadAvg()
 	s.EarlyRSS, s.LateRSS, s.Growth = SoakGrowth(s.Samples, d)
 	s.Slope = SoakSlope(s.Samples, s.Warmup)
 	s.Messages = s.Samples[len(s.Samples)-1].Messages

@@ -5,7 +5,7 @@
 
 Top: the runtime's VmRSS over time, the warm-up shaded, the reference level (largest RSS of the minute
 after the warm-up) and the target (+2% on it) drawn as lines. Middle: resident memory per mapping kind
-(/proc/<pid>/smaps summaries, one a minute), stacked. Bottom (when the soak could read them): the heap
+(/proc/<pid>/smaps summaries, one a minute), stacked, file mappings at the bottom. Bottom (when the soak could read them): the heap
 in use of every Go runtime in the process, with its collection count at the end.
 """
 import json
@@ -44,8 +44,7 @@ def main(src, dst):
         ax.axhline(early * (1 + TARGET), color="tab:red", ls=":", lw=1, label=f"target +{TARGET * 100:.0f}%")
     env = " ".join(soak.get("env") or []) or "default allocator settings"
     ax.set_title(f"Runtime RSS during the soak ({env}): growth after warm-up {soak.get('growth', 0) * 100:+.1f}%", fontsize=10)
-    ax.set_ylabel("MB")
-    ax.set_ylim(bottom=0)
+    ax.set_ylabel("MB (axis not from zero)")
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize=8, loc="lower right")
     if maps:
@@ -54,6 +53,7 @@ def main(src, dst):
             for k in m["kinds"]:
                 if k["kind"] not in kinds:
                     kinds.append(k["kind"])
+        kinds.reverse()  # the steady file mappings at the bottom, the heaps on top
         mt = [m["at_ns"] / NS_PER_MIN for m in maps]
         ys = [[next((k["rss"] / MB for k in m["kinds"] if k["kind"] == kind), 0) for m in maps] for kind in kinds]
         ax = axes[1][0]
