@@ -2,6 +2,7 @@ package bench
 
 import (
 	"fmt"
+	"log/slog"
 	"math"
 	"os"
 	"os/exec"
@@ -9,6 +10,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/iggy-go/connectors/runtime/plugin"
+	"github.com/iggy-go/connectors/test/pluginbuild"
 )
 
 // A process's maps, abridged from a real soak runtime: the executable, brk heap, two Go heaps (in
@@ -253,4 +257,29 @@ func TestRenderSoak(t *testing.T) {
 	if v := soakVerdict(s); v.Met {
 		t.Errorf("+2.1%% met: %+v", v)
 	}
+}
+
+// The SDK collects once while a Go plugin library loads (sdk/export/gc.go), which arms its runtime's
+// periodic GC: a plugin allocating a few KB a second would otherwise reach its first collection only
+// at the 4 MB minimum goal, a quarter of an hour into a soak. Loaded into this process, the discard
+// sink's runtime has collected before serving a single call beyond its info.
+func TestGoPluginCollectsAtLoad(t *testing.T) {
+	t.Cleanup(pluginbuild.Cleanup)
+	path := pluginbuild.GoPlugin(t, "test/plugins/discard", "iggy_connector_discard_sink")
+	if _, err := plugin.Open(path, plugin.Options{Logger: slog.New(slog.DiscardHandler)}); err != nil {
+		t.Fatal(err)
+	}
+	st, err := NewGoStatsReader(os.Getpid()).Read()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range st {
+		if s.Object == filepath.Base(path) {
+			if s.NumGC < 1 || s.HeapMarked == 0 || s.HeapMarked > 1<<20 {
+				t.Errorf("the plugin's Go runtime after loading: %+v, want at least one collection with a small live heap", s)
+			}
+			return
+		}
+	}
+	t.Fatalf("no Go runtime of %s among %+v", filepath.Base(path), st)
 }
