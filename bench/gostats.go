@@ -24,6 +24,7 @@ type GoHeapStats struct {
 	HeapFree     uint64 `json:"heap_free"`     // free spans not yet returned to the OS
 	HeapReleased uint64 `json:"heap_released"` // free spans returned to the OS
 	TotalAlloc   uint64 `json:"total_alloc"`   // allocated since the start
+	Arena        uint64 `json:"arena"`         // an address in the heap arena it grows now (mheap_.curArena.base)
 }
 
 // goStatsField locates one field: a member of a runtime variable's struct type.
@@ -40,6 +41,7 @@ var goStatsFields = []goStatsField{
 	{"heapFree", "runtime.gcController", "runtime.gcControllerState", "heapFree", 8},
 	{"heapReleased", "runtime.gcController", "runtime.gcControllerState", "heapReleased", 8},
 	{"totalAlloc", "runtime.gcController", "runtime.gcControllerState", "totalAlloc", 8},
+	{"curArena", "runtime.mheap_", "runtime.mheap", "curArena", 8}, // its first word, base
 }
 
 // goObject is a Go executable or library mapped into the process: where each field lives in it.
@@ -101,6 +103,7 @@ func (r *GoStatsReader) Read() ([]GoHeapStats, error) {
 		}
 		s.NumGC = uint32(vals[0])
 		s.HeapLive, s.HeapMarked, s.HeapInUse, s.HeapFree, s.HeapReleased, s.TotalAlloc = vals[1], vals[2], vals[3], vals[4], vals[5], vals[6]
+		s.Arena = vals[7]
 		out = append(out, s)
 	}
 	return out, nil
@@ -151,11 +154,11 @@ func openGoObject(path string) (*goObject, error) {
 	}
 	vars := map[string]uint64{}
 	for _, s := range syms {
-		if s.Name == "runtime.memstats" || s.Name == "runtime.gcController" {
+		if s.Name == "runtime.memstats" || s.Name == "runtime.gcController" || s.Name == "runtime.mheap_" {
 			vars[s.Name] = s.Value
 		}
 	}
-	if len(vars) != 2 {
+	if len(vars) != 3 {
 		return nil, errors.New("no Go runtime symbols")
 	}
 	// The segment that maps file offset 0: its virtual address is what offset 0 maps to.

@@ -176,9 +176,21 @@ type KindRSS struct {
 }
 
 // MapSummary sums RSS per mapping kind, in report order (malloc, Go heaps, stacks, anonymous,
-// files).
-func MapSummary(maps []Mapping) []KindRSS {
+// files). With heaps (the process's Go runtimes, GoStatsReader), a Go heap whose terabyte holds a
+// runtime's current arena is named after that runtime's executable or library ("go heap
+// libiggy_connector_random_source.so") instead of numbered.
+func MapSummary(maps []Mapping, heaps ...GoHeapStats) []KindRSS {
 	kinds := Classify(maps)
+	for i, m := range maps {
+		if !strings.HasPrefix(kinds[i], KindGoHeap+" ") {
+			continue
+		}
+		for _, h := range heaps {
+			if h.Arena != 0 && h.Arena>>40 == m.Start>>40 {
+				kinds[i] = KindGoHeap + " " + h.Object
+			}
+		}
+	}
 	sum := map[string]*KindRSS{}
 	for i, m := range maps {
 		k := sum[kinds[i]]
@@ -193,13 +205,18 @@ func MapSummary(maps []Mapping) []KindRSS {
 	for _, k := range sum {
 		out = append(out, *k)
 	}
-	slices.SortFunc(out, func(a, b KindRSS) int { return kindOrder(a.Kind) - kindOrder(b.Kind) })
+	slices.SortFunc(out, func(a, b KindRSS) int {
+		if d := kindOrder(a.Kind) - kindOrder(b.Kind); d != 0 {
+			return d
+		}
+		return strings.Compare(a.Kind, b.Kind)
+	})
 	return out
 }
 
 func kindOrder(k string) int {
 	if n, ok := strings.CutPrefix(k, KindGoHeap+" "); ok {
-		i, _ := strconv.Atoi(n)
+		i, _ := strconv.Atoi(n) // named heaps: 0, ordered by name
 		return 10 + i
 	}
 	return map[string]int{KindMallocMain: 0, KindMallocArena: 1, KindStacks: 200, KindAnon: 201, KindFiles: 202}[k]

@@ -95,15 +95,16 @@ func (h *Harness) Soak(ctx context.Context, d, every time.Duration) (*Soak, erro
 		}
 		s.Samples = append(s.Samples, SoakSample{At: at, RSS: ps.RSS, HWM: ps.HWM, CPU: ps.CPU, Messages: n})
 		if at >= nextMaps || done {
-			m, err := readSoakMaps(p.Pid(), at)
-			if err != nil {
-				return nil, err
-			}
+			var heaps []GoHeapStats
 			if s.GoStats == "" {
-				if m.GoHeaps, err = goStats.Read(); err != nil {
+				if heaps, err = goStats.Read(); err != nil {
 					s.GoStats = err.Error() // the soak goes on without them
 					h.log.Warn("soak: the Go heaps cannot be read", "err", err)
 				}
+			}
+			m, err := readSoakMaps(p.Pid(), at, heaps)
+			if err != nil {
+				return nil, err
 			}
 			s.Maps = append(s.Maps, m)
 			nextMaps = at.Truncate(SoakMapsEvery) + SoakMapsEvery
@@ -137,13 +138,14 @@ func soakEnv() []string {
 	return out
 }
 
-// readSoakMaps summarises the memory maps of process pid and counts its threads.
-func readSoakMaps(pid int, at time.Duration) (SoakMaps, error) {
+// readSoakMaps summarises the memory maps of process pid (naming the Go heaps after heaps, the Go
+// runtimes' statistics read just before) and counts its threads.
+func readSoakMaps(pid int, at time.Duration, heaps []GoHeapStats) (SoakMaps, error) {
 	maps, err := ReadSmaps(pid)
 	if err != nil {
 		return SoakMaps{}, err
 	}
-	m := SoakMaps{At: at, Kinds: MapSummary(maps)}
+	m := SoakMaps{At: at, Kinds: MapSummary(maps, heaps...), GoHeaps: heaps}
 	if tasks, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid)); err == nil {
 		m.Threads = len(tasks)
 	}
@@ -285,7 +287,8 @@ func RenderSoak(soak *Soak, chart string) string {
 	}
 	if g, from, to := soak.MapGrowth(); len(g) > 0 {
 		w("\nResident memory per mapping kind (`/proc/<pid>/smaps`, every %v), at %v (end of the warm-up) and at %v (end).\n", SoakMapsEvery, from.Round(time.Second), to.Round(time.Second))
-		w("Go heaps: one per Go runtime in the process (the runtime's own and one per in-process Go plugin), numbered by address.\n\n")
+		w("Go heaps: one per Go runtime in the process (the runtime's own and one per in-process Go plugin), named after its executable or\n")
+		w("library (numbered by address where the runtimes' statistics could not be read).\n\n")
 		w("| mapping kind | RSS at %v | RSS at %v | change | mappings |\n|---|---|---|---|---|\n", from.Round(time.Second), to.Round(time.Second))
 		var a, z uint64
 		for _, k := range g {

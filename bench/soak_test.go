@@ -86,6 +86,11 @@ func TestMapSummary(t *testing.T) {
 	if strings.Join(order, ",") != "malloc [heap],malloc arenas,go heap 1,go heap 2,thread stacks,other anonymous,file mappings" {
 		t.Errorf("order %v", order)
 	}
+	// Named after the runtime whose current arena lies in the same terabyte.
+	named := MapSummary(maps, GoHeapStats{Object: "libx.so", Arena: 0x13687c800000}, GoHeapStats{Object: "no-arena.so"})
+	if len(named) != len(want) || named[2].Kind != "go heap libx.so" || named[2].RSS != 4716<<10 || named[3].Kind != "go heap 1" {
+		t.Errorf("named: %+v", named)
+	}
 	if _, err := ParseSmaps(strings.NewReader("Rss: 4 kB\n")); err == nil {
 		t.Error("a field before any mapping parsed")
 	}
@@ -132,7 +137,11 @@ var keep [][]byte
 
 func main() {
 	for i := 0; i < 3; i++ {
-		keep = append(keep, make([]byte, 1<<20))
+		b := make([]byte, 1<<20)
+		for j := range b {
+			b[j] = 1 // resident
+		}
+		keep = append(keep, b)
 		runtime.GC()
 	}
 	var m runtime.MemStats
@@ -183,6 +192,19 @@ func main() {
 	}
 	if again, err := r.Read(); err != nil || len(again) != 1 || again[0] != s { // cached object, same values
 		t.Errorf("second read %+v, %v", again, err)
+	}
+	maps, err := ReadSmaps(cmd.Process.Pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var heap KindRSS
+	for _, k := range MapSummary(maps, st...) {
+		if k.Kind == "go heap gostats-child" {
+			heap = k
+		}
+	}
+	if heap.RSS < 3<<20 { // the three 1 MB slices it keeps
+		t.Errorf("the child's heap arena by name: %+v (arena %#x)", heap, s.Arena)
 	}
 }
 
