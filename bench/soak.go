@@ -123,7 +123,7 @@ func (h *Harness) Soak(ctx context.Context, d, every time.Duration) (*Soak, erro
 
 // SoakEnvVars are the environment variables (or prefixes, ending in "_") that change how the
 // runtime's and its plugins' allocators behave; a soak records those it runs with.
-var SoakEnvVars = []string{"MALLOC_", "GLIBC_TUNABLES", "GOGC", "GOMEMLIMIT", "GODEBUG", "IGGY_CONNECTORS_MALLOC_"}
+var SoakEnvVars = []string{"MALLOC_", "GLIBC_TUNABLES", "GOGC", "GOMEMLIMIT", "GODEBUG"}
 
 func soakEnv() []string {
 	var out []string

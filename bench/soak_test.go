@@ -305,3 +305,19 @@ func TestGoPluginCollectsAtLoad(t *testing.T) {
 	}
 	t.Fatalf("no Go runtime of %s among %+v", filepath.Base(path), st)
 }
+
+func TestSoakEnv(t *testing.T) {
+	t.Setenv("MALLOC_ARENA_MAX", "2")
+	t.Setenv("GOGC", "50")
+	t.Setenv("GOGCX", "1")
+	t.Setenv("IGGY_CONNECTORS_LOGGING_LEVEL", "debug")
+	got := strings.Join(soakEnv(), " ")
+	for _, want := range []string{"MALLOC_ARENA_MAX=2", "GOGC=50"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("soak env %q lacks %s", got, want)
+		}
+	}
+	if strings.Contains(got, "GOGCX") || strings.Contains(got, "IGGY_CONNECTORS_") {
+		t.Errorf("soak env %q holds a variable that is not an allocator setting", got)
+	}
+}
