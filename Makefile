@@ -32,8 +32,8 @@ bench: ## full benchmark report: bench/RESULTS.md and the chart
 bench-smoke: ## a few-second run of the benchmark harness
 	scripts/bench.sh --smoke
 
-soak: ## 10-minute memory soak of the runtime
-	scripts/bench.sh --soak
+soak: ## memory soak of the runtime, 10 minutes (SOAK=1h for an hour): bench/out/full/soak.json, SOAK.md, soak.png
+	$(if $(SOAK),SOAK_DURATION=$(SOAK) ,)scripts/bench.sh --soak
 
 demo: ## random source -> Iggy -> stdout sink, in the foreground (Ctrl-C stops)
 	scripts/demo.sh

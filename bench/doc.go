@@ -15,7 +15,8 @@
 //   - B5 transforms: B2 with an add/update/filter/delete_fields chain vs B2 without, plus
 //     runtime/transform's benchmarks.
 //   - B6 memory: RSS idle with the demo pipeline, loaded (B1 + B2 in one runtime), and growth over
-//     a 10-minute soak (Harness.Soak, `make soak`).
+//     a soak after its warm-up (Harness.Soak, `make soak`, 10 minutes; `make soak SOAK=1h`), with
+//     the memory maps per kind (smaps.go) and every Go runtime's heap (gostats.go) once a minute.
 //   - O1-O3, only with Config.Original (ORIGINAL_RUNTIME): this runtime beside the original Rust
 //     runtime with the same connectors, interleaved: O1 random source (random text, 1 KB records)
 //     → Iggy, O2 Iggy → stdout sink (a log line per batch, standard output to /dev/null), O3 Iggy →

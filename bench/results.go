@@ -82,6 +82,19 @@ type Soak struct {
 	LateRSS  uint64        `json:"late_rss"`  // largest VmRSS in the last minute
 	Growth   float64       `json:"growth"`    // LateRSS/EarlyRSS - 1
 	Messages uint64        `json:"messages"`  // committed by the sink
+	Warmup   time.Duration `json:"warmup_ns"` // left out of the verdict (SoakWarmup)
+	Slope    float64       `json:"slope"`     // least-squares RSS growth after the warm-up, bytes per hour
+	Maps     []SoakMaps    `json:"maps"`      // memory maps per kind, every SoakMapsEvery
+	Env      []string      `json:"env"`       // allocator settings the runtime ran with (SoakEnvVars)
+	GoStats  string        `json:"go_stats"`  // why the Go heaps could not be read ("" when they were)
+}
+
+// SoakMaps is one summary of the soak runtime's memory maps.
+type SoakMaps struct {
+	At      time.Duration `json:"at_ns"`
+	Kinds   []KindRSS     `json:"kinds"`
+	Threads int           `json:"threads"`
+	GoHeaps []GoHeapStats `json:"go_heaps,omitempty"` // every Go runtime in the process (GoStatsReader)
 }
 
 // SoakSample is one reading during the soak.

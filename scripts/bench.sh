@@ -6,8 +6,11 @@
 #   scripts/bench.sh --smoke   every scenario once with tiny windows (`make bench-smoke`, CI): proves
 #                              the harness works; report and chart in bench/out/smoke/. Fails when a
 #                              scenario cannot run, never because of the numbers.
-#   scripts/bench.sh --soak    the 10-minute memory soak (`make soak`): bench/out/full/soak.json, then
-#                              bench/RESULTS.md is rendered again with it (if a full run exists)
+#   scripts/bench.sh --soak    the memory soak (`make soak`, 10 minutes; `make soak SOAK=1h`): RSS
+#                              every 5 s and memory maps per kind every minute in
+#                              bench/out/full/soak.json, its report SOAK.md and chart soak.png beside
+#                              it; then bench/RESULTS.md (with bench/soak.png) is rendered again with
+#                              it if a full run exists
 #
 # Builds (incrementally) the runtime and iggy-devserver with CGO_ENABLED=0, the plugins the scenarios
 # load (random source, discard sink, PostgreSQL sink, stdout sink) and the harness into build/. B3
@@ -26,7 +29,10 @@
 #                              with --smoke for a quick check.
 #
 # Environment: BENCH_RUNS (interleaved runs per side), BENCH_ONLY (e.g. B1,B2 or O1,O2,O3), BENCH_SWEEP
-# (batch sizes of B1 and B2, e.g. 100,1000), SOAK_DURATION (default 10m).
+# (batch sizes of B1 and B2, e.g. 100,1000), SOAK_DURATION (default 10m), SOAK_OUT (the soak's directory,
+# default bench/out/full; another one leaves bench/RESULTS.md alone, for A/B soaks side by side).
+# The soak's runtime inherits the environment: allocator settings such as MALLOC_ARENA_MAX or GOGC
+# are recorded in soak.json and shown in the report.
 # Comparison mode (full and smoke runs): IGGY_BENCH_SERVER=host:port measures against that external
 # Iggy server instead of an iggy-devserver (IGGY_BENCH_USERNAME/IGGY_BENCH_PASSWORD, default iggy/iggy;
 # the harness works in a stream of its own and deletes it); ORIGINAL_RUNTIME=/path/to/iggy-connectors
@@ -43,7 +49,7 @@ for arg in "$@"; do
     --smoke) MODE=smoke ;;
     --soak) MODE=soak ;;
     --real) REAL=1 ;;
-    -h|--help) sed -n '2,35p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,40p' "$0"; exit 0 ;;
     *) echo "bench.sh: unknown argument $arg (--smoke, --soak, --real)" >&2; exit 2 ;;
   esac
 done
@@ -158,13 +164,16 @@ case "$MODE" in
     log "smoke run passed: $OUT/RESULTS.md, $OUT/throughput.png (total $((SECONDS - START))s)"
     ;;
   soak)
-    OUT=bench/out/full
+    OUT=${SOAK_OUT:-bench/out/full}
     "${BENCH[@]}" soak --root . --out "$OUT" --duration "${SOAK_DURATION:-10m}"
-    if [ -f "$OUT/results.json" ]; then
+    "$PY" bench/soakchart.py "$OUT/soak.json" "$OUT/soak.png"
+    log "soak: $OUT/soak.json, report $OUT/SOAK.md, chart $OUT/soak.png"
+    if [ "$OUT" = bench/out/full ] && [ -f "$OUT/results.json" ]; then
+      cp "$OUT/soak.png" bench/soak.png
       build/bin/iggy-bench report --root . --out "$OUT" --report bench/RESULTS.md --chart throughput.png
-      log "bench/RESULTS.md rendered again with the soak"
+      log "bench/RESULTS.md rendered again with the soak (chart bench/soak.png)"
     else
-      log "soak result in $OUT/soak.json (run make bench to put it into bench/RESULTS.md)"
+      log "bench/RESULTS.md left alone (no full run in bench/out/full, or SOAK_OUT given)"
     fi
     log "total $((SECONDS - START))s"
     ;;

@@ -13,9 +13,9 @@
 // against its own iggy-devserver.
 //
 // run measures the scenarios (package bench) and writes DIR/results.json, DIR/sweep.csv (the
-// chart's input) and the Markdown report; soak writes DIR/soak.json and renders the report again
-// when DIR/results.json exists; report only renders. The report includes bench/ANALYSIS.md (the
-// hand-written reading of the profiles) when it exists.
+// chart's input) and the Markdown report; soak writes DIR/soak.json (the input of
+// bench/soakchart.py) and DIR/SOAK.md, its part of the report; report only renders. The report
+// includes bench/ANALYSIS.md (the hand-written reading of the profiles) when it exists.
 //
 // The baselines are hidden subcommands run as separate processes by the harness:
 // baseline-produce, baseline-consume, baseline-copy.
@@ -244,6 +244,10 @@ func cmdSoak(ctx context.Context, log *slog.Logger, args []string) error {
 		return err
 	}
 	if err := bench.WriteJSON(filepath.Join(cfg.OutDir, "soak.json"), s); err != nil {
+		return err
+	}
+	md := "# Memory soak (B6)\n\n" + bench.RenderSoak(s, bench.SoakChart)
+	if err := os.WriteFile(filepath.Join(cfg.OutDir, "SOAK.md"), []byte(md), 0o644); err != nil {
 		return err
 	}
 	log.Info("soak done", "early_rss_mb", s.EarlyRSS>>20, "late_rss_mb", s.LateRSS>>20, "growth", fmt.Sprintf("%+.1f%%", s.Growth*100))
