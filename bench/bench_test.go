@@ -231,14 +231,15 @@ func TestVerdictsAndRender(t *testing.T) {
 		"B2": {1000: {p(80, 100)}},
 	}, B3: []Pair{p(85, 100)},
 		B4: []GoBench{{Name: "Sink/in_process/size=1024/batch=1000", Metrics: map[string]float64{"ns/message": 60}},
-			{Name: "Sink/in_process/size=100/batch=1000", Metrics: map[string]float64{"ns/message": 40}}},
+			{Name: "Sink/in_process/size=100/batch=1000", Metrics: map[string]float64{"ns/message": 40}},
+			{Name: "Sink/process/size=1024/batch=1000", Metrics: map[string]float64{"ns/message": 140}}},
 		// the chain doubles the CPU per message
 		B5: []Pair{{Ours: Measurement{Messages: 100, Wall: time.Second, CPU: 2 * time.Second},
 			Baseline: Measurement{Messages: 100, Wall: time.Second, CPU: time.Second}}},
 		B6: B6{IdleRSS: 24 << 20},
 	}
 	want := map[string]bool{"B1 source path": true, "B2 sink path": false, "B3 PostgreSQL sink": true, "B4 ≤ 50 ns/message, in_process sink, batch 1000, 1024": false,
-		"B4 ≤ 50 ns/message, in_process sink, batch 1000, 100-byte": true, "B5": false, "B6 idle": true}
+		"B4 ≤ 50 ns/message, in_process sink, batch 1000, 100-byte": true, "B4 ≤ 150 ns/message, process sink": true, "B5": false, "B6 idle": true}
 	vs := Verdicts(r, nil)
 	for prefix, met := range want {
 		found := false
@@ -260,6 +261,9 @@ func TestVerdictsAndRender(t *testing.T) {
 	}
 	if c := B5Cost(r.B5); math.Abs(c-1) > 1e-9 {
 		t.Errorf("B5 cost %v, want +100%%", c)
+	}
+	if c := B5CostMicros(r.B5); math.Abs(c-10000) > 1e-6 { // 20000 - 10000 CPU-µs per message
+		t.Errorf("B5 cost %v µs, want 10000", c)
 	}
 	md := Render(r, &Soak{Duration: 10 * time.Minute, Growth: 0.02, EarlyRSS: 30 << 20, LateRSS: 31 << 20}, "Analysis text.", "chart.png")
 	for _, s := range []string{"| B1 source path (max_in_flight = 2, the default) ≥ 0.9 × plain producer | 0.95 | **yes** |", "![throughput against batch size](chart.png)",

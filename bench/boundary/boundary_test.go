@@ -86,7 +86,8 @@ func BenchmarkSink(b *testing.B) {
 }
 
 // BenchmarkSource is one Poll of n records (random source, zero_cost generator, records of 1 KB)
-// plus its Commit.
+// plus its Commit and ReleasePoll (the result's memory is reused by the next poll, as in the
+// runtime's source pipeline).
 func BenchmarkSource(b *testing.B) {
 	lib := pluginbuild.GoPlugin(b, "connectors/sources/random", "iggy_connector_random_source")
 	const size = 1024
@@ -113,6 +114,7 @@ func BenchmarkSource(b *testing.B) {
 					if err := src.Commit(ctx, r.BatchID); err != nil {
 						b.Fatal(err)
 					}
+					src.ReleasePoll(r) // as the runtime's source does once a batch is sent
 				}
 				report(b, n, cpu0)
 			})
