@@ -96,7 +96,7 @@ func B5CostMicros(pairs []Pair) float64 {
 func Verdicts(r *Results, soak *Soak) []Verdict {
 	var v []Verdict
 	ratioTarget := func(name string, pairs []Pair, target float64, what string) {
-		vd := Verdict{Target: fmt.Sprintf("%s ≥ %.1f × %s", name, target, what)}
+		vd := Verdict{Target: fmt.Sprintf("%s ≥ %g × %s", name, target, what)}
 		if len(pairs) > 0 {
 			s := Summarize(pairs)
 			vd.Known, vd.Met, vd.Measured = true, s.Ratio >= target, f2(s.Ratio)
