@@ -16,7 +16,7 @@ type Retry struct {
 	Delay    time.Duration // the linear back-off's step
 	// ExtraTransient are SQLSTATEs retried besides those IsTransient always retries.
 	ExtraTransient []string
-	// Sleep waits d or until ctx is done, then returns ctx's error; nil means Sleep. Tests replace
+	// Sleep waits d or until ctx is done, then returns ctx's error; nil means sdk.Sleep. Tests replace
 	// it to record the waits.
 	Sleep func(ctx context.Context, d time.Duration) error
 	// OnRetry, when set, is called before each wait with the failed call's number, Attempts (at
@@ -33,7 +33,7 @@ func (r Retry) Do(ctx context.Context, what string, f func(ctx context.Context) 
 	attempts := max(1, r.Attempts)
 	sleep := r.Sleep
 	if sleep == nil {
-		sleep = Sleep
+		sleep = sdk.Sleep
 	}
 	for a := 1; ; a++ {
 		err := f(ctx)
@@ -50,21 +50,5 @@ func (r Retry) Do(ctx context.Context, what string, f func(ctx context.Context) 
 		if err := sleep(ctx, d); err != nil {
 			return sdk.Retryable(err)
 		}
-	}
-}
-
-// Sleep waits d, or less when ctx is done first; it returns ctx's error in that case (and at once
-// when d is not positive), nil after the full wait.
-func Sleep(ctx context.Context, d time.Duration) error {
-	if d <= 0 {
-		return ctx.Err()
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
 	}
 }

@@ -99,17 +99,3 @@ func TestRetryDoContext(t *testing.T) {
 		t.Fatalf("with a done context: giveUp %q, err %v", what, err)
 	}
 }
-
-func TestSleep(t *testing.T) {
-	if err := Sleep(context.Background(), time.Millisecond); err != nil {
-		t.Fatal(err)
-	}
-	if err := Sleep(context.Background(), 0); err != nil {
-		t.Fatalf("no wait on a live context: %v", err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	cancel()
-	if err := Sleep(ctx, time.Hour); !errors.Is(err, context.Canceled) {
-		t.Fatalf("done context: %v", err)
-	}
-}

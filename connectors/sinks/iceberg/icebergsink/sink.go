@@ -92,7 +92,7 @@ func New(cfg *Config, env sdk.Env) (sdk.Sink, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Sink{cfg: cfg, log: log, byName: map[string]*tableState{}, missing: map[string]time.Time{}, sleep: sleepCtx}, nil
+	return &Sink{cfg: cfg, log: log, byName: map[string]*tableState{}, missing: map[string]time.Time{}, sleep: sdk.Sleep}, nil
 }
 
 // Open connects to the catalog and, in static mode, loads every table in tables. A table that does
@@ -420,15 +420,4 @@ func (s *Sink) Close(context.Context) error {
 	}
 	s.cat = nil
 	return nil
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }

@@ -106,7 +106,7 @@ func newSink(cfg *Config, log *slog.Logger) *Sink {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Sink{cfg: cfg, log: log, layout: newLayout(cfg), sleep: sleep}
+	return &Sink{cfg: cfg, log: log, layout: newLayout(cfg), sleep: sdk.Sleep}
 }
 
 // Open connects (pool of at most max_pool_size connections when set), checks the connection with a
@@ -402,19 +402,4 @@ func redact(msg, uri string) string {
 		}
 	}
 	return msg
-}
-
-// sleep waits d, or less when ctx is done first (then it returns ctx's error).
-func sleep(ctx context.Context, d time.Duration) error {
-	if d <= 0 {
-		return ctx.Err()
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }

@@ -114,7 +114,7 @@ func newSink(cfg *Config, log *slog.Logger) (*Sink, error) {
 	if err != nil {
 		return nil, sdk.FieldErrorf("target_table", "%v", err)
 	}
-	s := &Sink{cfg: cfg, log: log, cols: newColumns(cfg), table: table, quoted: pgutil.QuoteQualified(table), sleep: pgutil.Sleep}
+	s := &Sink{cfg: cfg, log: log, cols: newColumns(cfg), table: table, quoted: pgutil.QuoteQualified(table), sleep: sdk.Sleep}
 	quotedCols := make([]string, len(s.cols.names))
 	for i, n := range s.cols.names {
 		quotedCols[i] = pgutil.QuoteIdent(n)

@@ -115,7 +115,7 @@ func newSource(cfg *Config, state []byte, log *slog.Logger) (*Source, error) {
 	if err != nil {
 		return nil, sdk.FieldErrorf("payload_format", "%v", err)
 	}
-	s := &Source{cfg: cfg, log: log, conv: newConverter(cfg.SnakeCaseColumns, log), format: f, sleep: pgutil.Sleep}
+	s := &Source{cfg: cfg, log: log, conv: newConverter(cfg.SnakeCaseColumns, log), format: f, sleep: sdk.Sleep}
 	if err := sdk.DecodeState(state, &s.state); err != nil {
 		// The original connector's state has only the first three fields.
 		var orig originalState
