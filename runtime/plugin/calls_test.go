@@ -238,15 +238,7 @@ func TestSourceCommitAndResume(t *testing.T) {
 				t.Fatal(err)
 			}
 			next := uint64(0)
-			poll := func() *abi.PollResult {
-				t.Helper()
-				r, err := src.Poll(ctx)
-				if err != nil {
-					t.Fatal(err)
-				}
-				checkSeq(t, r, &next)
-				return r
-			}
+			poll := func() *abi.PollResult { t.Helper(); return pollSeq(t, src, &next) }
 			r1, r2 := poll(), poll()
 			if r1.BatchID != 1 || r2.BatchID != 2 {
 				t.Fatalf("batch ids %d, %d", r1.BatchID, r2.BatchID)
@@ -294,6 +286,17 @@ func TestSourceCommitAndResume(t *testing.T) {
 			_ = again.Close(ctx)
 		})
 	}
+}
+
+// pollSeq polls src and verifies the seq-source batch continues at *next.
+func pollSeq(t *testing.T, src *SourceInstance, next *uint64) *abi.PollResult {
+	t.Helper()
+	r, err := src.Poll(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkSeq(t, r, next)
+	return r
 }
 
 // checkSeq verifies a seq-source batch continues at *next.
@@ -402,15 +405,7 @@ func TestSourceReleasePoll(t *testing.T) {
 			}
 			defer src.Close(ctx)
 			next := uint64(0)
-			poll := func() *abi.PollResult {
-				t.Helper()
-				r, err := src.Poll(ctx)
-				if err != nil {
-					t.Fatal(err)
-				}
-				checkSeq(t, r, &next)
-				return r
-			}
+			poll := func() *abi.PollResult { t.Helper(); return pollSeq(t, src, &next) }
 			held := poll()
 			heldCopy := cloneMessages(held)
 			first := poll()
